@@ -1,0 +1,56 @@
+//! Wire primitives that SMTP and POP3 share, for sans-IO protocol machines.
+//!
+//! Both protocols frame commands and replies as CRLF lines, carry message bodies dot-stuffed
+//! and ended by a `.` line, and authenticate with SASL in base64 lines. This crate holds those
+//! pieces once, so `smtp-proto` and `pop3-proto` run the same, tested code:
+//!
+//! | module | what | RFC |
+//! |---|---|---|
+//! | [`line`] | [`LineFramer`](line::LineFramer): complete lines off a buffer, hard length limit, bare CR/LF/NUL policy | RFC 5321 2.3.8, 4.5.3.1; RFC 1939 3 |
+//! | [`dot`] | streaming [`DotEncoder`](dot::DotEncoder) / [`DotDecoder`](dot::DotDecoder): stuffing, exact end of data, size limit, smuggling-proof | RFC 5321 4.5.2, 4.1.1.4; RFC 1939 3 |
+//! | [`sasl`] | PLAIN, LOGIN, XOAUTH2 messages; server and client exchanges; `=` and `*` | RFC 4422, 4616, 4954, 5034 |
+//! | [`Secret`] | credentials whose `Debug` prints nothing, wiped on drop | |
+//!
+//! Nothing here does I/O: every type takes bytes and gives bytes.
+//!
+//! # Example
+//!
+//! A server reads a command line, then a message body, from whatever its socket delivered:
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use mail_wire::dot::{DotDecoder, DotEvent};
+//! use mail_wire::line::LineFramer;
+//!
+//! let mut received = BytesMut::from(&b"DATA\r\nSubject: hi\r\n\r\n..dot line\r\n.\r\nQUIT\r\n"[..]);
+//! let mut lines = LineFramer::new(512);
+//! assert_eq!(lines.next_line(&mut received).unwrap().unwrap(), "DATA");
+//!
+//! let mut body = Vec::new();
+//! let mut decoder = DotDecoder::new().with_size_limit(10 * 1024 * 1024);
+//! while let Some(event) = decoder.decode(&mut received) {
+//!     match event {
+//!         DotEvent::Data(chunk) => body.extend_from_slice(&chunk), // stream it to storage
+//!         DotEvent::End(summary) => assert_eq!(summary.error, None),
+//!     }
+//! }
+//! assert_eq!(body, b"Subject: hi\r\n\r\n.dot line\r\n");
+//! assert_eq!(lines.next_line(&mut received).unwrap().unwrap(), "QUIT");
+//! ```
+//!
+//! # Features
+//!
+//! `std` (default) implements `std::error::Error` for the error types. Without it the crate
+//! is `no_std` and needs only `alloc`.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate alloc;
+
+pub mod dot;
+pub mod line;
+pub mod sasl;
+mod secret;
+
+pub use secret::Secret;

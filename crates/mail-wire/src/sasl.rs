@@ -1,0 +1,702 @@
+//! SASL messages and exchanges shared by SMTP AUTH (RFC 4954) and POP3 AUTH (RFC 5034).
+//!
+//! Both protocols carry SASL (RFC 4422) the same way: the client names a mechanism with an
+//! optional base64 initial response (`=` for an empty one), the server sends base64 challenges
+//! (SMTP `334 `, POP3 `+ `), the client answers each with a base64 line or cancels with `*`.
+//! This module holds what is the same in both: the line codec, the PLAIN (RFC 4616), LOGIN
+//! (draft-murchison-sasl-login) and XOAUTH2 messages, and small exchange machines for each
+//! role, so that the two protocol crates run the same code.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+use crate::Secret;
+
+/// Standard base64 that also accepts input without padding (some clients omit it).
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// The longest mechanism name, RFC 4422 section 3.1.
+pub const MAX_MECHANISM_LEN: usize = 20;
+
+/// The longest identity or password in a PLAIN message, RFC 4616 section 2 ("up to 255
+/// octets" each is what a server must accept; longer is refused here to bound memory).
+pub const MAX_PLAIN_FIELD_LEN: usize = 255;
+
+/// The LOGIN mechanism's first challenge.
+pub const LOGIN_USERNAME_CHALLENGE: &[u8] = b"Username:";
+/// The LOGIN mechanism's second challenge.
+pub const LOGIN_PASSWORD_CHALLENGE: &[u8] = b"Password:";
+
+/// What went wrong in a SASL exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SaslError {
+    /// The client sent `*` (RFC 4954 section 4, RFC 5034 section 4): SMTP answers 501 5.0.0,
+    /// POP3 `-ERR`.
+    #[error("authentication cancelled by the client")]
+    Cancelled,
+    /// A line that is not valid base64 (SMTP 501 5.5.2).
+    #[error("invalid base64")]
+    InvalidBase64,
+    /// A mechanism name that breaks RFC 4422 section 3.1 (1 to 20 of `A-Z 0-9 - _`).
+    #[error("invalid mechanism name")]
+    InvalidMechanismName,
+    /// A decoded message that breaks its mechanism's syntax (SMTP 501 5.5.2).
+    #[error("malformed {0} message")]
+    Malformed(&'static str),
+    /// A field that must be UTF-8 is not.
+    #[error("identity is not UTF-8")]
+    InvalidUtf8,
+    /// A challenge arrived after the client had nothing more to say.
+    #[error("unexpected challenge")]
+    UnexpectedChallenge,
+    /// A response arrived after the exchange ended.
+    #[error("exchange already complete")]
+    Complete,
+    /// The credentials do not fit the mechanism (a local misuse).
+    #[error("credentials do not fit mechanism {0}")]
+    WrongCredentials(&'static str),
+}
+
+/// A SASL mechanism name: the ones this crate runs itself, or any other, kept uppercase
+/// in place (no allocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mechanism {
+    /// RFC 4616: authorization id, user name and password in one message.
+    Plain,
+    /// The LOGIN draft: user name and password, each after its challenge.
+    Login,
+    /// Google's and Microsoft's OAuth 2.0 bearer mechanism.
+    XOAuth2,
+    /// Any other mechanism; the session relays its steps to the application.
+    Other(MechanismName),
+}
+
+/// A mechanism name of up to 20 octets, uppercase.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MechanismName {
+    bytes: [u8; MAX_MECHANISM_LEN],
+    len: u8,
+}
+
+impl MechanismName {
+    /// The name, uppercase.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored.
+        core::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl core::fmt::Debug for MechanismName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Mechanism {
+    /// Parses a mechanism name, case-insensitively (RFC 4422 section 3.1).
+    ///
+    /// ```
+    /// use mail_wire::sasl::Mechanism;
+    /// assert_eq!(Mechanism::parse(b"plain"), Ok(Mechanism::Plain));
+    /// assert_eq!(Mechanism::parse(b"SCRAM-SHA-256").unwrap().as_str(), "SCRAM-SHA-256");
+    /// assert!(Mechanism::parse(b"BAD NAME").is_err());
+    /// ```
+    pub fn parse(name: &[u8]) -> Result<Self, SaslError> {
+        if name.is_empty()
+            || name.len() > MAX_MECHANISM_LEN
+            || !name
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        {
+            return Err(SaslError::InvalidMechanismName);
+        }
+        let mut bytes = [0; MAX_MECHANISM_LEN];
+        for (to, from) in bytes.iter_mut().zip(name) {
+            *to = from.to_ascii_uppercase();
+        }
+        let upper = &bytes[..name.len()];
+        Ok(match upper {
+            b"PLAIN" => Self::Plain,
+            b"LOGIN" => Self::Login,
+            b"XOAUTH2" => Self::XOAuth2,
+            _ => Self::Other(MechanismName {
+                bytes,
+                len: name.len() as u8,
+            }),
+        })
+    }
+
+    /// The name as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Plain => "PLAIN",
+            Self::Login => "LOGIN",
+            Self::XOAuth2 => "XOAUTH2",
+            Self::Other(name) => name.as_str(),
+        }
+    }
+
+    /// True for the mechanisms that send a reusable password in the clear (inside base64):
+    /// they are not offered before TLS unless configured (security invariant 7).
+    pub fn is_plaintext(&self) -> bool {
+        matches!(self, Self::Plain | Self::Login)
+    }
+
+    /// True for the mechanisms whose exchange [`ServerExchange`] runs itself.
+    pub fn is_built_in(&self) -> bool {
+        !matches!(self, Self::Other(_))
+    }
+}
+
+impl core::fmt::Display for Mechanism {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A client's answer line, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SaslResponse {
+    /// The decoded octets (empty for `=` or an empty line).
+    Data(Vec<u8>),
+    /// `*`: the client gives up.
+    Cancel,
+}
+
+/// Decodes a client line (initial response or answer to a challenge), without its CRLF:
+/// `*` cancels, `=` is an empty initial response (RFC 4954 section 4), anything else is base64.
+pub fn decode_response(line: &[u8]) -> Result<SaslResponse, SaslError> {
+    match line {
+        b"*" => Ok(SaslResponse::Cancel),
+        b"=" | b"" => Ok(SaslResponse::Data(Vec::new())),
+        _ => decode_base64(line).map(SaslResponse::Data),
+    }
+}
+
+/// Decodes base64 (padding optional).
+pub fn decode_base64(text: &[u8]) -> Result<Vec<u8>, SaslError> {
+    BASE64.decode(text).map_err(|_| SaslError::InvalidBase64)
+}
+
+/// Encodes octets as base64 (a challenge, or an answer to one; empty stays empty).
+pub fn encode_base64(data: &[u8]) -> String {
+    BASE64.encode(data)
+}
+
+/// Encodes an initial response: base64, or `=` when it is empty (RFC 4954 section 4,
+/// RFC 5034 section 4).
+pub fn encode_initial_response(data: &[u8]) -> String {
+    if data.is_empty() {
+        String::from("=")
+    } else {
+        encode_base64(data)
+    }
+}
+
+/// What a client proves itself with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// A user name and password, from PLAIN or LOGIN (or POP3 USER/PASS, APOP aside).
+    Password(PasswordCredentials),
+    /// An OAuth 2.0 bearer token, from XOAUTH2.
+    OAuth2(OAuth2Credentials),
+}
+
+/// A user name and password, with PLAIN's optional authorization identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordCredentials {
+    /// The identity to act as, when not the user's own (RFC 4616 `authzid`).
+    pub authzid: Option<String>,
+    /// The user name (RFC 4616 `authcid`).
+    pub username: String,
+    /// The password.
+    pub password: Secret,
+}
+
+impl PasswordCredentials {
+    /// A user name and password, without an authorization identity.
+    pub fn new(username: impl Into<String>, password: impl Into<Secret>) -> Self {
+        Self {
+            authzid: None,
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The PLAIN message, RFC 4616 section 2: `[authzid] NUL authcid NUL passwd`.
+    pub fn encode_plain(&self) -> Secret {
+        let authzid = self.authzid.as_deref().unwrap_or_default();
+        let mut message = Vec::with_capacity(
+            authzid.len() + self.username.len() + self.password.len() + 2,
+        );
+        message.extend_from_slice(authzid.as_bytes());
+        message.push(0);
+        message.extend_from_slice(self.username.as_bytes());
+        message.push(0);
+        message.extend_from_slice(self.password.expose());
+        Secret::new(message)
+    }
+
+    /// Parses a PLAIN message (already base64-decoded), RFC 4616 section 2.
+    ///
+    /// ```
+    /// use mail_wire::sasl::PasswordCredentials;
+    /// let creds = PasswordCredentials::decode_plain(b"\0tim\0tanstaaftanstaaf").unwrap();
+    /// assert_eq!(creds.username, "tim");
+    /// assert_eq!(creds.authzid, None);
+    /// assert_eq!(creds.password.expose(), b"tanstaaftanstaaf");
+    /// ```
+    pub fn decode_plain(message: &[u8]) -> Result<Self, SaslError> {
+        const MALFORMED: SaslError = SaslError::Malformed("PLAIN");
+        let mut fields = message.splitn(3, |b| *b == 0);
+        let (Some(authzid), Some(authcid), Some(password)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(MALFORMED);
+        };
+        let too_long = |f: &[u8]| f.len() > MAX_PLAIN_FIELD_LEN;
+        if authcid.is_empty()
+            || password.is_empty()
+            || password.contains(&0)
+            || too_long(authzid)
+            || too_long(authcid)
+            || too_long(password)
+        {
+            return Err(MALFORMED);
+        }
+        Ok(Self {
+            authzid: if authzid.is_empty() {
+                None
+            } else {
+                Some(utf8(authzid)?)
+            },
+            username: utf8(authcid)?,
+            password: Secret::new(password),
+        })
+    }
+}
+
+/// An OAuth 2.0 bearer token for a user (XOAUTH2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuth2Credentials {
+    /// The mailbox the token is for.
+    pub user: String,
+    /// The access token.
+    pub token: Secret,
+}
+
+impl OAuth2Credentials {
+    /// The XOAUTH2 message: `user=` user `^Aauth=Bearer ` token `^A^A`.
+    pub fn encode(&self) -> Secret {
+        let mut message = Vec::with_capacity(self.user.len() + self.token.len() + 20);
+        message.extend_from_slice(b"user=");
+        message.extend_from_slice(self.user.as_bytes());
+        message.extend_from_slice(b"\x01auth=Bearer ");
+        message.extend_from_slice(self.token.expose());
+        message.extend_from_slice(b"\x01\x01");
+        Secret::new(message)
+    }
+
+    /// Parses an XOAUTH2 message (already base64-decoded).
+    pub fn decode(message: &[u8]) -> Result<Self, SaslError> {
+        const MALFORMED: SaslError = SaslError::Malformed("XOAUTH2");
+        let body = message.strip_suffix(b"\x01\x01").ok_or(MALFORMED)?;
+        let mut user = None;
+        let mut token = None;
+        for field in body.split(|b| *b == 1) {
+            if let Some(value) = field.strip_prefix(b"user=") {
+                user = Some(value);
+            } else if let Some(value) = field.strip_prefix(b"auth=") {
+                let bearer = value.get(..7).filter(|p| p.eq_ignore_ascii_case(b"Bearer "));
+                token = Some(bearer.map(|_| &value[7..]).ok_or(MALFORMED)?);
+            }
+        }
+        match (user, token) {
+            (Some(user), Some(token)) if !user.is_empty() && !token.is_empty() => Ok(Self {
+                user: utf8(user)?,
+                token: Secret::new(token),
+            }),
+            _ => Err(MALFORMED),
+        }
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<String, SaslError> {
+    core::str::from_utf8(bytes)
+        .map(String::from)
+        .map_err(|_| SaslError::InvalidUtf8)
+}
+
+/// What the server does next in an exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerStep {
+    /// Send this challenge (raw; base64-encode it for the wire) and wait for an answer.
+    Challenge(&'static [u8]),
+    /// The client has said all; the application checks these credentials.
+    Done(Credentials),
+}
+
+/// The server side of a PLAIN, LOGIN or XOAUTH2 exchange.
+///
+/// ```
+/// use mail_wire::sasl::{Credentials, Mechanism, ServerExchange, ServerStep};
+///
+/// // AUTH LOGIN, then the two answers (RFC 4954-style 334 challenges in between).
+/// let (mut exchange, step) = ServerExchange::start(Mechanism::Login, None).unwrap();
+/// assert_eq!(step, ServerStep::Challenge(b"Username:"));
+/// assert_eq!(exchange.step(b"dGlt").unwrap(), ServerStep::Challenge(b"Password:"));
+/// let ServerStep::Done(Credentials::Password(creds)) = exchange.step(b"c2VjcmV0").unwrap() else {
+///     panic!("expected credentials");
+/// };
+/// assert_eq!((creds.username.as_str(), creds.password.expose()), ("tim", &b"secret"[..]));
+/// ```
+#[derive(Clone, Debug)]
+pub struct ServerExchange {
+    state: ServerState,
+}
+
+#[derive(Clone, Debug)]
+enum ServerState {
+    AwaitPlain,
+    AwaitLoginUsername,
+    AwaitLoginPassword(String),
+    AwaitXOAuth2,
+    Complete,
+}
+
+impl ServerExchange {
+    /// Starts an exchange for a built-in mechanism, with the initial response line as the
+    /// client sent it (still base64, `=` for empty), if any.
+    pub fn start(
+        mechanism: Mechanism,
+        initial_response: Option<&[u8]>,
+    ) -> Result<(Self, ServerStep), SaslError> {
+        let state = match mechanism {
+            Mechanism::Plain => ServerState::AwaitPlain,
+            Mechanism::Login => ServerState::AwaitLoginUsername,
+            Mechanism::XOAuth2 => ServerState::AwaitXOAuth2,
+            Mechanism::Other(_) => return Err(SaslError::WrongCredentials("not built in")),
+        };
+        let mut exchange = Self { state };
+        let step = match initial_response {
+            // An empty initial response to PLAIN/XOAUTH2 is a request for the empty challenge.
+            Some(line) if !(matches!(line, b"=") && mechanism != Mechanism::Login) => {
+                exchange.step(line)?
+            }
+            _ => exchange.first_challenge(),
+        };
+        Ok((exchange, step))
+    }
+
+    fn first_challenge(&self) -> ServerStep {
+        match self.state {
+            ServerState::AwaitLoginUsername => ServerStep::Challenge(LOGIN_USERNAME_CHALLENGE),
+            _ => ServerStep::Challenge(b""),
+        }
+    }
+
+    /// Takes the client's answer line (base64, or `*`).
+    pub fn step(&mut self, line: &[u8]) -> Result<ServerStep, SaslError> {
+        let data = match decode_response(line) {
+            Ok(SaslResponse::Data(data)) => data,
+            Ok(SaslResponse::Cancel) => {
+                self.state = ServerState::Complete;
+                return Err(SaslError::Cancelled);
+            }
+            Err(error) => {
+                self.state = ServerState::Complete;
+                return Err(error);
+            }
+        };
+        let state = core::mem::replace(&mut self.state, ServerState::Complete);
+        let done = |c| Ok(ServerStep::Done(c));
+        match state {
+            ServerState::AwaitPlain => {
+                done(Credentials::Password(PasswordCredentials::decode_plain(&data)?))
+            }
+            ServerState::AwaitXOAuth2 => {
+                done(Credentials::OAuth2(OAuth2Credentials::decode(&data)?))
+            }
+            ServerState::AwaitLoginUsername => {
+                if data.is_empty() || data.len() > MAX_PLAIN_FIELD_LEN {
+                    return Err(SaslError::Malformed("LOGIN"));
+                }
+                self.state = ServerState::AwaitLoginPassword(utf8(&data)?);
+                Ok(ServerStep::Challenge(LOGIN_PASSWORD_CHALLENGE))
+            }
+            ServerState::AwaitLoginPassword(username) => {
+                if data.len() > MAX_PLAIN_FIELD_LEN {
+                    return Err(SaslError::Malformed("LOGIN"));
+                }
+                done(Credentials::Password(PasswordCredentials {
+                    authzid: None,
+                    username,
+                    password: Secret::new(data),
+                }))
+            }
+            ServerState::Complete => Err(SaslError::Complete),
+        }
+    }
+}
+
+/// The client side of a PLAIN, LOGIN or XOAUTH2 exchange: produces the raw answers, which the
+/// session base64-encodes (initial responses with [`encode_initial_response`]).
+#[derive(Clone, Debug)]
+pub struct ClientExchange {
+    credentials: Credentials,
+    mechanism: Mechanism,
+    answers_given: u8,
+}
+
+impl ClientExchange {
+    /// An exchange of `mechanism` with `credentials`; XOAUTH2 needs OAuth 2.0 credentials,
+    /// PLAIN and LOGIN a password.
+    pub fn new(mechanism: Mechanism, credentials: Credentials) -> Result<Self, SaslError> {
+        match (&mechanism, &credentials) {
+            (Mechanism::Plain | Mechanism::Login, Credentials::Password(_))
+            | (Mechanism::XOAuth2, Credentials::OAuth2(_)) => Ok(Self {
+                credentials,
+                mechanism,
+                answers_given: 0,
+            }),
+            _ => Err(SaslError::WrongCredentials(mechanism_label(&mechanism))),
+        }
+    }
+
+    /// The mechanism in use.
+    pub fn mechanism(&self) -> Mechanism {
+        self.mechanism
+    }
+
+    /// The initial response to send with the AUTH command (RFC 4954 section 4), if the
+    /// mechanism has one: PLAIN and XOAUTH2 do, LOGIN waits for its challenge.
+    pub fn initial_response(&mut self) -> Option<Secret> {
+        match (&self.mechanism, &self.credentials) {
+            (Mechanism::Plain, Credentials::Password(creds)) => {
+                self.answers_given = 1;
+                Some(creds.encode_plain())
+            }
+            (Mechanism::XOAuth2, Credentials::OAuth2(creds)) => {
+                self.answers_given = 1;
+                Some(creds.encode())
+            }
+            _ => None,
+        }
+    }
+
+    /// The answer to a challenge (already base64-decoded).
+    ///
+    /// LOGIN answers the user name, then the password; PLAIN answers its message to the
+    /// empty challenge when no initial response was sent; XOAUTH2 answers an error challenge
+    /// (a JSON status) with an empty line, as the mechanism requires, after which the server
+    /// fails the exchange.
+    pub fn respond(&mut self, _challenge: &[u8]) -> Result<Secret, SaslError> {
+        let step = self.answers_given;
+        self.answers_given = self.answers_given.saturating_add(1);
+        match (&self.mechanism, &self.credentials, step) {
+            (Mechanism::Login, Credentials::Password(creds), 0) => {
+                Ok(Secret::new(creds.username.as_bytes()))
+            }
+            (Mechanism::Login, Credentials::Password(creds), 1) => Ok(creds.password.clone()),
+            (Mechanism::Plain, Credentials::Password(creds), 0) => Ok(creds.encode_plain()),
+            (Mechanism::XOAuth2, Credentials::OAuth2(creds), 0) => Ok(creds.encode()),
+            (Mechanism::XOAuth2, _, 1) => Ok(Secret::default()),
+            _ => Err(SaslError::UnexpectedChallenge),
+        }
+    }
+}
+
+fn mechanism_label(mechanism: &Mechanism) -> &'static str {
+    match mechanism {
+        Mechanism::Plain => "PLAIN",
+        Mechanism::Login => "LOGIN",
+        Mechanism::XOAuth2 => "XOAUTH2",
+        Mechanism::Other(_) => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rfc4616_examples() {
+        // RFC 4616 section 4: "Tim" with password "tanstaaftanstaaf", with and without authzid.
+        let creds = PasswordCredentials::decode_plain(b"Ursel\0Kurt\0xipj3plmq").unwrap();
+        assert_eq!(creds.authzid.as_deref(), Some("Ursel"));
+        assert_eq!(creds.username, "Kurt");
+        assert_eq!(creds.password.expose(), b"xipj3plmq");
+        assert_eq!(creds.encode_plain().expose(), b"Ursel\0Kurt\0xipj3plmq");
+    }
+
+    #[test]
+    fn rfc4954_plain_initial_response() {
+        // RFC 4954 section 8: AUTH PLAIN dGVzdAB0ZXN0ADEyMzQ= ("test", "test", "1234").
+        let (_, step) = ServerExchange::start(Mechanism::Plain, Some(b"dGVzdAB0ZXN0ADEyMzQ="))
+            .expect("valid");
+        let ServerStep::Done(Credentials::Password(creds)) = step else {
+            panic!("{step:?}");
+        };
+        assert_eq!(creds.authzid.as_deref(), Some("test"));
+        assert_eq!(creds.username, "test");
+        assert_eq!(creds.password.expose(), b"1234");
+    }
+
+    #[test]
+    fn plain_without_initial_response_gets_an_empty_challenge() {
+        for initial in [None, Some(&b"="[..])] {
+            let (mut exchange, step) = ServerExchange::start(Mechanism::Plain, initial).unwrap();
+            assert_eq!(step, ServerStep::Challenge(b""));
+            let line = encode_base64(b"\0u\0p");
+            assert!(matches!(exchange.step(line.as_bytes()), Ok(ServerStep::Done(_))));
+            assert_eq!(exchange.step(b"AA=="), Err(SaslError::Complete));
+        }
+    }
+
+    #[test]
+    fn login_with_initial_username() {
+        let user = encode_base64(b"tim");
+        let (mut exchange, step) =
+            ServerExchange::start(Mechanism::Login, Some(user.as_bytes())).unwrap();
+        assert_eq!(step, ServerStep::Challenge(LOGIN_PASSWORD_CHALLENGE));
+        let pass = encode_base64(b"pw");
+        let ServerStep::Done(Credentials::Password(c)) = exchange.step(pass.as_bytes()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(c.username, "tim");
+    }
+
+    #[test]
+    fn cancel_and_bad_base64_end_the_exchange() {
+        let (mut exchange, _) = ServerExchange::start(Mechanism::Login, None).unwrap();
+        assert_eq!(exchange.step(b"*"), Err(SaslError::Cancelled));
+        let (mut exchange, _) = ServerExchange::start(Mechanism::Login, None).unwrap();
+        assert_eq!(exchange.step(b"!!!"), Err(SaslError::InvalidBase64));
+        assert_eq!(exchange.step(b"dGlt"), Err(SaslError::Complete));
+    }
+
+    #[test]
+    fn malformed_plain_messages_are_refused() {
+        for message in [&b""[..], b"\0", b"\0user", b"\0\0pass", b"a\0b\0", b"a\0b\0c\0d"] {
+            assert_eq!(
+                PasswordCredentials::decode_plain(message),
+                Err(SaslError::Malformed("PLAIN")),
+                "{message:?}"
+            );
+        }
+        assert_eq!(
+            PasswordCredentials::decode_plain(b"\0\xff\0p"),
+            Err(SaslError::InvalidUtf8)
+        );
+    }
+
+    #[test]
+    fn xoauth2_round_trip_and_error_flow() {
+        let creds = OAuth2Credentials {
+            user: "someuser@example.com".into(),
+            token: Secret::new("ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"),
+        };
+        let message = creds.encode();
+        assert_eq!(
+            message.expose(),
+            b"user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01"
+        );
+        assert_eq!(OAuth2Credentials::decode(message.expose()), Ok(creds.clone()));
+        let mut client = ClientExchange::new(Mechanism::XOAuth2, Credentials::OAuth2(creds)).unwrap();
+        assert!(client.initial_response().is_some());
+        // The server's error challenge is answered with an empty line.
+        assert_eq!(client.respond(b"{\"status\":\"401\"}").unwrap().expose(), b"");
+        assert_eq!(client.respond(b"again"), Err(SaslError::UnexpectedChallenge));
+    }
+
+    #[test]
+    fn client_and_server_agree_for_every_built_in_mechanism() {
+        let password = Credentials::Password(PasswordCredentials::new("user", "pass word"));
+        let oauth = Credentials::OAuth2(OAuth2Credentials {
+            user: "u@example.com".into(),
+            token: Secret::new("tok"),
+        });
+        for (mechanism, creds, use_initial) in [
+            (Mechanism::Plain, password.clone(), true),
+            (Mechanism::Plain, password.clone(), false),
+            (Mechanism::Login, password.clone(), false),
+            (Mechanism::XOAuth2, oauth.clone(), true),
+            (Mechanism::XOAuth2, oauth.clone(), false),
+        ] {
+            let mut client = ClientExchange::new(mechanism, creds.clone()).unwrap();
+            let initial = if use_initial {
+                client.initial_response().map(|r| encode_initial_response(r.expose()))
+            } else {
+                None
+            };
+            let (mut server, mut step) =
+                ServerExchange::start(mechanism, initial.as_deref().map(str::as_bytes)).unwrap();
+            let mut rounds = 0;
+            let got = loop {
+                match step {
+                    ServerStep::Done(got) => break got,
+                    ServerStep::Challenge(challenge) => {
+                        let answer = client.respond(challenge).unwrap();
+                        step = server.step(encode_base64(answer.expose()).as_bytes()).unwrap();
+                    }
+                }
+                rounds += 1;
+                assert!(rounds < 4);
+            };
+            assert_eq!(got, creds, "{mechanism}");
+        }
+    }
+
+    #[test]
+    fn mismatched_credentials_are_a_local_error() {
+        let oauth = Credentials::OAuth2(OAuth2Credentials {
+            user: "u".into(),
+            token: Secret::new("t"),
+        });
+        assert_eq!(
+            ClientExchange::new(Mechanism::Plain, oauth).unwrap_err(),
+            SaslError::WrongCredentials("PLAIN")
+        );
+    }
+
+    #[test]
+    fn initial_response_encoding() {
+        assert_eq!(encode_initial_response(b""), "=");
+        assert_eq!(decode_response(b"="), Ok(SaslResponse::Data(Vec::new())));
+        assert_eq!(decode_response(b"*"), Ok(SaslResponse::Cancel));
+        // Missing padding is tolerated.
+        assert_eq!(decode_response(b"dGlt"), Ok(SaslResponse::Data(b"tim".to_vec())));
+        assert_eq!(decode_response(b"dGltMQ"), Ok(SaslResponse::Data(b"tim1".to_vec())));
+    }
+
+    proptest! {
+        #[test]
+        fn plain_round_trip(
+            authzid in proptest::option::of("[^\0]{1,40}"),
+            username in "[^\0]{1,40}",
+            password in proptest::collection::vec(1u8..=255, 1..100),
+        ) {
+            let creds = PasswordCredentials { authzid, username, password: Secret::new(password) };
+            let line = encode_base64(creds.encode_plain().expose());
+            let SaslResponse::Data(decoded) = decode_response(line.as_bytes()).unwrap() else {
+                panic!("not data");
+            };
+            prop_assert_eq!(PasswordCredentials::decode_plain(&decoded), Ok(creds));
+        }
+
+        #[test]
+        fn decoders_never_panic(line in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode_response(&line);
+            let _ = PasswordCredentials::decode_plain(&line);
+            let _ = OAuth2Credentials::decode(&line);
+            let _ = Mechanism::parse(&line);
+        }
+    }
+}
