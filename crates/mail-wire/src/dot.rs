@@ -186,6 +186,7 @@ impl DotDecoder {
         let mut pos = 0;
         let mut seg = 0;
         loop {
+            let mut stuffed_line = false;
             if self.at_line_start {
                 match data.get(pos) {
                     None => break,
@@ -204,13 +205,16 @@ impl DotDecoder {
                             }
                             pos += 1;
                             seg = pos;
+                            stuffed_line = true;
                         }
                     },
                     Some(_) => {}
                 }
                 self.at_line_start = false;
             }
-            pos = skip_clean_blocks(data, pos);
+            if !stuffed_line {
+                pos = skip_clean_blocks(data, pos);
+            }
             let Some(found) = memchr::memchr2(b'\r', b'\n', &data[pos..]) else {
                 pos = data.len();
                 break;
@@ -250,6 +254,7 @@ impl DotDecoder {
     }
 
     /// Counts `data[from..to]` into the body and delivers it, unless the body is refused.
+    #[inline]
     fn emit(&mut self, data: &[u8], from: usize, to: usize, out: &mut Output) {
         self.size = self.size.saturating_add((to - from) as u64);
         if self.error.is_none() {
@@ -302,6 +307,7 @@ enum Output {
 }
 
 impl Output {
+    #[inline]
     fn push(&mut self, data: &[u8], from: usize, to: usize) {
         if from == to {
             return;
