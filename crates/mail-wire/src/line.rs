@@ -246,7 +246,11 @@ mod tests {
         let got = frame_all(&mut framer, b"EHLO a.example\r\n\r\nQUIT\r\n");
         assert_eq!(
             got,
-            [Ok(b"EHLO a.example".to_vec()), Ok(Vec::new()), Ok(b"QUIT".to_vec())]
+            [
+                Ok(b"EHLO a.example".to_vec()),
+                Ok(Vec::new()),
+                Ok(b"QUIT".to_vec())
+            ]
         );
     }
 
@@ -257,7 +261,10 @@ mod tests {
         assert_eq!(framer.next_line(&mut buf), None);
         assert_eq!(&buf[..], b"NOOP\r");
         buf.extend_from_slice(b"\n");
-        assert_eq!(framer.next_line(&mut buf), Some(Ok(Bytes::from_static(b"NOOP"))));
+        assert_eq!(
+            framer.next_line(&mut buf),
+            Some(Ok(Bytes::from_static(b"NOOP")))
+        );
         assert!(buf.is_empty());
     }
 
@@ -282,7 +289,11 @@ mod tests {
             let got = frame_all(&mut framer, b"NO\rOP\r\nNO\0OP\r\nQUIT\r\n");
             assert_eq!(
                 got,
-                [Err(LineError::BareCr), Err(LineError::Nul), Ok(b"QUIT".to_vec())]
+                [
+                    Err(LineError::BareCr),
+                    Err(LineError::Nul),
+                    Ok(b"QUIT".to_vec())
+                ]
             );
         }
     }
@@ -294,7 +305,10 @@ mod tests {
         let mut framer = LineFramer::new(5);
         assert_eq!(
             frame_all(&mut framer, b"NOOP\r\nQUIT\r\n"),
-            [Err(LineError::TooLong { limit: 5 }), Err(LineError::TooLong { limit: 5 })]
+            [
+                Err(LineError::TooLong { limit: 5 }),
+                Err(LineError::TooLong { limit: 5 })
+            ]
         );
     }
 
@@ -314,7 +328,10 @@ mod tests {
         buf.extend_from_slice(b"\r");
         assert_eq!(framer.next_line(&mut buf), None);
         buf.extend_from_slice(b"\nQUIT\r\n");
-        assert_eq!(framer.next_line(&mut buf), Some(Ok(Bytes::from_static(b"QUIT"))));
+        assert_eq!(
+            framer.next_line(&mut buf),
+            Some(Ok(Bytes::from_static(b"QUIT")))
+        );
         assert_eq!(reports, 1);
     }
 
@@ -323,7 +340,10 @@ mod tests {
         // An overlong line must not let a bare LF inside it start a new command.
         let mut framer = LineFramer::new(8);
         let got = frame_all(&mut framer, b"xxxxxxxxxx\nRSET\r\nNOOP\r\n");
-        assert_eq!(got, [Err(LineError::TooLong { limit: 8 }), Ok(b"NOOP".to_vec())]);
+        assert_eq!(
+            got,
+            [Err(LineError::TooLong { limit: 8 }), Ok(b"NOOP".to_vec())]
+        );
     }
 
     #[test]

@@ -231,9 +231,8 @@ impl PasswordCredentials {
     /// The PLAIN message, RFC 4616 section 2: `[authzid] NUL authcid NUL passwd`.
     pub fn encode_plain(&self) -> Secret {
         let authzid = self.authzid.as_deref().unwrap_or_default();
-        let mut message = Vec::with_capacity(
-            authzid.len() + self.username.len() + self.password.len() + 2,
-        );
+        let mut message =
+            Vec::with_capacity(authzid.len() + self.username.len() + self.password.len() + 2);
         message.extend_from_slice(authzid.as_bytes());
         message.push(0);
         message.extend_from_slice(self.username.as_bytes());
@@ -312,7 +311,9 @@ impl OAuth2Credentials {
             if let Some(value) = field.strip_prefix(b"user=") {
                 user = Some(value);
             } else if let Some(value) = field.strip_prefix(b"auth=") {
-                let bearer = value.get(..7).filter(|p| p.eq_ignore_ascii_case(b"Bearer "));
+                let bearer = value
+                    .get(..7)
+                    .filter(|p| p.eq_ignore_ascii_case(b"Bearer "));
                 token = Some(bearer.map(|_| &value[7..]).ok_or(MALFORMED)?);
             }
         }
@@ -416,9 +417,9 @@ impl ServerExchange {
         let state = core::mem::replace(&mut self.state, ServerState::Complete);
         let done = |c| Ok(ServerStep::Done(c));
         match state {
-            ServerState::AwaitPlain => {
-                done(Credentials::Password(PasswordCredentials::decode_plain(&data)?))
-            }
+            ServerState::AwaitPlain => done(Credentials::Password(
+                PasswordCredentials::decode_plain(&data)?,
+            )),
             ServerState::AwaitXOAuth2 => {
                 done(Credentials::OAuth2(OAuth2Credentials::decode(&data)?))
             }
@@ -538,8 +539,8 @@ mod tests {
     #[test]
     fn rfc4954_plain_initial_response() {
         // RFC 4954 section 8: AUTH PLAIN dGVzdAB0ZXN0ADEyMzQ= ("test", "test", "1234").
-        let (_, step) = ServerExchange::start(Mechanism::Plain, Some(b"dGVzdAB0ZXN0ADEyMzQ="))
-            .expect("valid");
+        let (_, step) =
+            ServerExchange::start(Mechanism::Plain, Some(b"dGVzdAB0ZXN0ADEyMzQ=")).expect("valid");
         let ServerStep::Done(Credentials::Password(creds)) = step else {
             panic!("{step:?}");
         };
@@ -554,7 +555,10 @@ mod tests {
             let (mut exchange, step) = ServerExchange::start(Mechanism::Plain, initial).unwrap();
             assert_eq!(step, ServerStep::Challenge(b""));
             let line = encode_base64(b"\0u\0p");
-            assert!(matches!(exchange.step(line.as_bytes()), Ok(ServerStep::Done(_))));
+            assert!(matches!(
+                exchange.step(line.as_bytes()),
+                Ok(ServerStep::Done(_))
+            ));
             assert_eq!(exchange.step(b"AA=="), Err(SaslError::Complete));
         }
     }
@@ -584,7 +588,14 @@ mod tests {
 
     #[test]
     fn malformed_plain_messages_are_refused() {
-        for message in [&b""[..], b"\0", b"\0user", b"\0\0pass", b"a\0b\0", b"a\0b\0c\0d"] {
+        for message in [
+            &b""[..],
+            b"\0",
+            b"\0user",
+            b"\0\0pass",
+            b"a\0b\0",
+            b"a\0b\0c\0d",
+        ] {
             assert_eq!(
                 PasswordCredentials::decode_plain(message),
                 Err(SaslError::Malformed("PLAIN")),
@@ -608,12 +619,22 @@ mod tests {
             message.expose(),
             b"user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01"
         );
-        assert_eq!(OAuth2Credentials::decode(message.expose()), Ok(creds.clone()));
-        let mut client = ClientExchange::new(Mechanism::XOAuth2, Credentials::OAuth2(creds)).unwrap();
+        assert_eq!(
+            OAuth2Credentials::decode(message.expose()),
+            Ok(creds.clone())
+        );
+        let mut client =
+            ClientExchange::new(Mechanism::XOAuth2, Credentials::OAuth2(creds)).unwrap();
         assert!(client.initial_response().is_some());
         // The server's error challenge is answered with an empty line.
-        assert_eq!(client.respond(b"{\"status\":\"401\"}").unwrap().expose(), b"");
-        assert_eq!(client.respond(b"again"), Err(SaslError::UnexpectedChallenge));
+        assert_eq!(
+            client.respond(b"{\"status\":\"401\"}").unwrap().expose(),
+            b""
+        );
+        assert_eq!(
+            client.respond(b"again"),
+            Err(SaslError::UnexpectedChallenge)
+        );
     }
 
     #[test]
@@ -632,7 +653,9 @@ mod tests {
         ] {
             let mut client = ClientExchange::new(mechanism, creds.clone()).unwrap();
             let initial = if use_initial {
-                client.initial_response().map(|r| encode_initial_response(r.expose()))
+                client
+                    .initial_response()
+                    .map(|r| encode_initial_response(r.expose()))
             } else {
                 None
             };
@@ -644,7 +667,9 @@ mod tests {
                     ServerStep::Done(got) => break got,
                     ServerStep::Challenge(challenge) => {
                         let answer = client.respond(challenge).unwrap();
-                        step = server.step(encode_base64(answer.expose()).as_bytes()).unwrap();
+                        step = server
+                            .step(encode_base64(answer.expose()).as_bytes())
+                            .unwrap();
                     }
                 }
                 rounds += 1;
@@ -672,8 +697,14 @@ mod tests {
         assert_eq!(decode_response(b"="), Ok(SaslResponse::Data(Vec::new())));
         assert_eq!(decode_response(b"*"), Ok(SaslResponse::Cancel));
         // Missing padding is tolerated.
-        assert_eq!(decode_response(b"dGlt"), Ok(SaslResponse::Data(b"tim".to_vec())));
-        assert_eq!(decode_response(b"dGltMQ"), Ok(SaslResponse::Data(b"tim1".to_vec())));
+        assert_eq!(
+            decode_response(b"dGlt"),
+            Ok(SaslResponse::Data(b"tim".to_vec()))
+        );
+        assert_eq!(
+            decode_response(b"dGltMQ"),
+            Ok(SaslResponse::Data(b"tim1".to_vec()))
+        );
     }
 
     proptest! {

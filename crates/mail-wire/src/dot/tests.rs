@@ -57,7 +57,13 @@ fn assert_not_ended(input: &[u8]) {
 fn rfc5321_terminator_ends_the_body_and_keeps_the_final_crlf() {
     let (body, summary, rest) = decode_whole(b"line 1\r\nline 2\r\n.\r\nQUIT\r\n");
     assert_eq!(body, b"line 1\r\nline 2\r\n");
-    assert_eq!(summary, Some(BodySummary { size: 16, error: None }));
+    assert_eq!(
+        summary,
+        Some(BodySummary {
+            size: 16,
+            error: None
+        })
+    );
     assert_eq!(rest, b"QUIT\r\n");
 }
 
@@ -65,7 +71,13 @@ fn rfc5321_terminator_ends_the_body_and_keeps_the_final_crlf() {
 fn terminator_as_the_very_first_line_is_an_empty_body() {
     let (body, summary, rest) = decode_whole(b".\r\nNOOP\r\n");
     assert!(body.is_empty());
-    assert_eq!(summary, Some(BodySummary { size: 0, error: None }));
+    assert_eq!(
+        summary,
+        Some(BodySummary {
+            size: 0,
+            error: None
+        })
+    );
     assert_eq!(rest, b"NOOP\r\n");
 }
 
@@ -107,7 +119,10 @@ fn smuggling_variants_never_end_the_body() {
 fn smuggled_message_is_rejected_and_the_real_end_found() {
     let input = b"a\r\n\n.\nMAIL FROM:<x@y>\r\n.\r\nQUIT\r\n";
     let (body, summary, rest) = decode_whole(input);
-    assert!(body.is_empty(), "a refused body delivers nothing from the refusing run");
+    assert!(
+        body.is_empty(),
+        "a refused body delivers nothing from the refusing run"
+    );
     assert_eq!(summary.unwrap().error, Some(BodyError::BareLf));
     assert_eq!(rest, b"QUIT\r\n");
 }
@@ -117,7 +132,13 @@ fn normalize_policy_turns_bare_endings_into_crlf_without_ending_or_unstuffing() 
     let decoder = DotDecoder::new().with_bare_line_ending(BareLineEnding::Normalize);
     let (body, summary, rest) = decode_in_pieces(decoder, b"a\nb\rc\n..d\r\n.\r\nX", &[]);
     assert_eq!(body, b"a\r\nb\r\nc\r\n..d\r\n");
-    assert_eq!(summary, Some(BodySummary { size: 14, error: None }));
+    assert_eq!(
+        summary,
+        Some(BodySummary {
+            size: 14,
+            error: None
+        })
+    );
     assert_eq!(rest, b"X");
 }
 
@@ -130,8 +151,12 @@ fn bare_cr_is_rejected_by_default() {
 #[test]
 fn size_limit_refuses_and_drains_to_the_end() {
     let decoder = DotDecoder::new().with_size_limit(10);
-    let (body, summary, rest) = decode_in_pieces(decoder, b"0123456789\r\nmore\r\n.\r\nQUIT\r\n", &[4]);
-    assert_eq!(summary.unwrap().error, Some(BodyError::TooLarge { limit: 10 }));
+    let (body, summary, rest) =
+        decode_in_pieces(decoder, b"0123456789\r\nmore\r\n.\r\nQUIT\r\n", &[4]);
+    assert_eq!(
+        summary.unwrap().error,
+        Some(BodyError::TooLarge { limit: 10 })
+    );
     assert_eq!(summary.unwrap().size, 18);
     assert!(body.len() <= 10);
     assert_eq!(rest, b"QUIT\r\n");
@@ -149,12 +174,19 @@ fn size_limit_is_inclusive() {
 fn a_partial_terminator_waits() {
     let mut decoder = DotDecoder::new();
     let mut buf = BytesMut::from(&b"x\r\n.\r"[..]);
-    assert_eq!(decoder.decode(&mut buf), Some(DotEvent::Data(Bytes::from_static(b"x\r\n"))));
+    assert_eq!(
+        decoder.decode(&mut buf),
+        Some(DotEvent::Data(Bytes::from_static(b"x\r\n")))
+    );
     assert_eq!(decoder.decode(&mut buf), None);
     assert_eq!(&buf[..], b".\r");
     buf.extend_from_slice(b"\n");
     assert!(matches!(decoder.decode(&mut buf), Some(DotEvent::End(_))));
-    assert_eq!(decoder.decode(&mut buf), None, "a finished decoder stays silent");
+    assert_eq!(
+        decoder.decode(&mut buf),
+        None,
+        "a finished decoder stays silent"
+    );
 }
 
 #[test]
@@ -169,7 +201,11 @@ fn long_clean_region_is_handed_out_without_a_copy() {
     let Some(DotEvent::Data(first)) = DotDecoder::new().decode(&mut buf) else {
         panic!("expected data");
     };
-    assert_eq!(first.as_ptr() as usize, base, "the first chunk is a slice of the input");
+    assert_eq!(
+        first.as_ptr() as usize,
+        base,
+        "the first chunk is a slice of the input"
+    );
     assert_eq!(first.len(), input.len() - b"..stuffed\r\n.\r\n".len());
 }
 
@@ -179,12 +215,10 @@ fn decode_bytes_matches_decode() {
     let mut bytes = Bytes::from_static(input);
     let mut decoder = DotDecoder::new();
     let mut body = Vec::new();
-    loop {
-        match decoder.decode_bytes(&mut bytes).unwrap() {
-            DotEvent::Data(d) => body.extend_from_slice(&d),
-            DotEvent::End(_) => break,
-        }
+    while let DotEvent::Data(d) = decoder.decode_bytes(&mut bytes).unwrap() {
+        body.extend_from_slice(&d);
     }
+    assert!(decoder.is_ended());
     assert_eq!(body, b".a\r\nb\r\n");
     assert_eq!(&bytes[..], b"rest");
 }
