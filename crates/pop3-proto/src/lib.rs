@@ -1,0 +1,86 @@
+//! The POP3 wire format: every command and response of RFC 1939 and its extensions,
+//! parsed from [`Bytes`] without copying and written into [`BytesMut`].
+//!
+//! ```
+//! use bytes::{Bytes, BytesMut};
+//! use pop3_proto::{Command, Limits, MsgNumber, ScanList, StatusLine};
+//!
+//! let limits = Limits::default();
+//!
+//! // Server side: parse what a client sent (any split; a prefix is `Incomplete`).
+//! let input = Bytes::from_static(b"RETR 1\r\nQUIT\r\n");
+//! let (command, used) = Command::parse(&input, &limits)?;
+//! assert_eq!(command, Command::Retr(MsgNumber::new(1).unwrap()));
+//! assert_eq!(used, 8);
+//!
+//! // Client side: write a command, then read a status line and a listing.
+//! let mut out = BytesMut::new();
+//! Command::List(None).write(&mut out);
+//! assert_eq!(&out[..], b"LIST\r\n");
+//!
+//! let reply = Bytes::from_static(b"+OK 2 messages (320 octets)\r\n1 120\r\n2 200\r\n.\r\n");
+//! let (status, used) = StatusLine::parse(&reply, &limits)?;
+//! assert!(status.is_ok());
+//! let (listing, _) = ScanList::parse(&reply.slice(used..), &limits)?;
+//! let sizes: Vec<u64> = listing.iter().map(|entry| entry.size).collect();
+//! assert_eq!(sizes, [120, 200]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What is covered
+//!
+//! | RFC | What | Where |
+//! |---|---|---|
+//! | 1939 | USER, PASS, APOP, STAT, LIST, RETR, DELE, NOOP, RSET, QUIT, TOP, UIDL; `+OK`/`-ERR`; scan and unique-id listings | [`Command`], [`StatusLine`], [`Stat`], [`ScanListing`], [`UidListing`], [`Listing`] |
+//! | 1939 section 7 | APOP timestamp and MD5 digest | [`Timestamp`], [`ApopDigest`] |
+//! | 2449 | CAPA, capabilities, extended response codes, line and argument limits | [`Capability`], [`ResponseCode`], [`Limits`] |
+//! | 2595 | STLS command and capability | [`Command::Stls`], [`Capability::Stls`] |
+//! | 3206 | `SYS/TEMP`, `SYS/PERM`, `AUTH` response codes, `AUTH-RESP-CODE` | [`ResponseCode`], [`Capability::AuthRespCode`] |
+//! | 5034 | AUTH with initial response (`=` for empty), `+ ` challenges, `*` cancel | [`Command::Auth`], [`Continuation`], [`AuthResponse`] |
+//! | 6856 | UTF8 and LANG commands and capabilities, `UTF8` response code | [`Command::Utf8`], [`Command::Lang`], [`Capability::Utf8`] |
+//!
+//! # Shape of the API
+//!
+//! Every line type has `parse(&Bytes, &Limits) -> Result<(T, consumed), ParseError<_>>`
+//! for input straight from a socket, `parse_line(Bytes, &Limits)` for a line already framed
+//! (without CRLF) by `mail_wire::line::LineFramer`, and `write(&self, &mut BytesMut)`.
+//! Parsed values hold [`Bytes`] slices of the input: parsing allocates nothing.
+//! Multi-line listings (LIST, UIDL, CAPA) keep their raw region and parse entries lazily.
+//! Message bodies (RETR, TOP) are not parsed here: after the `+OK` [`StatusLine`], stream
+//! them through `mail_wire::dot::DotDecoder`, and write them with `DotEncoder`.
+//!
+//! Values are validated when built, so a value that exists writes a well-formed line:
+//! no CR, LF or NUL can reach the wire through an argument.
+//!
+//! Session state (which command is allowed when, AUTH exchanges, STLS) lives in the
+//! session machines, not here.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod apop;
+mod capability;
+mod command;
+mod error;
+mod lexical;
+mod limits;
+mod listing;
+mod response;
+mod sasl;
+
+pub use bytes::{Bytes, BytesMut};
+
+pub use apop::{ApopDigest, Timestamp};
+pub use capability::{Capability, ExpirePolicy, Mechanisms, OtherCapability};
+pub use command::{Command, LangRange, MsgNumber, Name, Password, Verb};
+pub use error::{CommandError, ParseError, ResponseError, ValueError};
+pub use limits::Limits;
+pub use listing::{
+    CapabilityList, Listing, ListingEntry, ListingIter, ListingLine, ScanList, ScanListing,
+    UidList, UidListing, UniqueId,
+};
+pub use response::{
+    Continuation, OtherCode, Response, ResponseCode, Stat, Status, StatusLine, Text,
+};
+pub use sasl::{AuthResponse, Mechanism, SaslData};
