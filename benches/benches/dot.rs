@@ -42,9 +42,11 @@ fn bench_decode(c: &mut Criterion) {
             b.iter(|| decode_ours(black_box(w)))
         });
         let mut out = Vec::with_capacity(wire.len());
-        group.bench_with_input(BenchmarkId::new("stalwart-smtp-proto", name), &wire, |b, w| {
-            b.iter(|| decode_stalwart(black_box(w), &mut out))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("stalwart-smtp-proto", name),
+            &wire,
+            |b, w| b.iter(|| decode_stalwart(black_box(w), &mut out)),
+        );
         let mut copy = vec![0u8; wire.len()];
         group.bench_with_input(BenchmarkId::new("memcpy", name), &wire, |b, w| {
             b.iter(|| {

@@ -5,11 +5,12 @@
 /// quoted-printable produce), where every `dot_every`-th line begins with `.` (none when 0).
 /// Not yet dot-stuffed.
 pub fn message(size: usize, dot_every: usize) -> Vec<u8> {
-    const TEXT: &[u8] = b"The quick brown fox jumps over the lazy dog; 0123456789 ABCDEFGHIJKLMNOPQRS";
+    const TEXT: &[u8] =
+        b"The quick brown fox jumps over the lazy dog; 0123456789 ABCDEFGHIJKLMNOPQRS";
     let mut body = Vec::with_capacity(size + 80);
     let mut line = 0usize;
     while body.len() < size {
-        if dot_every != 0 && line % dot_every == 0 {
+        if dot_every != 0 && line.is_multiple_of(dot_every) {
             body.push(b'.');
             body.extend_from_slice(&TEXT[1..]);
         } else {

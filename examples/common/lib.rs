@@ -1,0 +1,49 @@
+//! `adapters`: the protocol-independent layer under the examples of `smtp-proto` and
+//! `pop3-proto`: Maildir storage, TLS configuration and command-line pieces.
+//!
+//! The layers, each pointing only downwards:
+//!
+//! ```text
+//! examples/<name>.rs        a short `main`: parse flags, call an adapter
+//!   -> adapters (here)      socket loops, TLS, storage, CLI; no protocol logic
+//!     -> smtp-proto / pop3-proto   the sans-IO session machines and wire types
+//!       -> mail-wire        line framing, dot-stuffing, SASL, Secret
+//! ```
+//!
+//! Protocol logic (what to answer, when, with which code) lives in the protocol crates, never
+//! here: an adapter moves bytes between a socket and a machine, and does what the machine asks
+//! (start TLS, store a message, list a maildrop). What is here knows only the storage semantics
+//! the protocols need: atomic delivery before SMTP's 250, POP3 sizes as sent, unique-ids,
+//! deletion at QUIT and one session per maildrop.
+//!
+//! - [`maildir`]: the Maildir store, delivery and the POP3 maildrop view.
+//! - [`store`]: the SMTP server's message store, a Maildir per local part or a counting sink.
+//! - [`tls`]: rustls configurations (ring provider), self-signed certificates via rcgen.
+//! - [`cli`]: shared clap flags, `USER:PASS` and `HOST:PORT` values, logging.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use adapters::maildir::Maildir;
+//!
+//! # fn main() -> std::io::Result<()> {
+//! # let dir = tempfile::tempdir()?;
+//! let maildir = Maildir::open_or_create(dir.path().join("alice"))?;
+//! let mut delivery = maildir.deliver()?;
+//! delivery.write_all(b"Subject: hi\n\nbare LF lines\n")?; // as another agent might store it
+//! delivery.commit()?;
+//!
+//! let messages = maildir.scan()?;
+//! let mut served = Vec::new();
+//! maildir.open_message(&messages[0])?.read_to_end(&mut served)?;
+//! assert_eq!(served, b"Subject: hi\r\n\r\nbare LF lines\r\n");
+//! assert_eq!(messages[0].wire_size(), served.len() as u64);
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod maildir;
+pub mod store;
+pub mod tls;

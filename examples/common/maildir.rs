@@ -1,0 +1,499 @@
+//! A Maildir store (<https://cr.yp.to/proto/maildir.html>): atomic streaming delivery for the
+//! SMTP server and the POP3 client, and the maildrop view a POP3 server serves.
+//!
+//! # Delivery
+//!
+//! [`Maildir::deliver`] opens `tmp/<unique>`; the returned [`Delivery`] is a [`Write`]r the
+//! message streams into. [`Delivery::commit`] flushes and fsyncs the file, renames it into
+//! `new/`, then fsyncs `new/` so the rename itself is durable: only then may an SMTP server
+//! answer 250. A `Delivery` dropped without commit removes its tmp file, so a client that
+//! disconnects in the middle of DATA leaves nothing behind, and `new/` never holds a partial
+//! message.
+//!
+//! Unique names are `<seconds>.<pid>_<counter>.<hostname>` (the counter is process-wide and
+//! atomic, so concurrent deliveries from many tasks or threads never collide), and the name in
+//! `new/` adds `,S=<stored size>,W=<wire size>` (the size fields Dovecot also writes), so a
+//! POP3 server lists our messages without reading them.
+//!
+//! # With tokio
+//!
+//! Everything here is blocking `std::fs`, written once for both kinds of adapter. A tokio
+//! adapter may call [`Maildir::deliver`] and write chunks from its task (file creation and
+//! page-cache writes are short), but must not fsync there: it calls
+//! [`Delivery::commit_async`], which runs the commit on tokio's blocking pool. Scanning a
+//! maildrop, reading messages and deleting them are best moved there too
+//! ([`tokio::task::spawn_blocking`]).
+//!
+//! # The POP3 view
+//!
+//! [`Maildir::scan`] lists the messages in `new/` and `cur/` with a unique-id and the size as
+//! sent (see [`MessageEntry`]); [`Maildir::open_message`] streams one in its wire form;
+//! [`Maildir::delete`] removes messages at the end of a session, reporting each failure.
+//! [`MaildropLocks`] keeps to one session per maildrop.
+
+mod lock;
+mod wire;
+
+pub use lock::{MaildropGuard, MaildropLocks};
+pub use wire::{CrlfNormaliser, WireReader, WireSize};
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use md5::{Digest, Md5};
+
+/// The Maildir's three subdirectories (the Maildir specification).
+const TMP: &str = "tmp";
+const NEW: &str = "new";
+const CUR: &str = "cur";
+
+/// Longest POP3 unique-id (RFC 1939 section 7, UIDL: 1 to 70 characters).
+const MAX_UID_LEN: usize = 70;
+
+/// Write buffer of a delivery: few system calls per message, bounded memory.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// Process-wide part of the unique names: no two deliveries of this process share a value.
+static DELIVERY_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A Maildir: a directory with `tmp/`, `new/` and `cur/`.
+#[derive(Debug, Clone)]
+pub struct Maildir {
+    root: PathBuf,
+}
+
+impl Maildir {
+    /// Opens the Maildir at `root`, creating `root` and its `tmp/`, `new/` and `cur/` as
+    /// needed (mode 0700 on Unix: mail is private).
+    pub fn open_or_create(root: impl Into<PathBuf>) -> io::Result<Self> {
+        let root = root.into();
+        for sub in [TMP, NEW, CUR] {
+            private_dir_builder().create(root.join(sub))?;
+        }
+        Ok(Self { root })
+    }
+
+    /// The Maildir's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Starts a delivery: creates `tmp/<unique>` and returns the writer for the message.
+    pub fn deliver(&self) -> io::Result<Delivery> {
+        let mut attempts = 0;
+        loop {
+            let unique = unique_name();
+            let tmp_path = self.root.join(TMP).join(&unique);
+            // `create_new`: a stale file of the same name is never overwritten.
+            match private_file_options().open(&tmp_path) {
+                Ok(file) => {
+                    return Ok(Delivery {
+                        file: BufWriter::with_capacity(WRITE_BUFFER, file),
+                        tmp_path,
+                        new_dir: self.root.join(NEW),
+                        unique,
+                        stored: 0,
+                        wire: WireSize::new(),
+                        committed: false,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Lists the messages of `new/` and `cur/`, in delivery order: by the delivery time (the
+    /// seconds a Maildir name starts with, else the file's modification time), then by name.
+    /// The order and the unique-ids are the same in every session while the files stay.
+    ///
+    /// Names starting with `.` and anything that is not a file are skipped, as the Maildir
+    /// specification asks of readers. A message whose name carries no size fields (one stored
+    /// by another agent) is read once, in chunks, to count its size as sent.
+    pub fn scan(&self) -> io::Result<Vec<MessageEntry>> {
+        let mut messages = Vec::new();
+        for sub in [NEW, CUR] {
+            for dir_entry in fs::read_dir(self.root.join(sub))? {
+                let dir_entry = dir_entry?;
+                let name = dir_entry.file_name();
+                if name.as_encoded_bytes().starts_with(b".") {
+                    continue;
+                }
+                match MessageEntry::read(dir_entry.path(), &name) {
+                    Ok(Some(message)) => messages.push(message),
+                    Ok(None) => {}
+                    // Removed or moved by another reader since the listing: not a message now.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        messages.sort_by(|a, b| {
+            (a.delivered, a.base.as_encoded_bytes()).cmp(&(b.delivered, b.base.as_encoded_bytes()))
+        });
+        Ok(messages)
+    }
+
+    /// Opens a listed message for sending: its wire form (every line ending in CRLF), read in
+    /// chunks. Finds the message again if another reader moved it from `new/` to `cur/`.
+    pub fn open_message(&self, message: &MessageEntry) -> io::Result<WireReader<File>> {
+        let file = match File::open(&message.path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => File::open(self.find(message)?)?,
+            other => other?,
+        };
+        Ok(WireReader::new(file))
+    }
+
+    /// Removes the given messages (POP3's UPDATE state, RFC 1939 section 6). Every message is
+    /// tried; the report says which could not be removed, so the server can answer
+    /// `-ERR [SYS/TEMP]` (RFC 3206 section 4). A message already gone counts as removed:
+    /// what the client asked for is true.
+    pub fn delete<'a>(&self, messages: impl IntoIterator<Item = &'a MessageEntry>) -> DeleteReport {
+        let mut report = DeleteReport::default();
+        for message in messages {
+            let outcome = match fs::remove_file(&message.path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    self.find(message).and_then(fs::remove_file)
+                }
+                other => other,
+            };
+            match outcome {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    report.failed.push(DeleteFailure {
+                        uid: message.uid.clone(),
+                        error: e,
+                    })
+                }
+                _ => report.deleted += 1,
+            }
+        }
+        report
+    }
+
+    /// Where a message is now: another reader may have moved it into `cur/` and added flags.
+    fn find(&self, message: &MessageEntry) -> io::Result<PathBuf> {
+        for sub in [NEW, CUR] {
+            for dir_entry in fs::read_dir(self.root.join(sub))? {
+                let dir_entry = dir_entry?;
+                if base_name(&dir_entry.file_name()) == message.base.as_os_str() {
+                    return Ok(dir_entry.path());
+                }
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("message {} is no longer in the maildir", message.uid),
+        ))
+    }
+}
+
+/// A message being delivered: write it, then [`commit`](Self::commit). Dropped without commit,
+/// it removes its tmp file.
+#[derive(Debug)]
+#[must_use = "a delivery is discarded unless committed"]
+pub struct Delivery {
+    file: BufWriter<File>,
+    tmp_path: PathBuf,
+    new_dir: PathBuf,
+    unique: String,
+    stored: u64,
+    wire: WireSize,
+    committed: bool,
+}
+
+impl Delivery {
+    /// The unique part of the message's file name.
+    pub fn unique_name(&self) -> &str {
+        &self.unique
+    }
+
+    /// Octets written so far.
+    pub fn len(&self) -> u64 {
+        self.stored
+    }
+
+    /// True while nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.stored == 0
+    }
+
+    /// Makes the message durable and visible: flush, fsync the file, rename it from `tmp/`
+    /// into `new/`, fsync `new/`. On error nothing is left in `tmp/` or `new/`, and the caller
+    /// answers with a temporary failure (SMTP 451).
+    pub fn commit(mut self) -> io::Result<Delivered> {
+        self.file.flush()?;
+        self.file.get_ref().sync_all()?;
+        let wire_size = self.wire.total();
+        let file_name = format!("{},S={},W={}", self.unique, self.stored, wire_size);
+        let path = self.new_dir.join(&file_name);
+        fs::rename(&self.tmp_path, &path)?;
+        if let Err(e) = sync_dir(&self.new_dir) {
+            // Not known to be durable: take it back, so a retry of the sender cannot
+            // produce a second copy (the tmp file is gone; Drop finds nothing to remove).
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        self.committed = true;
+        Ok(Delivered {
+            path,
+            unique: file_name,
+            size: self.stored,
+            wire_size,
+        })
+    }
+
+    /// [`commit`](Self::commit) on tokio's blocking pool, for the tokio adapters: fsync can
+    /// take milliseconds and must not stall the runtime's worker threads.
+    pub async fn commit_async(self) -> io::Result<Delivered> {
+        tokio::task::spawn_blocking(move || self.commit())
+            .await
+            .map_err(io::Error::other)?
+    }
+}
+
+impl Write for Delivery {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.stored += written as u64;
+        self.wire.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Best effort: there is no one to tell, and a leftover in tmp/ is harmless to
+            // readers (the Maildir specification has tmp/ cleaned after 36 hours).
+            let _ = fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+/// A committed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The message's file in `new/`.
+    pub path: PathBuf,
+    /// Its file name (the unique name with the size fields).
+    pub unique: String,
+    /// Octets stored.
+    pub size: u64,
+    /// Octets a POP3 server sends for it (see [`WireSize`]).
+    pub wire_size: u64,
+}
+
+/// One message of a maildrop, as [`Maildir::scan`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageEntry {
+    uid: String,
+    base: OsString,
+    path: PathBuf,
+    wire_size: u64,
+    delivered: u64,
+}
+
+impl MessageEntry {
+    /// Reads one directory entry; `None` when it is not a regular file.
+    fn read(path: PathBuf, name: &OsStr) -> io::Result<Option<Self>> {
+        let metadata = fs::metadata(&path)?;
+        if !metadata.is_file() {
+            return Ok(None);
+        }
+        let base = base_name(name).to_owned();
+        let wire_size = match size_fields(&base) {
+            // Trust W= only when S= proves the file is the one the fields describe.
+            (Some(stored), Some(wire)) if stored == metadata.len() => wire,
+            _ => WireSize::of_reader(File::open(&path)?)?,
+        };
+        let delivered = leading_seconds(&base).unwrap_or_else(|| {
+            metadata
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs())
+        });
+        Ok(Some(Self {
+            uid: unique_id(&base),
+            base,
+            path,
+            wire_size,
+            delivered,
+        }))
+    }
+
+    /// The POP3 unique-id (RFC 1939 section 7, UIDL): the file name before its `:2,` info,
+    /// when that is 1 to 70 characters in 0x21..=0x7E; otherwise the hex MD5 of it. Stable
+    /// across sessions because Maildir readers never change that part of the name.
+    pub fn uid(&self) -> &str {
+        &self.uid
+    }
+
+    /// The size of the message as a POP3 server sends it, for STAT and LIST (RFC 1939
+    /// sections 5 and 11): the stored octets with every bare LF counted as CRLF and a missing
+    /// final line ending completed; dot-stuffing is not counted. It equals the octets
+    /// [`Maildir::open_message`] yields.
+    pub fn wire_size(&self) -> u64 {
+        self.wire_size
+    }
+
+    /// The message's file, where the scan found it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// What [`Maildir::delete`] did.
+#[derive(Debug, Default)]
+pub struct DeleteReport {
+    /// Messages removed (or found already gone).
+    pub deleted: usize,
+    /// Messages that could not be removed, with why.
+    pub failed: Vec<DeleteFailure>,
+}
+
+impl DeleteReport {
+    /// True when every message was removed.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// A message [`Maildir::delete`] could not remove.
+#[derive(Debug)]
+pub struct DeleteFailure {
+    /// Its unique-id.
+    pub uid: String,
+    /// The file system's error.
+    pub error: io::Error,
+}
+
+/// `<seconds>.<pid>_<counter>.<hostname>`.
+fn unique_name() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let counter = DELIVERY_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{seconds}.{}_{counter}.{}", std::process::id(), hostname())
+}
+
+/// The host name for unique names, read once: `/proc/sys/kernel/hostname`, else `$HOSTNAME`,
+/// else `localhost` (std has no portable call, and this is only a uniqueness hint). Characters
+/// that would break the name are escaped as the Maildir specification does for `/` and `:`;
+/// `,` too, since it separates our size fields.
+fn hostname() -> &'static str {
+    static HOSTNAME: OnceLock<String> = OnceLock::new();
+    HOSTNAME.get_or_init(|| {
+        let raw = fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned());
+        let mut safe = String::with_capacity(raw.len());
+        for c in raw.chars() {
+            match c {
+                '/' => safe.push_str("\\057"),
+                ':' => safe.push_str("\\072"),
+                ',' => safe.push_str("\\054"),
+                c if c.is_ascii_graphic() => safe.push(c),
+                _ => safe.push('_'),
+            }
+        }
+        safe
+    })
+}
+
+/// The part of a Maildir file name before the info (`:2,FLAGS`).
+fn base_name(name: &OsStr) -> &OsStr {
+    let bytes = name.as_encoded_bytes();
+    let Some(colon) = bytes.iter().position(|&b| b == b':') else {
+        return name;
+    };
+    #[cfg(unix)]
+    {
+        std::os::unix::ffi::OsStrExt::from_bytes(&bytes[..colon])
+    }
+    #[cfg(not(unix))]
+    {
+        // Elsewhere only UTF-8 names can be split without unsafe code.
+        name.to_str()
+            .map_or(name, |text| OsStr::new(&text[..colon]))
+    }
+}
+
+/// The `,S=` and `,W=` fields of our names (and Dovecot's).
+fn size_fields(base: &OsStr) -> (Option<u64>, Option<u64>) {
+    let Some(text) = base.to_str() else {
+        return (None, None);
+    };
+    let (mut stored, mut wire) = (None, None);
+    for field in text.split(',').skip(1) {
+        if let Some(value) = field.strip_prefix("S=") {
+            stored = value.parse().ok();
+        } else if let Some(value) = field.strip_prefix("W=") {
+            wire = value.parse().ok();
+        }
+    }
+    (stored, wire)
+}
+
+/// The delivery time a Maildir name starts with (`<seconds>.`), if it does.
+fn leading_seconds(base: &OsStr) -> Option<u64> {
+    let bytes = base.as_encoded_bytes();
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || bytes.get(digits) != Some(&b'.') {
+        return None;
+    }
+    std::str::from_utf8(&bytes[..digits]).ok()?.parse().ok()
+}
+
+/// See [`MessageEntry::uid`].
+fn unique_id(base: &OsStr) -> String {
+    let bytes = base.as_encoded_bytes();
+    let usable =
+        (1..=MAX_UID_LEN).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..=0x7e).contains(b));
+    match std::str::from_utf8(bytes) {
+        Ok(text) if usable => text.to_owned(),
+        _ => Md5::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    }
+}
+
+fn private_dir_builder() -> fs::DirBuilder {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+}
+
+fn private_file_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Makes a rename into `dir` durable (POSIX: fsync the directory). Elsewhere a no-op.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
