@@ -1,0 +1,5 @@
+//! Shared workloads for the benches and the allocation tests.
+
+pub mod body;
+pub mod pop3_mix;
+pub mod smtp_mix;

@@ -1,0 +1,220 @@
+//! The SMTP side of AUTH (RFC 4954): mechanism names, base64 payloads, and the lines a
+//! client sends during the exchange. Encoding and decoding SASL messages is `mail_wire::sasl`.
+
+use core::fmt;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::{CommandError, ParseError, ValueError};
+use crate::limits::Limits;
+use crate::syntax::{self, BASE64, LineScan, SASL_MECH};
+
+/// A SASL mechanism name (RFC 4422 section 3.1: 1 to 20 of upper-case letters, digits, `-`, `_`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Mechanism {
+    /// PLAIN (RFC 4616).
+    Plain,
+    /// LOGIN (draft-murchison-sasl-login).
+    Login,
+    /// CRAM-MD5 (RFC 2195).
+    CramMd5,
+    /// XOAUTH2 (Google, Microsoft).
+    XOAuth2,
+    /// OAUTHBEARER (RFC 7628).
+    OAuthBearer,
+    /// SCRAM-SHA-1 (RFC 5802).
+    ScramSha1,
+    /// SCRAM-SHA-256 (RFC 7677).
+    ScramSha256,
+    /// EXTERNAL (RFC 4422 appendix A).
+    External,
+    /// ANONYMOUS (RFC 4505).
+    Anonymous,
+    /// Any other mechanism.
+    Other(MechanismName),
+}
+
+/// The name of a mechanism without its own variant; always a valid `sasl-mech`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MechanismName(Bytes);
+
+impl MechanismName {
+    /// The name, as sent.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MechanismName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&alloc::string::String::from_utf8_lossy(&self.0), f)
+    }
+}
+
+const KNOWN: [(&[u8], Mechanism); 9] = [
+    (b"PLAIN", Mechanism::Plain),
+    (b"LOGIN", Mechanism::Login),
+    (b"CRAM-MD5", Mechanism::CramMd5),
+    (b"XOAUTH2", Mechanism::XOAuth2),
+    (b"OAUTHBEARER", Mechanism::OAuthBearer),
+    (b"SCRAM-SHA-1", Mechanism::ScramSha1),
+    (b"SCRAM-SHA-256", Mechanism::ScramSha256),
+    (b"EXTERNAL", Mechanism::External),
+    (b"ANONYMOUS", Mechanism::Anonymous),
+];
+
+impl Mechanism {
+    /// A mechanism from its name (any case); names of known mechanisms give their variant.
+    pub fn new(name: impl Into<Bytes>) -> Result<Mechanism, ValueError> {
+        let name = name.into();
+        Mechanism::parse(&name, &name).ok_or(ValueError::Syntax("not a SASL mechanism name"))
+    }
+
+    /// Parses `name` (a part of `source`), without copying.
+    pub(crate) fn parse(source: &Bytes, name: &[u8]) -> Option<Mechanism> {
+        if name.is_empty() || name.len() > 20 || !syntax::all(name, SASL_MECH) {
+            return None;
+        }
+        for (known, mechanism) in &KNOWN {
+            if known.eq_ignore_ascii_case(name) {
+                return Some(mechanism.clone());
+            }
+        }
+        Some(Mechanism::Other(MechanismName(source.slice_ref(name))))
+    }
+
+    /// The name (upper case for the known ones).
+    pub fn name(&self) -> &[u8] {
+        match self {
+            Mechanism::Other(name) => &name.0,
+            known => KNOWN
+                .iter()
+                .find(|(_, m)| m == known)
+                .map_or(&b""[..], |(n, _)| n),
+        }
+    }
+
+    /// Whether the mechanism sends the password in the clear (only over TLS, RFC 4954 section 4).
+    pub fn is_plaintext(&self) -> bool {
+        matches!(self, Mechanism::Plain | Mechanism::Login)
+    }
+}
+
+/// Base64 text of a SASL exchange (RFC 4954 section 4), as sent; may be empty.
+/// Its Debug output hides the content: it carries credentials.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct SaslData(Bytes);
+
+impl SaslData {
+    /// Checks base64 text (the alphabet of RFC 4648 section 4, `=` padding).
+    pub fn new(base64: impl Into<Bytes>) -> Result<SaslData, ValueError> {
+        let base64 = base64.into();
+        if let Some(byte) = syntax::forbidden_byte(&base64) {
+            return Err(ValueError::ForbiddenByte(byte));
+        }
+        if is_base64(&base64) {
+            Ok(SaslData(base64))
+        } else {
+            Err(ValueError::Syntax("not base64"))
+        }
+    }
+
+    pub(crate) fn parse(source: &Bytes, text: &[u8]) -> Option<SaslData> {
+        is_base64(text).then(|| SaslData(source.slice_ref(text)))
+    }
+
+    /// The base64 text (decode it with `mail_wire::sasl`).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SaslData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SaslData(<{} octets hidden>)", self.0.len())
+    }
+}
+
+/// Base64 text: the alphabet, then at most two `=` of padding after at least one character
+/// (so a lone `=`, the empty initial response of RFC 4954, is never data).
+fn is_base64(text: &[u8]) -> bool {
+    let data = text.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    let padding = text.len() - data;
+    padding <= 2
+        && (padding == 0 || data > 0)
+        && text[..data]
+            .iter()
+            .all(|&b| b != b'=' && syntax::is(b, BASE64))
+}
+
+/// A line the client sends after a 334 challenge (RFC 4954 section 4).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AuthResponse {
+    /// A base64 response (an empty line is an empty response).
+    Data(SaslData),
+    /// `*`: the client cancels the exchange; the server answers 501.
+    Cancel,
+}
+
+impl AuthResponse {
+    /// Parses a line framed without its CRLF.
+    pub fn parse_line(line: Bytes) -> Result<AuthResponse, CommandError> {
+        AuthResponse::parse_slice(&line, &line)
+    }
+
+    fn parse_slice(source: &Bytes, line: &[u8]) -> Result<AuthResponse, CommandError> {
+        if let Some(byte) = syntax::forbidden_byte(line) {
+            return Err(CommandError::ForbiddenByte(byte));
+        }
+        if line == b"*" {
+            return Ok(AuthResponse::Cancel);
+        }
+        SaslData::parse(source, line)
+            .map(AuthResponse::Data)
+            .ok_or(CommandError::ParameterSyntax(
+                "SASL response must be base64",
+            ))
+    }
+
+    /// Parses one line from the front of `input` (limit: `limits.auth_line`); gives the
+    /// response and the octets taken, CRLF included.
+    pub fn parse(
+        input: &Bytes,
+        limits: &Limits,
+    ) -> Result<(AuthResponse, usize), ParseError<CommandError>> {
+        match syntax::scan_line(input, limits.auth_line, false) {
+            LineScan::Line { end, next } => match AuthResponse::parse_slice(input, &input[..end]) {
+                Ok(response) => Ok((response, next)),
+                Err(error) => Err(ParseError::Invalid {
+                    error,
+                    consumed: next,
+                }),
+            },
+            LineScan::Incomplete => Err(ParseError::Incomplete),
+            LineScan::TooLong { consumed } => Err(ParseError::Invalid {
+                error: CommandError::LineTooLong {
+                    limit: limits.auth_line,
+                },
+                consumed,
+            }),
+            LineScan::Forbidden { byte, consumed } => Err(ParseError::Invalid {
+                error: CommandError::ForbiddenByte(byte),
+                consumed,
+            }),
+        }
+    }
+
+    /// Writes the line with its CRLF.
+    pub fn write(&self, out: &mut BytesMut) {
+        match self {
+            AuthResponse::Data(data) => out.extend_from_slice(&data.0),
+            AuthResponse::Cancel => out.extend_from_slice(b"*"),
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}

@@ -1,0 +1,522 @@
+//! Commands (RFC 5321 section 4.1.1 and extensions): parse one command line, write one.
+
+use core::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::address::{self, Domain, ForwardPath, ParsedPath, PathRules, ReversePath};
+use crate::auth::{Mechanism, SaslData};
+use crate::error::{AddressError, CommandError, ParseError, ValueError};
+use crate::options::ParseOptions;
+use crate::params::{MailParams, RcptParams};
+use crate::syntax::{self, LineScan, TEXT};
+
+/// The argument of VRFY, EXPN, HELP or NOOP (RFC 5321 `String`, read loosely): printable
+/// text, UTF-8 only with SMTPUTF8. Never holds CR, LF or NUL.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Argument(Bytes);
+
+impl Argument {
+    /// Checks an argument: not empty, printable ASCII, HT, or UTF-8.
+    pub fn new(text: impl Into<Bytes>) -> Result<Argument, ValueError> {
+        let text = text.into();
+        if let Some(byte) = syntax::forbidden_byte(&text) {
+            return Err(ValueError::ForbiddenByte(byte));
+        }
+        match Argument::check(&text, true) {
+            Ok(()) => Ok(Argument(text)),
+            Err(_) if text.is_empty() => Err(ValueError::Empty),
+            Err(_) => Err(ValueError::Syntax("argument must be printable text")),
+        }
+    }
+
+    fn check(text: &[u8], utf8: bool) -> Result<(), CommandError> {
+        if text.is_empty() {
+            return Err(CommandError::ParameterSyntax("empty argument"));
+        }
+        if syntax::all(text, TEXT) {
+            return Ok(());
+        }
+        if !utf8 || core::str::from_utf8(text).is_err() {
+            return Err(CommandError::InvalidUtf8);
+        }
+        if text.iter().all(|&b| b >= 0x80 || syntax::is(b, TEXT)) {
+            Ok(())
+        } else {
+            Err(CommandError::ParameterSyntax(
+                "control character in argument",
+            ))
+        }
+    }
+
+    /// The text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Argument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&alloc::string::String::from_utf8_lossy(&self.0), f)
+    }
+}
+
+/// An SMTP command. Every value that exists can be written safely: its parts were checked
+/// when made, so no argument can inject CR, LF or NUL (security invariant 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `HELO domain` (RFC 5321 section 4.1.1.1).
+    Helo(Domain),
+    /// `EHLO domain-or-address-literal` (RFC 5321 section 4.1.1.1).
+    Ehlo(Domain),
+    /// `LHLO domain`: LMTP's EHLO (RFC 2033 section 4.1).
+    Lhlo(Domain),
+    /// `MAIL FROM:<reverse-path> [params]` (RFC 5321 section 4.1.1.2).
+    Mail {
+        /// The sender, or null.
+        from: ReversePath,
+        /// The parameters.
+        params: MailParams,
+    },
+    /// `RCPT TO:<forward-path> [params]` (RFC 5321 section 4.1.1.3).
+    Rcpt {
+        /// The recipient.
+        to: ForwardPath,
+        /// The parameters.
+        params: RcptParams,
+    },
+    /// `DATA` (RFC 5321 section 4.1.1.4).
+    Data,
+    /// `BDAT size [LAST]` (RFC 3030 section 2): the next `size` octets are message data.
+    Bdat {
+        /// Octets in the chunk.
+        size: u64,
+        /// Whether this is the last chunk.
+        last: bool,
+    },
+    /// `RSET` (RFC 5321 section 4.1.1.5).
+    Rset,
+    /// `VRFY string` (RFC 5321 section 4.1.1.6).
+    Vrfy(Argument),
+    /// `EXPN string` (RFC 5321 section 4.1.1.7).
+    Expn(Argument),
+    /// `HELP [string]` (RFC 5321 section 4.1.1.8).
+    Help(Option<Argument>),
+    /// `NOOP [string]` (RFC 5321 section 4.1.1.9).
+    Noop(Option<Argument>),
+    /// `QUIT` (RFC 5321 section 4.1.1.10).
+    Quit,
+    /// `STARTTLS` (RFC 3207 section 4).
+    StartTls,
+    /// `AUTH mechanism [initial-response]` (RFC 4954 section 4); an empty initial response
+    /// is written `=`.
+    Auth {
+        /// The SASL mechanism.
+        mechanism: Mechanism,
+        /// The initial response, if the client sends one with the command.
+        initial_response: Option<SaslData>,
+    },
+}
+
+/// A verb read as a big-endian integer with ASCII letters folded to lower case.
+const fn verb(name: &[u8; 4]) -> u32 {
+    u32::from_be_bytes(*name) | 0x2020_2020
+}
+
+const HELO: u32 = verb(b"helo");
+const EHLO: u32 = verb(b"ehlo");
+const LHLO: u32 = verb(b"lhlo");
+const MAIL: u32 = verb(b"mail");
+const RCPT: u32 = verb(b"rcpt");
+const DATA: u32 = verb(b"data");
+const BDAT: u32 = verb(b"bdat");
+const RSET: u32 = verb(b"rset");
+const VRFY: u32 = verb(b"vrfy");
+const EXPN: u32 = verb(b"expn");
+const HELP: u32 = verb(b"help");
+const NOOP: u32 = verb(b"noop");
+const QUIT: u32 = verb(b"quit");
+const AUTH: u32 = verb(b"auth");
+
+impl Command {
+    /// Parses one command line from the front of `input`.
+    ///
+    /// Gives the command and the octets it took, CRLF included. `Incomplete` while no line
+    /// end has arrived within the line limit. The command's parts are slices of `input`.
+    pub fn parse(
+        input: &Bytes,
+        opts: &ParseOptions,
+    ) -> Result<(Command, usize), ParseError<CommandError>> {
+        // The window is the AUTH line limit, the largest; other verbs are held to
+        // the command line limit once the verb is known.
+        let window = opts.limits.command_line.max(opts.limits.auth_line);
+        match syntax::scan_line(input, window, opts.leniency.bare_lf) {
+            LineScan::Line { end, next } => {
+                match Command::parse_slice(input, &input[..end], next, opts) {
+                    Ok(command) => Ok((command, next)),
+                    Err(error) => Err(ParseError::Invalid {
+                        error,
+                        consumed: next,
+                    }),
+                }
+            }
+            LineScan::Incomplete => Err(ParseError::Incomplete),
+            LineScan::TooLong { consumed } => Err(ParseError::Invalid {
+                error: CommandError::LineTooLong {
+                    limit: opts.limits.command_line,
+                },
+                consumed,
+            }),
+            LineScan::Forbidden { byte, consumed } => Err(ParseError::Invalid {
+                error: CommandError::ForbiddenByte(byte),
+                consumed,
+            }),
+        }
+    }
+
+    /// Parses a line already framed without its line end (by `mail_wire`'s `LineFramer`).
+    pub fn parse_line(line: Bytes, opts: &ParseOptions) -> Result<Command, CommandError> {
+        if let Some(byte) = syntax::forbidden_byte(&line) {
+            return Err(CommandError::ForbiddenByte(byte));
+        }
+        Command::parse_slice(&line, &line, line.len() + 2, opts)
+    }
+
+    /// Parses `line` (a part of `source`, no line end, no CR/LF/NUL); `wire_len` is its
+    /// length with its line end, checked against the limits.
+    fn parse_slice(
+        source: &Bytes,
+        line: &[u8],
+        wire_len: usize,
+        opts: &ParseOptions,
+    ) -> Result<Command, CommandError> {
+        let (head, rest) = match line {
+            [a, b, c, d, rest @ ..] => (u32::from_be_bytes([*a, *b, *c, *d]) | 0x2020_2020, rest),
+            _ => return Err(CommandError::UnknownCommand),
+        };
+        let limits = &opts.limits;
+        if wire_len > limits.command_line && (head != AUTH || wire_len > limits.auth_line) {
+            let limit = if head == AUTH {
+                limits.auth_line
+            } else {
+                limits.command_line
+            };
+            return Err(CommandError::LineTooLong { limit });
+        }
+        let lax = opts.leniency;
+        // Everything after the verb and its SP; `None` when the verb stands alone.
+        let arg = match rest.split_first() {
+            None => None,
+            Some((b' ', arg)) => Some(arg),
+            Some(_) if line.len() >= 8 && line[..8].eq_ignore_ascii_case(b"STARTTLS") => {
+                return match line.get(8) {
+                    None => Ok(Command::StartTls),
+                    Some(b' ') => no_argument(Some(&line[9..]), lax.extra_whitespace)
+                        .map(|()| Command::StartTls),
+                    Some(_) => Err(CommandError::UnknownCommand),
+                };
+            }
+            Some(_) => return Err(CommandError::UnknownCommand),
+        };
+        let strict_ws = !lax.extra_whitespace;
+        match head {
+            MAIL => parse_mail(source, arg, opts),
+            RCPT => parse_rcpt(source, arg, opts),
+            DATA => no_argument(arg, lax.extra_whitespace).map(|()| Command::Data),
+            RSET => no_argument(arg, lax.extra_whitespace).map(|()| Command::Rset),
+            QUIT => no_argument(arg, lax.extra_whitespace).map(|()| Command::Quit),
+            NOOP => optional_argument(source, arg, strict_ws, opts).map(Command::Noop),
+            EHLO => parse_domain(source, arg, lax.extra_whitespace).map(Command::Ehlo),
+            HELO => parse_domain(source, arg, lax.extra_whitespace).map(Command::Helo),
+            LHLO => parse_domain(source, arg, lax.extra_whitespace).map(Command::Lhlo),
+            AUTH => parse_auth(source, arg, lax.extra_whitespace),
+            BDAT => parse_bdat(arg, lax.extra_whitespace),
+            VRFY => required_argument(source, arg, strict_ws, opts).map(Command::Vrfy),
+            EXPN => required_argument(source, arg, strict_ws, opts).map(Command::Expn),
+            HELP => optional_argument(source, arg, strict_ws, opts).map(Command::Help),
+            _ => Err(CommandError::UnknownCommand),
+        }
+    }
+
+    /// The verb, upper case.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Helo(_) => "HELO",
+            Command::Ehlo(_) => "EHLO",
+            Command::Lhlo(_) => "LHLO",
+            Command::Mail { .. } => "MAIL",
+            Command::Rcpt { .. } => "RCPT",
+            Command::Data => "DATA",
+            Command::Bdat { .. } => "BDAT",
+            Command::Rset => "RSET",
+            Command::Vrfy(_) => "VRFY",
+            Command::Expn(_) => "EXPN",
+            Command::Help(_) => "HELP",
+            Command::Noop(_) => "NOOP",
+            Command::Quit => "QUIT",
+            Command::StartTls => "STARTTLS",
+            Command::Auth { .. } => "AUTH",
+        }
+    }
+
+    /// Writes the command line, CRLF included.
+    pub fn write(&self, out: &mut BytesMut) {
+        self.write_inner(out, false);
+    }
+
+    fn write_inner(&self, out: &mut BytesMut, redact: bool) {
+        out.reserve(64);
+        out.extend_from_slice(self.verb().as_bytes());
+        match self {
+            Command::Helo(domain) | Command::Ehlo(domain) | Command::Lhlo(domain) => {
+                out.put_u8(b' ');
+                out.extend_from_slice(domain.as_bytes());
+            }
+            Command::Mail { from, params } => {
+                out.extend_from_slice(b" FROM:");
+                from.write(out);
+                params.write(out);
+            }
+            Command::Rcpt { to, params } => {
+                out.extend_from_slice(b" TO:");
+                to.write(out);
+                params.write(out);
+            }
+            Command::Bdat { size, last } => {
+                out.put_u8(b' ');
+                syntax::put_u64(out, *size);
+                if *last {
+                    out.extend_from_slice(b" LAST");
+                }
+            }
+            Command::Vrfy(arg)
+            | Command::Expn(arg)
+            | Command::Help(Some(arg))
+            | Command::Noop(Some(arg)) => {
+                out.put_u8(b' ');
+                out.extend_from_slice(&arg.0);
+            }
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => {
+                out.put_u8(b' ');
+                out.extend_from_slice(mechanism.name());
+                match initial_response {
+                    None => {}
+                    Some(_) if redact => out.extend_from_slice(b" <hidden>"),
+                    Some(data) if data.is_empty() => out.extend_from_slice(b" ="),
+                    Some(data) => {
+                        out.put_u8(b' ');
+                        out.extend_from_slice(data.as_bytes());
+                    }
+                }
+            }
+            Command::Data | Command::Rset | Command::Quit | Command::StartTls => {}
+            Command::Help(None) | Command::Noop(None) => {}
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+impl fmt::Display for Command {
+    /// The command line without CRLF; an AUTH initial response is hidden (credentials).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = BytesMut::new();
+        self.write_inner(&mut out, true);
+        let line = out.strip_suffix(b"\r\n").unwrap_or(&out);
+        f.write_str(&alloc::string::String::from_utf8_lossy(line))
+    }
+}
+
+/// Strips trailing spaces when tolerated.
+fn trim_end(arg: &[u8], extra_whitespace: bool) -> &[u8] {
+    if extra_whitespace {
+        let len = arg.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+        &arg[..len]
+    } else {
+        arg
+    }
+}
+
+fn no_argument(arg: Option<&[u8]>, extra_whitespace: bool) -> Result<(), CommandError> {
+    match arg {
+        None => Ok(()),
+        Some(arg) if trim_end(arg, extra_whitespace).is_empty() && extra_whitespace => Ok(()),
+        Some(_) => Err(CommandError::ParameterSyntax("command takes no argument")),
+    }
+}
+
+fn required_argument(
+    source: &Bytes,
+    arg: Option<&[u8]>,
+    strict_ws: bool,
+    opts: &ParseOptions,
+) -> Result<Argument, CommandError> {
+    optional_argument(source, arg, strict_ws, opts)?
+        .ok_or(CommandError::ParameterSyntax("argument required"))
+}
+
+fn optional_argument(
+    source: &Bytes,
+    arg: Option<&[u8]>,
+    strict_ws: bool,
+    opts: &ParseOptions,
+) -> Result<Option<Argument>, CommandError> {
+    let Some(arg) = arg else { return Ok(None) };
+    let arg = trim_end(arg, !strict_ws);
+    if arg.is_empty() && !strict_ws {
+        return Ok(None);
+    }
+    Argument::check(arg, opts.smtputf8)?;
+    Ok(Some(Argument(source.slice_ref(arg))))
+}
+
+fn parse_domain(
+    source: &Bytes,
+    arg: Option<&[u8]>,
+    extra_whitespace: bool,
+) -> Result<Domain, CommandError> {
+    let arg = trim_end(
+        arg.ok_or(CommandError::ParameterSyntax("domain required"))?,
+        extra_whitespace,
+    );
+    // RFC 6531 section 3.7.1: the EHLO domain stays ASCII (A-labels).
+    Domain::parse(source.slice_ref(arg), false).map_err(|e| match e {
+        AddressError::NonAscii => CommandError::InvalidUtf8,
+        _ => CommandError::ParameterSyntax("invalid domain"),
+    })
+}
+
+fn parse_bdat(arg: Option<&[u8]>, extra_whitespace: bool) -> Result<Command, CommandError> {
+    let arg = trim_end(
+        arg.ok_or(CommandError::ParameterSyntax("chunk size required"))?,
+        extra_whitespace,
+    );
+    let (size, last) = match memchr::memchr(b' ', arg) {
+        None => (arg, false),
+        Some(sp) if arg[sp + 1..].eq_ignore_ascii_case(b"LAST") => (&arg[..sp], true),
+        Some(_) => return Err(CommandError::ParameterSyntax("BDAT size [LAST]")),
+    };
+    let size = syntax::parse_u64(size)
+        .ok_or(CommandError::ParameterSyntax("chunk size must be a number"))?;
+    Ok(Command::Bdat { size, last })
+}
+
+fn parse_auth(
+    source: &Bytes,
+    arg: Option<&[u8]>,
+    extra_whitespace: bool,
+) -> Result<Command, CommandError> {
+    let arg = trim_end(
+        arg.ok_or(CommandError::ParameterSyntax("mechanism required"))?,
+        extra_whitespace,
+    );
+    let (name, response) = match memchr::memchr(b' ', arg) {
+        None => (arg, None),
+        Some(sp) => (&arg[..sp], Some(&arg[sp + 1..])),
+    };
+    let mechanism = Mechanism::parse(source, name)
+        .ok_or(CommandError::ParameterSyntax("invalid mechanism name"))?;
+    let initial_response = match response {
+        None => None,
+        Some(b"=") => Some(SaslData::default()),
+        Some(text) if !text.is_empty() => Some(SaslData::parse(source, text).ok_or(
+            CommandError::ParameterSyntax("initial response must be base64"),
+        )?),
+        Some(_) => {
+            return Err(CommandError::ParameterSyntax(
+                "empty initial response must be \"=\"",
+            ));
+        }
+    };
+    Ok(Command::Auth {
+        mechanism,
+        initial_response,
+    })
+}
+
+/// Reads `keyword` (`FROM:` or `TO:`, any case) and the optional space leniency allows.
+fn after_keyword<'a>(
+    arg: Option<&'a [u8]>,
+    keyword: &[u8],
+    opts: &ParseOptions,
+) -> Result<&'a [u8], CommandError> {
+    let arg = arg.ok_or(CommandError::Syntax("missing FROM:/TO:"))?;
+    match arg.get(..keyword.len()) {
+        Some(head) if head.eq_ignore_ascii_case(keyword) => {
+            let rest = &arg[keyword.len()..];
+            match rest.first() {
+                Some(b' ') if opts.leniency.space_after_colon => Ok(&rest[1..]),
+                _ => Ok(rest),
+            }
+        }
+        _ => Err(CommandError::Syntax("missing FROM:/TO:")),
+    }
+}
+
+fn rules(opts: &ParseOptions, utf8: bool) -> PathRules {
+    let local_part_limit = if opts.leniency.long_local_part {
+        opts.limits.path
+    } else {
+        opts.limits.local_part
+    };
+    PathRules {
+        utf8,
+        bare_address: opts.leniency.bare_address,
+        local_part_limit,
+    }
+}
+
+fn parse_mail(
+    source: &Bytes,
+    arg: Option<&[u8]>,
+    opts: &ParseOptions,
+) -> Result<Command, CommandError> {
+    let arg = after_keyword(arg, b"FROM:", opts)?;
+    // 8-bit octets are judged after the parameters: SMTPUTF8 may follow the path.
+    let (path, rest) =
+        address::parse_path(source, arg, rules(opts, true)).map_err(CommandError::BadSender)?;
+    let params = MailParams::parse(source, rest, opts.leniency.extra_whitespace)?;
+    let utf8 = opts.smtputf8 || params.smtputf8();
+    let from = match path {
+        ParsedPath::Null => ReversePath::Null,
+        ParsedPath::Mailbox(mailbox) if !utf8 && !mailbox.is_ascii() => {
+            return Err(CommandError::NonAsciiAddress);
+        }
+        ParsedPath::Mailbox(mailbox) => ReversePath::Mailbox(mailbox),
+        ParsedPath::Postmaster => return Err(CommandError::BadSender(AddressError::Domain)),
+    };
+    check_param_8bit(params.has_8bit(), rest, utf8)?;
+    Ok(Command::Mail { from, params })
+}
+
+fn parse_rcpt(
+    source: &Bytes,
+    arg: Option<&[u8]>,
+    opts: &ParseOptions,
+) -> Result<Command, CommandError> {
+    let arg = after_keyword(arg, b"TO:", opts)?;
+    let (path, rest) =
+        address::parse_path(source, arg, rules(opts, opts.smtputf8)).map_err(|e| match e {
+            AddressError::NonAscii => CommandError::NonAsciiAddress,
+            e => CommandError::BadRecipient(e),
+        })?;
+    let to = match path {
+        ParsedPath::Postmaster => ForwardPath::Postmaster,
+        ParsedPath::Mailbox(mailbox) => ForwardPath::Mailbox(mailbox),
+        ParsedPath::Null => return Err(CommandError::BadRecipient(AddressError::Empty)),
+    };
+    let params = RcptParams::parse(source, rest, opts.leniency.extra_whitespace)?;
+    check_param_8bit(params.has_8bit(), rest, opts.smtputf8)?;
+    Ok(Command::Rcpt { to, params })
+}
+
+/// RFC 6531 section 3.3: UTF-8 in esmtp-value only with SMTPUTF8, and well formed.
+fn check_param_8bit(has_8bit: bool, text: &[u8], utf8: bool) -> Result<(), CommandError> {
+    if has_8bit && (!utf8 || core::str::from_utf8(text).is_err()) {
+        Err(CommandError::InvalidUtf8)
+    } else {
+        Ok(())
+    }
+}

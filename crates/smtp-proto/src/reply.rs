@@ -1,0 +1,892 @@
+//! Replies (RFC 5321 section 4.2): a three-digit code, an optional enhanced status code
+//! (RFC 3463, RFC 2034) and one or more lines of text.
+
+use core::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::{ParseError, ReplyError, ValueError};
+use crate::limits::Limits;
+use crate::syntax::{self, LineScan};
+
+/// A reply code (RFC 5321 section 4.2: `%x32-35 %x30-35 %x30-39`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Code(u16);
+
+/// The first digit of a reply code (RFC 5321 section 4.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// 2yz: the action completed.
+    PositiveCompletion,
+    /// 3yz: the command is accepted, more input is needed.
+    PositiveIntermediate,
+    /// 4yz: the action failed; it may succeed later.
+    TransientNegative,
+    /// 5yz: the action failed; do not repeat it as is.
+    PermanentNegative,
+}
+
+/// The second digit of a reply code (RFC 5321 section 4.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Category {
+    /// x0z: syntax.
+    Syntax,
+    /// x1z: information (status, help).
+    Information,
+    /// x2z: the transmission channel.
+    Connections,
+    /// x3z: not specified.
+    Unspecified3,
+    /// x4z: not specified.
+    Unspecified4,
+    /// x5z: the mail system.
+    MailSystem,
+}
+
+impl Code {
+    /// 220: service ready.
+    pub const SERVICE_READY: Code = Code(220);
+    /// 250: requested action completed.
+    pub const OK: Code = Code(250);
+    /// 354: start mail input.
+    pub const START_DATA: Code = Code(354);
+
+    /// A code from its number; `None` unless it matches RFC 5321's `Reply-code` grammar.
+    pub const fn new(code: u16) -> Option<Code> {
+        let (x, y, z) = (code / 100, code / 10 % 10, code % 10);
+        if code < 1000 && x >= 2 && x <= 5 && y <= 5 && z <= 9 {
+            Some(Code(code))
+        } else {
+            None
+        }
+    }
+
+    /// The number.
+    pub const fn get(self) -> u16 {
+        self.0
+    }
+
+    /// The class (first digit).
+    pub const fn class(self) -> Class {
+        match self.0 / 100 {
+            2 => Class::PositiveCompletion,
+            3 => Class::PositiveIntermediate,
+            4 => Class::TransientNegative,
+            _ => Class::PermanentNegative,
+        }
+    }
+
+    /// The category (second digit).
+    pub const fn category(self) -> Category {
+        match self.0 / 10 % 10 {
+            0 => Category::Syntax,
+            1 => Category::Information,
+            2 => Category::Connections,
+            3 => Category::Unspecified3,
+            4 => Category::Unspecified4,
+            _ => Category::MailSystem,
+        }
+    }
+
+    /// Whether the code is 2yz.
+    pub const fn is_positive(self) -> bool {
+        self.0 / 100 == 2
+    }
+
+    /// Whether the code is 4yz or 5yz.
+    pub const fn is_negative(self) -> bool {
+        self.0 / 100 >= 4
+    }
+
+    fn digits(self) -> [u8; 3] {
+        [
+            b'0' + (self.0 / 100) as u8,
+            b'0' + (self.0 / 10 % 10) as u8,
+            b'0' + (self.0 % 10) as u8,
+        ]
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An enhanced status code `class.subject.detail` (RFC 3463 section 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EnhancedCode {
+    class: u8,
+    subject: u16,
+    detail: u16,
+}
+
+impl EnhancedCode {
+    /// 2.0.0: success, nothing more to say.
+    pub const OK: EnhancedCode = EnhancedCode::known(2, 0, 0);
+    /// 2.1.0: the sender address is valid.
+    pub const SENDER_OK: EnhancedCode = EnhancedCode::known(2, 1, 0);
+    /// 2.1.5: the destination address is valid.
+    pub const DESTINATION_OK: EnhancedCode = EnhancedCode::known(2, 1, 5);
+    /// 5.5.2: syntax error (RFC 3463 "X.5.2").
+    pub const SYNTAX_ERROR: EnhancedCode = EnhancedCode::known(5, 5, 2);
+    /// 5.5.1: invalid command.
+    pub const INVALID_COMMAND: EnhancedCode = EnhancedCode::known(5, 5, 1);
+    /// 5.5.4: invalid command arguments.
+    pub const INVALID_ARGUMENTS: EnhancedCode = EnhancedCode::known(5, 5, 4);
+
+    /// A code from its parts; `None` unless the class is 2, 4 or 5 and subject and detail
+    /// have at most three digits (RFC 3463 section 2).
+    pub const fn new(class: u8, subject: u16, detail: u16) -> Option<EnhancedCode> {
+        if matches!(class, 2 | 4 | 5) && subject <= 999 && detail <= 999 {
+            Some(EnhancedCode {
+                class,
+                subject,
+                detail,
+            })
+        } else {
+            None
+        }
+    }
+
+    const fn known(class: u8, subject: u16, detail: u16) -> EnhancedCode {
+        EnhancedCode {
+            class,
+            subject,
+            detail,
+        }
+    }
+
+    /// The class: 2 (success), 4 (persistent transient failure) or 5 (permanent failure).
+    pub const fn class(self) -> u8 {
+        self.class
+    }
+
+    /// The subject (RFC 3463 section 3: addressing, mailbox, mail system, network, protocol,
+    /// content, security).
+    pub const fn subject(self) -> u16 {
+        self.subject
+    }
+
+    /// The detail.
+    pub const fn detail(self) -> u16 {
+        self.detail
+    }
+
+    /// Parses a code at the front of a reply text: `class "." subject "." detail` followed by
+    /// SP or the end. Gives the code and the text after it (its SP skipped).
+    pub fn parse_prefix(text: &[u8]) -> Option<(EnhancedCode, &[u8])> {
+        let (&class, rest) = text.split_first()?;
+        if !matches!(class, b'2' | b'4' | b'5') || rest.first() != Some(&b'.') {
+            return None;
+        }
+        let (subject, rest) = three_digits(&rest[1..])?;
+        if rest.first() != Some(&b'.') {
+            return None;
+        }
+        let (detail, rest) = three_digits(&rest[1..])?;
+        let rest = match rest.split_first() {
+            None => rest,
+            Some((b' ', after)) => after,
+            Some(_) => return None,
+        };
+        Some((
+            EnhancedCode {
+                class: class - b'0',
+                subject,
+                detail,
+            },
+            rest,
+        ))
+    }
+
+    fn write(self, out: &mut BytesMut) {
+        out.put_u8(b'0' + self.class);
+        out.put_u8(b'.');
+        syntax::put_u64(out, u64::from(self.subject));
+        out.put_u8(b'.');
+        syntax::put_u64(out, u64::from(self.detail));
+    }
+}
+
+fn three_digits(bytes: &[u8]) -> Option<(u16, &[u8])> {
+    let len = bytes
+        .iter()
+        .take(4)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if len == 0 || len > 3 {
+        return None;
+    }
+    let value = bytes[..len]
+        .iter()
+        .fold(0u16, |v, d| v * 10 + u16::from(d - b'0'));
+    Some((value, &bytes[len..]))
+}
+
+impl fmt::Display for EnhancedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
+/// One line of reply text, checked to hold no CR, LF or NUL, so it cannot break the reply.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReplyText(Bytes);
+
+impl ReplyText {
+    /// Checks `text`: any octet but CR, LF and NUL (UTF-8 text is the sender's business).
+    pub fn new(text: impl Into<Bytes>) -> Result<ReplyText, ValueError> {
+        let text = text.into();
+        match syntax::forbidden_byte(&text) {
+            Some(byte) => Err(ValueError::ForbiddenByte(byte)),
+            None => Ok(ReplyText(text)),
+        }
+    }
+
+    /// The text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// The text lines of a reply, kept as one region and split lazily.
+#[derive(Clone)]
+pub(crate) struct Lines {
+    raw: Bytes,
+    /// `true`: `raw` is the wire form, every line `NNN-`/`NNN ` prefixed and CRLF ended.
+    /// `false`: `raw` is the bare text lines joined by CRLF.
+    wire: bool,
+    count: u32,
+}
+
+impl Lines {
+    pub(crate) const fn single_static(text: &'static str) -> Lines {
+        Lines {
+            raw: Bytes::from_static(text.as_bytes()),
+            wire: false,
+            count: 1,
+        }
+    }
+
+    pub(crate) fn plain(raw: Bytes, count: u32) -> Lines {
+        Lines {
+            raw,
+            wire: false,
+            count,
+        }
+    }
+
+    pub(crate) fn iter(&self, strip: Option<EnhancedCode>) -> ReplyLines<'_> {
+        ReplyLines {
+            rest: &self.raw,
+            wire: self.wire,
+            strip,
+            done: false,
+        }
+    }
+
+    pub(crate) fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.count as usize
+    }
+}
+
+/// The text of each line of a reply, without code, separator, enhanced code and CRLF.
+#[derive(Debug, Clone)]
+pub struct ReplyLines<'a> {
+    rest: &'a [u8],
+    wire: bool,
+    strip: Option<EnhancedCode>,
+    done: bool,
+}
+
+impl<'a> Iterator for ReplyLines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.done {
+            return None;
+        }
+        if !self.wire {
+            return Some(match syntax::find_special(self.rest) {
+                Some(cr) => {
+                    let line = &self.rest[..cr];
+                    self.rest = self.rest.get(cr + 2..).unwrap_or_default();
+                    line
+                }
+                None => {
+                    self.done = true;
+                    self.rest
+                }
+            });
+        }
+        let cr = syntax::find_special(self.rest)?;
+        let line = &self.rest[..cr];
+        self.rest = self.rest.get(cr + 2..).unwrap_or_default();
+        self.done = self.rest.is_empty();
+        let text = line.get(4..).unwrap_or_default();
+        Some(match (self.strip, EnhancedCode::parse_prefix(text)) {
+            (Some(expected), Some((found, after))) if expected == found => after,
+            _ => text,
+        })
+    }
+}
+
+/// A reply: code, optional enhanced status code, one or more text lines.
+///
+/// Parsed replies keep their text as one slice of the input (zero-copy, no allocation);
+/// the lines are split when iterated. Two replies are equal when code, enhanced code and
+/// line texts are equal, however they were made.
+#[derive(Clone)]
+pub struct Reply {
+    code: Code,
+    enhanced: Option<EnhancedCode>,
+    lines: Lines,
+}
+
+impl Reply {
+    /// A one-line reply.
+    pub fn new(code: Code, enhanced: Option<EnhancedCode>, text: ReplyText) -> Reply {
+        Reply {
+            code,
+            enhanced,
+            lines: Lines::plain(text.0, 1),
+        }
+    }
+
+    /// A reply of one or more lines (an empty list gives one empty line).
+    pub fn multiline<I>(code: Code, enhanced: Option<EnhancedCode>, lines: I) -> Reply
+    where
+        I: IntoIterator<Item = ReplyText>,
+    {
+        let mut raw = BytesMut::new();
+        let mut count = 0u32;
+        for line in lines {
+            if count > 0 {
+                raw.extend_from_slice(b"\r\n");
+            }
+            raw.extend_from_slice(&line.0);
+            count += 1;
+        }
+        Reply {
+            code,
+            enhanced,
+            lines: Lines::plain(raw.freeze(), count.max(1)),
+        }
+    }
+
+    pub(crate) fn from_lines(code: Code, enhanced: Option<EnhancedCode>, lines: Lines) -> Reply {
+        Reply {
+            code,
+            enhanced,
+            lines,
+        }
+    }
+
+    pub(crate) fn raw_lines(&self) -> &Lines {
+        &self.lines
+    }
+
+    /// A reply from a literal the crate controls: code valid, text free of CR, LF and NUL.
+    pub(crate) const fn from_static(
+        code: u16,
+        enhanced: Option<EnhancedCode>,
+        text: &'static str,
+    ) -> Reply {
+        Reply {
+            code: Code(code),
+            enhanced,
+            lines: Lines::single_static(text),
+        }
+    }
+
+    /// The code.
+    pub const fn code(&self) -> Code {
+        self.code
+    }
+
+    /// The enhanced status code, when the reply has one.
+    pub const fn enhanced_code(&self) -> Option<EnhancedCode> {
+        self.enhanced
+    }
+
+    /// The text of each line.
+    pub fn lines(&self) -> ReplyLines<'_> {
+        self.lines.iter(self.enhanced)
+    }
+
+    /// The text of the first line.
+    pub fn first_line(&self) -> &[u8] {
+        self.lines().next().unwrap_or_default()
+    }
+
+    /// The number of lines.
+    pub fn line_count(&self) -> usize {
+        self.lines.count()
+    }
+
+    /// Parses one whole reply (all its lines) from the front of `input`.
+    ///
+    /// Gives the reply and the octets it took, CRLFs included; `Incomplete` until the last
+    /// line (`NNN SP`) has arrived. The text is a slice of `input`; nothing is copied.
+    pub fn parse(input: &Bytes, limits: &Limits) -> Result<(Reply, usize), ParseError<ReplyError>> {
+        let bytes: &[u8] = input;
+        let mut pos = 0usize;
+        let mut count = 0u32;
+        let mut code = Code(0);
+        let mut first_text = (0usize, 0usize);
+        loop {
+            let rest = &bytes[pos..];
+            let (end, next) = match syntax::scan_line(rest, limits.reply_line, false) {
+                LineScan::Line { end, next } => (end, next),
+                LineScan::Incomplete => return Err(ParseError::Incomplete),
+                LineScan::TooLong { consumed } => {
+                    return Err(invalid(
+                        ReplyError::LineTooLong {
+                            limit: limits.reply_line,
+                        },
+                        if consumed == 0 { 0 } else { pos + consumed },
+                    ));
+                }
+                LineScan::Forbidden { byte, consumed } => {
+                    return Err(invalid(ReplyError::ForbiddenByte(byte), pos + consumed));
+                }
+            };
+            let line = &rest[..end];
+            let consumed = pos + next;
+            let line_code = match line {
+                [a, b, c, ..] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+                    let n =
+                        u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+                    match Code::new(n) {
+                        Some(code) => code,
+                        None => {
+                            return Err(invalid(
+                                ReplyError::Syntax("reply code out of range"),
+                                consumed,
+                            ));
+                        }
+                    }
+                }
+                _ => {
+                    return Err(invalid(
+                        ReplyError::Syntax("reply line must start with a code"),
+                        consumed,
+                    ));
+                }
+            };
+            let last = match line.get(3) {
+                None | Some(b' ') => true,
+                Some(b'-') => false,
+                Some(_) => {
+                    return Err(invalid(
+                        ReplyError::Syntax("code must be followed by SP or -"),
+                        consumed,
+                    ));
+                }
+            };
+            if count == 0 {
+                code = line_code;
+                first_text = (pos + end.min(4), pos + end);
+            } else if line_code != code {
+                return Err(invalid(ReplyError::InconsistentCode, consumed));
+            }
+            count += 1;
+            if count as usize > limits.reply_lines {
+                return Err(invalid(
+                    ReplyError::TooManyLines {
+                        limit: limits.reply_lines,
+                    },
+                    consumed,
+                ));
+            }
+            pos = consumed;
+            if last {
+                break;
+            }
+        }
+        let first = &bytes[first_text.0..first_text.1];
+        let (enhanced, text_start) = match code.get() / 100 {
+            2 | 4 | 5 => match EnhancedCode::parse_prefix(first) {
+                Some((found, after)) if u16::from(found.class) == code.get() / 100 => {
+                    (Some(found), first_text.1 - after.len())
+                }
+                _ => (None, first_text.0),
+            },
+            _ => (None, first_text.0),
+        };
+        let lines = if count == 1 {
+            Lines {
+                raw: input.slice(text_start..first_text.1),
+                wire: false,
+                count,
+            }
+        } else {
+            Lines {
+                raw: input.slice(..pos),
+                wire: true,
+                count,
+            }
+        };
+        Ok((
+            Reply {
+                code,
+                enhanced,
+                lines,
+            },
+            pos,
+        ))
+    }
+
+    /// Writes the reply with its enhanced code (when it has one) on every line (RFC 2034 section 4).
+    pub fn write(&self, out: &mut BytesMut) {
+        self.write_with(out, true);
+    }
+
+    /// Writes the reply; `enhanced` says whether to include the enhanced code, which a server
+    /// does only after advertising ENHANCEDSTATUSCODES (RFC 2034).
+    pub fn write_with(&self, out: &mut BytesMut, enhanced: bool) {
+        let digits = self.code.digits();
+        let enhanced = if enhanced { self.enhanced } else { None };
+        let mut lines = self.lines().peekable();
+        while let Some(text) = lines.next() {
+            out.reserve(text.len() + 16);
+            out.extend_from_slice(&digits);
+            let last = lines.peek().is_none();
+            if let Some(code) = enhanced {
+                out.put_u8(if last { b' ' } else { b'-' });
+                code.write(out);
+                if !text.is_empty() {
+                    out.put_u8(b' ');
+                }
+            } else if !text.is_empty() || !last {
+                out.put_u8(if last { b' ' } else { b'-' });
+            }
+            out.extend_from_slice(text);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+fn invalid(error: ReplyError, consumed: usize) -> ParseError<ReplyError> {
+    ParseError::Invalid { error, consumed }
+}
+
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        self.code == other.code && self.enhanced == other.enhanced && self.lines().eq(other.lines())
+    }
+}
+
+impl Eq for Reply {}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct LinesDebug<'a>(&'a Reply);
+        impl fmt::Debug for LinesDebug<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list()
+                    .entries(self.0.lines().map(bytes::Bytes::copy_from_slice))
+                    .finish()
+            }
+        }
+        f.debug_struct("Reply")
+            .field("code", &self.code)
+            .field("enhanced", &self.enhanced)
+            .field("lines", &LinesDebug(self))
+            .finish()
+    }
+}
+
+impl fmt::Display for Reply {
+    /// The wire form with enhanced codes, without the final CRLF.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = BytesMut::new();
+        self.write(&mut out);
+        let text = out.strip_suffix(b"\r\n").unwrap_or(&out);
+        f.write_str(&alloc::string::String::from_utf8_lossy(text))
+    }
+}
+
+/// Well-known replies, with the enhanced codes RFC 3463 assigns.
+impl Reply {
+    /// 250 2.0.0 OK.
+    pub const fn ok() -> Reply {
+        Reply::from_static(250, Some(EnhancedCode::OK), "OK")
+    }
+    /// 250 2.1.0: sender accepted (MAIL).
+    pub const fn sender_ok() -> Reply {
+        Reply::from_static(250, Some(EnhancedCode::SENDER_OK), "Sender OK")
+    }
+    /// 250 2.1.5: recipient accepted (RCPT).
+    pub const fn recipient_ok() -> Reply {
+        Reply::from_static(250, Some(EnhancedCode::DESTINATION_OK), "Recipient OK")
+    }
+    /// 250 2.0.0: message accepted for delivery (end of DATA or BDAT LAST).
+    pub const fn message_accepted() -> Reply {
+        Reply::from_static(250, Some(EnhancedCode::OK), "Message accepted for delivery")
+    }
+    /// 354: send the message (RFC 5321 section 4.3.2; no enhanced code for 3yz, RFC 2034).
+    pub const fn start_data() -> Reply {
+        Reply::from_static(354, None, "Start mail input; end with <CRLF>.<CRLF>")
+    }
+    /// 220 `domain` ESMTP: the greeting (RFC 5321 section 4.3.1; no enhanced code, RFC 2034).
+    pub fn service_ready(domain: &crate::Domain) -> Reply {
+        let mut text = BytesMut::with_capacity(domain.as_bytes().len() + 6);
+        text.extend_from_slice(domain.as_bytes());
+        text.extend_from_slice(b" ESMTP");
+        Reply {
+            code: Code(220),
+            enhanced: None,
+            lines: Lines::plain(text.freeze(), 1),
+        }
+    }
+    /// 221 2.0.0: closing the channel (QUIT).
+    pub const fn closing() -> Reply {
+        Reply::from_static(221, Some(EnhancedCode::OK), "Bye")
+    }
+    /// 220 2.0.0: ready to start TLS (RFC 3207 section 4).
+    pub const fn ready_to_start_tls() -> Reply {
+        Reply::from_static(220, Some(EnhancedCode::OK), "Ready to start TLS")
+    }
+    /// 214 2.0.0: help text.
+    pub const fn help() -> Reply {
+        Reply::from_static(214, Some(EnhancedCode::OK), "See RFC 5321")
+    }
+    /// 252 2.5.0: cannot VRFY, but will accept the message (RFC 5321 section 3.5.3).
+    pub const fn cannot_verify() -> Reply {
+        Reply::from_static(
+            252,
+            Some(EnhancedCode::known(2, 5, 0)),
+            "Cannot VRFY user, but will accept message",
+        )
+    }
+    /// 235 2.7.0: authentication succeeded (RFC 4954 section 6).
+    pub const fn auth_ok() -> Reply {
+        Reply::from_static(
+            235,
+            Some(EnhancedCode::known(2, 7, 0)),
+            "Authentication successful",
+        )
+    }
+    /// 500 5.5.1: command not recognized.
+    pub const fn command_unrecognized() -> Reply {
+        Reply::from_static(
+            500,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "Command unrecognized",
+        )
+    }
+    /// 500 5.5.2: syntax error.
+    pub const fn syntax_error() -> Reply {
+        Reply::from_static(500, Some(EnhancedCode::SYNTAX_ERROR), "Syntax error")
+    }
+    /// 500 5.5.6: line too long (RFC 3463 X.5.6 is the closest code: "syntax error" in length).
+    pub const fn line_too_long() -> Reply {
+        Reply::from_static(500, Some(EnhancedCode::known(5, 5, 6)), "Line too long")
+    }
+    /// 501 5.5.4: syntax error in parameters or arguments.
+    pub const fn parameter_syntax_error() -> Reply {
+        Reply::from_static(
+            501,
+            Some(EnhancedCode::INVALID_ARGUMENTS),
+            "Syntax error in parameters or arguments",
+        )
+    }
+    /// 501 5.1.7: bad sender mailbox syntax.
+    pub const fn bad_sender_syntax() -> Reply {
+        Reply::from_static(
+            501,
+            Some(EnhancedCode::known(5, 1, 7)),
+            "Bad sender address syntax",
+        )
+    }
+    /// 553 5.1.3: bad destination mailbox syntax.
+    pub const fn bad_recipient_syntax() -> Reply {
+        Reply::from_static(
+            553,
+            Some(EnhancedCode::known(5, 1, 3)),
+            "Bad recipient address syntax",
+        )
+    }
+    /// 553 5.6.7: non-ASCII address without SMTPUTF8 (RFC 6531 section 3.5).
+    pub const fn non_ascii_address() -> Reply {
+        Reply::from_static(
+            553,
+            Some(EnhancedCode::known(5, 6, 7)),
+            "Non-ASCII address requires SMTPUTF8",
+        )
+    }
+    /// 502 5.5.1: command not implemented.
+    pub const fn not_implemented() -> Reply {
+        Reply::from_static(
+            502,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "Command not implemented",
+        )
+    }
+    /// 503 5.5.1: bad sequence of commands.
+    pub const fn bad_sequence() -> Reply {
+        Reply::from_static(
+            503,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "Bad sequence of commands",
+        )
+    }
+    /// 504 5.5.4: command parameter not implemented.
+    pub const fn parameter_not_implemented() -> Reply {
+        Reply::from_static(
+            504,
+            Some(EnhancedCode::INVALID_ARGUMENTS),
+            "Command parameter not implemented",
+        )
+    }
+    /// 555 5.5.4: MAIL/RCPT parameter not recognized or not implemented (RFC 5321 section 4.1.1.11).
+    pub const fn unsupported_parameter() -> Reply {
+        Reply::from_static(
+            555,
+            Some(EnhancedCode::INVALID_ARGUMENTS),
+            "Parameter not recognized or not implemented",
+        )
+    }
+    /// 550 5.1.1: mailbox unavailable.
+    pub const fn mailbox_unavailable() -> Reply {
+        Reply::from_static(
+            550,
+            Some(EnhancedCode::known(5, 1, 1)),
+            "Mailbox unavailable",
+        )
+    }
+    /// 452 4.5.3: too many recipients (RFC 5321 section 4.5.3.1.10).
+    pub const fn too_many_recipients() -> Reply {
+        Reply::from_static(
+            452,
+            Some(EnhancedCode::known(4, 5, 3)),
+            "Too many recipients",
+        )
+    }
+    /// 452 4.3.1: insufficient system storage.
+    pub const fn insufficient_storage() -> Reply {
+        Reply::from_static(
+            452,
+            Some(EnhancedCode::known(4, 3, 1)),
+            "Insufficient system storage",
+        )
+    }
+    /// 552 5.3.4: message too big (RFC 1870 section 6).
+    pub const fn message_too_big() -> Reply {
+        Reply::from_static(
+            552,
+            Some(EnhancedCode::known(5, 3, 4)),
+            "Message size exceeds fixed maximum",
+        )
+    }
+    /// 451 4.3.0: local error in processing.
+    pub const fn local_error() -> Reply {
+        Reply::from_static(
+            451,
+            Some(EnhancedCode::known(4, 3, 0)),
+            "Local error in processing",
+        )
+    }
+    /// 421 4.3.2: service not available, closing the channel.
+    pub const fn service_not_available() -> Reply {
+        Reply::from_static(
+            421,
+            Some(EnhancedCode::known(4, 3, 2)),
+            "Service not available, closing channel",
+        )
+    }
+    /// 421 4.4.2: timeout, closing the channel (RFC 5321 section 4.5.3.2).
+    pub const fn timeout() -> Reply {
+        Reply::from_static(
+            421,
+            Some(EnhancedCode::known(4, 4, 2)),
+            "Timeout, closing channel",
+        )
+    }
+    /// 454 4.7.0: TLS not available (RFC 3207 section 4).
+    pub const fn tls_not_available() -> Reply {
+        Reply::from_static(454, Some(EnhancedCode::known(4, 7, 0)), "TLS not available")
+    }
+    /// 530 5.7.0: authentication required (RFC 4954 section 6).
+    pub const fn auth_required() -> Reply {
+        Reply::from_static(
+            530,
+            Some(EnhancedCode::known(5, 7, 0)),
+            "Authentication required",
+        )
+    }
+    /// 530 5.7.0: STARTTLS first (RFC 3207 section 4).
+    pub const fn starttls_required() -> Reply {
+        Reply::from_static(
+            530,
+            Some(EnhancedCode::known(5, 7, 0)),
+            "Must issue a STARTTLS command first",
+        )
+    }
+    /// 535 5.7.8: credentials invalid (RFC 4954 section 6).
+    pub const fn auth_failed() -> Reply {
+        Reply::from_static(
+            535,
+            Some(EnhancedCode::known(5, 7, 8)),
+            "Authentication credentials invalid",
+        )
+    }
+    /// 534 5.7.9: mechanism too weak (RFC 4954 section 6).
+    pub const fn auth_mechanism_too_weak() -> Reply {
+        Reply::from_static(
+            534,
+            Some(EnhancedCode::known(5, 7, 9)),
+            "Authentication mechanism is too weak",
+        )
+    }
+    /// 538 5.7.11: encryption required for this mechanism (RFC 4954 section 6).
+    pub const fn encryption_required_for_mechanism() -> Reply {
+        Reply::from_static(
+            538,
+            Some(EnhancedCode::known(5, 7, 11)),
+            "Encryption required for requested authentication mechanism",
+        )
+    }
+    /// 501 5.7.0: the client cancelled the exchange with `*` (RFC 4954 section 4).
+    pub const fn auth_cancelled() -> Reply {
+        Reply::from_static(
+            501,
+            Some(EnhancedCode::known(5, 7, 0)),
+            "Authentication cancelled",
+        )
+    }
+    /// 500 5.5.6: an authentication line was too long (RFC 4954 section 4).
+    pub const fn auth_line_too_long() -> Reply {
+        Reply::from_static(
+            500,
+            Some(EnhancedCode::known(5, 5, 6)),
+            "Authentication exchange line is too long",
+        )
+    }
+    /// 554 5.0.0: transaction failed.
+    pub const fn transaction_failed() -> Reply {
+        Reply::from_static(
+            554,
+            Some(EnhancedCode::known(5, 0, 0)),
+            "Transaction failed",
+        )
+    }
+    /// 334 with a base64 challenge (RFC 4954 section 4); `challenge` must be base64 (may be empty).
+    pub fn auth_challenge(challenge: &[u8]) -> Result<Reply, ValueError> {
+        if !syntax::all(challenge, syntax::BASE64) {
+            return Err(ValueError::Syntax("challenge must be base64"));
+        }
+        let text = Bytes::copy_from_slice(challenge);
+        Ok(Reply {
+            code: Code(334),
+            enhanced: None,
+            lines: Lines::plain(text, 1),
+        })
+    }
+}

@@ -1,0 +1,57 @@
+//! Arbitrary bytes into the SMTP command parser: no panic; whatever parses writes back to
+//! bytes that parse to the same command (and the same bytes).
+#![no_main]
+
+use bytes::{Bytes, BytesMut};
+use libfuzzer_sys::fuzz_target;
+use smtp_proto::{AuthResponse, Command, Leniency, Limits, ParseOptions};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let opts = ParseOptions {
+        smtputf8: mode & 1 != 0,
+        leniency: if mode & 2 != 0 {
+            Leniency::LAX
+        } else {
+            Leniency::STRICT
+        },
+        limits: Limits::default(),
+    };
+    let input = Bytes::copy_from_slice(rest);
+    let _ = AuthResponse::parse(&input, &opts.limits);
+    let mut offset = 0;
+    while offset < input.len() {
+        let rest = input.slice(offset..);
+        match Command::parse(&rest, &opts) {
+            Ok((command, consumed)) => {
+                assert!(consumed > 0 && consumed <= rest.len());
+                let mut out = BytesMut::new();
+                command.write(&mut out);
+                let written = out.freeze();
+                // The written form is canonical and strict: parse it with strict options.
+                let strict = ParseOptions {
+                    smtputf8: true,
+                    ..ParseOptions::default()
+                };
+                let (again, used) =
+                    Command::parse(&written, &strict).expect("written command parses");
+                assert_eq!(again, command);
+                assert_eq!(used, written.len());
+                let mut out2 = BytesMut::new();
+                again.write(&mut out2);
+                assert_eq!(out2.freeze(), written);
+                offset += consumed;
+            }
+            Err(smtp_proto::ParseError::Invalid { consumed, error }) => {
+                let _ = error.reply();
+                if consumed == 0 {
+                    break;
+                }
+                offset += consumed;
+            }
+            Err(smtp_proto::ParseError::Incomplete) => break,
+        }
+    }
+});
