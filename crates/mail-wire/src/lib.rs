@@ -10,6 +10,7 @@
 //! | [`dot`] | streaming [`DotEncoder`](dot::DotEncoder) / [`DotDecoder`](dot::DotDecoder): stuffing, exact end of data, size limit, smuggling-proof | RFC 5321 4.5.2, 4.1.1.4; RFC 1939 3 |
 //! | [`sasl`] | PLAIN, LOGIN, XOAUTH2 messages; server and client exchanges; `=` and `*` | RFC 4422, 4616, 4954, 5034 |
 //! | [`Secret`] | credentials whose `Debug` prints nothing, wiped on drop | |
+//! | [`session`] | the [`Session`](session::Session) trait: the sans-IO contract all session machines share | |
 //!
 //! Nothing here does I/O: every type takes bytes and gives bytes.
 //!
@@ -52,5 +53,6 @@ pub mod dot;
 pub mod line;
 pub mod sasl;
 mod secret;
+pub mod session;
 
 pub use secret::Secret;

@@ -1,0 +1,90 @@
+//! [`Session`]: the sans-IO contract that every session machine of `smtp-proto` and
+//! `pop3-proto` follows, client and server alike.
+//!
+//! A machine never touches a socket, a clock or a thread. Whoever owns the socket (an adapter)
+//! moves bytes and time into it and bytes out of it; the protocol-specific events in between go
+//! to the application. Because all four machines share this shape, one socket loop per runtime
+//! drives any of them:
+//!
+//! ```
+//! use bytes::Bytes;
+//! use core::time::Duration;
+//! use mail_wire::session::Session;
+//!
+//! /// Moves bytes between a machine and an in-memory "socket", handing events to `on_event`.
+//! fn pump<S: Session>(conn: &mut S, input: &[u8], on_event: impl Fn(S::Event), output: &mut Vec<u8>) {
+//!     conn.receive(input);
+//!     while let Some(event) = conn.poll_event() {
+//!         on_event(event);
+//!     }
+//!     while let Some(bytes) = conn.poll_transmit() {
+//!         output.extend_from_slice(&bytes);
+//!     }
+//! }
+//! # struct Echo(Vec<Bytes>);
+//! # impl Session for Echo {
+//! #     type Event = ();
+//! #     fn receive(&mut self, b: &[u8]) { self.0.push(Bytes::copy_from_slice(b)) }
+//! #     fn poll_event(&mut self) -> Option<()> { None }
+//! #     fn poll_transmit(&mut self) -> Option<Bytes> { self.0.pop() }
+//! #     fn timeout(&self) -> Option<Duration> { None }
+//! #     fn handle_timeout(&mut self) {}
+//! #     fn handle_close(&mut self) {}
+//! #     fn tls_established(&mut self) {}
+//! #     fn is_closed(&self) -> bool { false }
+//! # }
+//! # let mut out = Vec::new();
+//! # pump(&mut Echo(Vec::new()), b"hi", |_| {}, &mut out);
+//! # assert_eq!(out, b"hi");
+//! ```
+
+use bytes::Bytes;
+use core::time::Duration;
+
+/// One connection's protocol state machine, driven by an adapter.
+///
+/// The order of calls in an adapter's loop: give it what the socket read
+/// ([`receive`](Self::receive)), hand every [`poll_event`](Self::poll_event) to the
+/// application (which answers decisions through the machine's own methods), write every
+/// [`poll_transmit`](Self::poll_transmit) to the socket, then wait for input no longer than
+/// [`timeout`](Self::timeout).
+pub trait Session {
+    /// What the machine tells the application (protocol- and role-specific).
+    type Event;
+
+    /// Buffers bytes received from the peer, split anywhere. Bounded: see
+    /// [`wants_input`](Self::wants_input).
+    fn receive(&mut self, bytes: &[u8]);
+
+    /// False while the machine holds as much unprocessed input as it accepts; the adapter
+    /// stops reading until events have been handled.
+    fn wants_input(&self) -> bool {
+        true
+    }
+
+    /// The next event for the application. An event that needs a decision blocks later
+    /// events until it is answered.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+
+    /// The next bytes to write to the peer, in order.
+    fn poll_transmit(&mut self) -> Option<Bytes>;
+
+    /// How long the machine may wait for the peer in its current state (RFC 5321 section
+    /// 4.5.3.2, RFC 1939 section 3); `None` when it is not waiting for the peer.
+    fn timeout(&self) -> Option<Duration>;
+
+    /// The timeout passed: the machine answers as its protocol says and closes.
+    fn handle_timeout(&mut self);
+
+    /// The peer closed the connection or the socket failed. Nothing half-done takes effect
+    /// (no partial message is delivered, no POP3 deletion is applied).
+    fn handle_close(&mut self);
+
+    /// The adapter completed the TLS handshake the machine asked for (STARTTLS, STLS).
+    /// Input received before it and not yet processed is discarded (CVE-2011-0411).
+    fn tls_established(&mut self);
+
+    /// True once the session is over and everything to transmit was taken: the adapter
+    /// closes the socket.
+    fn is_closed(&self) -> bool;
+}
