@@ -20,6 +20,7 @@
 //! - [`store`]: the SMTP server's message store, a Maildir per local part or a counting sink.
 //! - [`tls`]: rustls configurations (ring provider), self-signed certificates via rcgen.
 //! - [`cli`]: shared clap flags, `USER:PASS` and `HOST:PORT` values, logging.
+//! - [`driver`]: the socket loops (tokio, blocking) that drive any session machine.
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -44,6 +45,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod driver;
 pub mod maildir;
 pub mod store;
 pub mod tls;

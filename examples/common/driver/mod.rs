@@ -1,0 +1,37 @@
+//! The socket loops: one per runtime, driving any [`Session`](mail_wire::session::Session)
+//! machine of `smtp-proto` or `pop3-proto`, client or server.
+//!
+//! A loop moves bytes between the socket and the machine, enforces the machine's timeout,
+//! upgrades to TLS when the application says so (after the machine accepted STARTTLS/STLS and
+//! its reply was written), and hands every event to a [`Handler`](tokio::Handler) (tokio) or
+//! [`BlockingHandler`](blocking::BlockingHandler). What to answer is the handler's business;
+//! how to talk is the machine's. Nothing here knows SMTP or POP3.
+
+pub mod blocking;
+pub mod tokio;
+
+/// What the application asks of the loop after an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on.
+    Continue,
+    /// Write what the machine has queued (its "go ahead" reply), then run the TLS handshake
+    /// and tell the machine (`tls_established`).
+    StartTls,
+    /// Write what the machine has queued, then close the connection.
+    Close,
+}
+
+/// How a loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The machine finished the session (QUIT, or a fatal reply it sent).
+    SessionClosed,
+    /// The peer closed the connection first; the machine was told (`handle_close`).
+    PeerClosed,
+    /// The application asked to close ([`Flow::Close`]).
+    ApplicationClosed,
+}
+
+/// Size of the read buffer: one read never hands the machine more than this.
+pub const READ_BUFFER: usize = 16 * 1024;

@@ -1,0 +1,229 @@
+//! The tokio socket loop.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+
+use mail_wire::session::Session;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
+
+use super::{Ended, Flow, READ_BUFFER};
+
+/// The application side of a session: answers the machine's events.
+pub trait Handler<S: Session> {
+    /// One event. Decisions are answered on `conn` before returning.
+    fn on_event(
+        &mut self,
+        conn: &mut S,
+        event: S::Event,
+    ) -> impl Future<Output = io::Result<Flow>> + Send;
+
+    /// Called when no event is pending, before the loop waits for the peer: a client pushes
+    /// more of its work here (the next body chunk, the next command). Returns true when it
+    /// gave the machine something, so the loop writes it instead of waiting.
+    fn on_idle(&mut self, _conn: &mut S) -> impl Future<Output = io::Result<bool>> + Send {
+        async { Ok(false) }
+    }
+}
+
+/// How to become TLS when the application asks for it.
+#[derive(Clone)]
+pub enum TlsUpgrade {
+    /// No TLS on this connection: a [`Flow::StartTls`] is an error.
+    None,
+    /// Server side of STARTTLS/STLS.
+    Server(TlsAcceptor),
+    /// Client side, verifying the server as `name`.
+    Client(TlsConnector, ServerName<'static>),
+}
+
+impl TlsUpgrade {
+    /// Server side from a rustls configuration.
+    pub fn server(config: Arc<rustls::ServerConfig>) -> Self {
+        Self::Server(TlsAcceptor::from(config))
+    }
+
+    /// Client side from a rustls configuration and the server's name.
+    pub fn client(config: Arc<rustls::ClientConfig>, name: ServerName<'static>) -> Self {
+        Self::Client(TlsConnector::from(config), name)
+    }
+}
+
+/// A connection that is plain or TLS (upgraded, or TLS from the start on 465/995).
+pub enum Stream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// Wraps a fresh connection in TLS at once (implicit TLS, RFC 8314), as `tls` says.
+    pub async fn implicit_tls(tcp: TcpStream, tls: &TlsUpgrade) -> io::Result<Self> {
+        Self::Plain(tcp).upgrade(tls).await
+    }
+
+    /// True once TLS is in place.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls(_))
+    }
+
+    async fn upgrade(self, tls: &TlsUpgrade) -> io::Result<Self> {
+        let Self::Plain(tcp) = self else {
+            return Err(io::Error::other("TLS is already established"));
+        };
+        let stream = match tls {
+            TlsUpgrade::None => return Err(io::Error::other("no TLS configured")),
+            TlsUpgrade::Server(acceptor) => TlsStream::from(acceptor.accept(tcp).await?),
+            TlsUpgrade::Client(connector, name) => {
+                TlsStream::from(connector.connect(name.clone(), tcp).await?)
+            }
+        };
+        Ok(Self::Tls(Box::new(stream)))
+    }
+
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.read(buf).await,
+            Self::Tls(s) => s.read(buf).await,
+        }
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Plain(s) => s.write_all(buf).await,
+            Self::Tls(s) => s.write_all(buf).await,
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Plain(s) => s.flush().await,
+            Self::Tls(s) => s.flush().await,
+        }
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Self::Plain(s) => s.shutdown().await,
+            Self::Tls(s) => s.shutdown().await,
+        }
+    }
+}
+
+/// Writes everything the machine has queued.
+async fn flush<S: Session>(conn: &mut S, stream: &mut Stream) -> io::Result<()> {
+    let mut wrote = false;
+    while let Some(bytes) = conn.poll_transmit() {
+        stream.write_all(&bytes).await?;
+        wrote = true;
+    }
+    if wrote {
+        stream.flush().await?;
+    }
+    Ok(())
+}
+
+/// Drives `conn` over `stream` until the session ends, handing events to `handler`.
+pub async fn run<S, H>(
+    conn: &mut S,
+    mut stream: Stream,
+    tls: &TlsUpgrade,
+    handler: &mut H,
+) -> io::Result<Ended>
+where
+    S: Session + Send,
+    S::Event: Send,
+    H: Handler<S> + Send,
+{
+    let mut buf = vec![0u8; READ_BUFFER];
+    loop {
+        while let Some(event) = conn.poll_event() {
+            match handler.on_event(conn, event).await? {
+                Flow::Continue => {}
+                Flow::StartTls => {
+                    flush(conn, &mut stream).await?;
+                    stream = stream.upgrade(tls).await?;
+                    conn.tls_established();
+                }
+                Flow::Close => {
+                    flush(conn, &mut stream).await?;
+                    let _ = stream.shutdown().await;
+                    return Ok(Ended::ApplicationClosed);
+                }
+            }
+        }
+        flush(conn, &mut stream).await?;
+        if conn.is_closed() {
+            let _ = stream.shutdown().await;
+            return Ok(Ended::SessionClosed);
+        }
+        if handler.on_idle(conn).await? {
+            continue;
+        }
+        if !conn.wants_input() {
+            return Err(io::Error::other(
+                "the machine holds unprocessed input but gave no event",
+            ));
+        }
+        let read = match conn.timeout() {
+            Some(limit) => tokio::time::timeout(limit, stream.read(&mut buf)).await,
+            None => Ok(stream.read(&mut buf).await),
+        };
+        match read {
+            Err(_elapsed) => conn.handle_timeout(),
+            Ok(Ok(0)) => return peer_closed(conn, handler, None).await,
+            Ok(Ok(n)) => conn.receive(&buf[..n]),
+            Ok(Err(error)) => return peer_closed(conn, handler, Some(error)).await,
+        }
+    }
+}
+
+/// The peer is gone: the machine learns it, and the application gets its last events
+/// (e.g. a message aborted mid-DATA). Nothing is written any more.
+async fn peer_closed<S, H>(
+    conn: &mut S,
+    handler: &mut H,
+    error: Option<io::Error>,
+) -> io::Result<Ended>
+where
+    S: Session + Send,
+    S::Event: Send,
+    H: Handler<S> + Send,
+{
+    conn.handle_close();
+    while let Some(event) = conn.poll_event() {
+        handler.on_event(conn, event).await?;
+    }
+    match error {
+        Some(error) => Err(error),
+        None => Ok(Ended::PeerClosed),
+    }
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM: the servers' graceful stop.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
