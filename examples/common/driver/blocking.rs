@@ -145,7 +145,8 @@ impl Write for BlockingStream {
     }
 }
 
-fn flush<S: Session>(conn: &mut S, stream: &mut BlockingStream) -> io::Result<()> {
+/// Writes everything the machine has queued; true when there was something.
+fn flush<S: Session>(conn: &mut S, stream: &mut BlockingStream) -> io::Result<bool> {
     let mut wrote = false;
     while let Some(bytes) = conn.poll_transmit() {
         stream.write_all(&bytes)?;
@@ -154,7 +155,7 @@ fn flush<S: Session>(conn: &mut S, stream: &mut BlockingStream) -> io::Result<()
     if wrote {
         stream.flush()?;
     }
-    Ok(())
+    Ok(wrote)
 }
 
 /// Drives `conn` over `stream` until the session ends, handing events to `handler`.
@@ -170,7 +171,11 @@ where
 {
     let mut buf = vec![0u8; READ_BUFFER];
     loop {
+        // Taking transmits can let a machine process more pipelined input (its output is
+        // bounded), which can make new events: only a pass with neither lets the loop wait.
+        let mut progressed = false;
         while let Some(event) = conn.poll_event() {
+            progressed = true;
             match handler.on_event(conn, event)? {
                 Flow::Continue => {}
                 Flow::StartTls => {
@@ -185,12 +190,12 @@ where
                 }
             }
         }
-        flush(conn, &mut stream)?;
+        progressed |= flush(conn, &mut stream)?;
         if conn.is_closed() {
             stream.shutdown();
             return Ok(Ended::SessionClosed);
         }
-        if handler.on_idle(conn)? {
+        if progressed || handler.on_idle(conn)? {
             continue;
         }
         if !conn.wants_input() {

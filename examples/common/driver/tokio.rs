@@ -114,8 +114,8 @@ impl Stream {
     }
 }
 
-/// Writes everything the machine has queued.
-async fn flush<S: Session>(conn: &mut S, stream: &mut Stream) -> io::Result<()> {
+/// Writes everything the machine has queued; true when there was something.
+async fn flush<S: Session>(conn: &mut S, stream: &mut Stream) -> io::Result<bool> {
     let mut wrote = false;
     while let Some(bytes) = conn.poll_transmit() {
         stream.write_all(&bytes).await?;
@@ -124,7 +124,7 @@ async fn flush<S: Session>(conn: &mut S, stream: &mut Stream) -> io::Result<()> 
     if wrote {
         stream.flush().await?;
     }
-    Ok(())
+    Ok(wrote)
 }
 
 /// Drives `conn` over `stream` until the session ends, handing events to `handler`.
@@ -141,7 +141,11 @@ where
 {
     let mut buf = vec![0u8; READ_BUFFER];
     loop {
+        // Taking transmits can let a machine process more pipelined input (its output is
+        // bounded), which can make new events: only a pass with neither lets the loop wait.
+        let mut progressed = false;
         while let Some(event) = conn.poll_event() {
+            progressed = true;
             match handler.on_event(conn, event).await? {
                 Flow::Continue => {}
                 Flow::StartTls => {
@@ -156,12 +160,12 @@ where
                 }
             }
         }
-        flush(conn, &mut stream).await?;
+        progressed |= flush(conn, &mut stream).await?;
         if conn.is_closed() {
             let _ = stream.shutdown().await;
             return Ok(Ended::SessionClosed);
         }
-        if handler.on_idle(conn).await? {
+        if progressed || handler.on_idle(conn).await? {
             continue;
         }
         if !conn.wants_input() {
