@@ -54,6 +54,124 @@
 //!
 //! Session state (which command is allowed when, AUTH exchanges, STLS) lives in the
 //! session machines, not here.
+//!
+//! # A minimal server
+//!
+//! [`server::Connection`] runs one session; the adapter owns the socket, the clock and the
+//! store. A blocking loop over `std::net::TcpStream` (no TLS here, so the config must allow
+//! plaintext logins):
+//!
+//! ```no_run
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::net::TcpListener;
+//!
+//! use pop3_proto::UniqueId;
+//! use pop3_proto::server::{Config, Connection, Event, Login, LoginRefusal, Maildrop};
+//!
+//! let mut store: Vec<&[u8]> = vec![b"Subject: hello\r\n\r\nHi!\r\n"];
+//! let (mut socket, _) = TcpListener::bind("127.0.0.1:1100")?.accept()?;
+//! let config = Config::default().with_plaintext_auth_without_tls(true);
+//! let mut conn = Connection::new(config);
+//! let mut buf = [0u8; 8192];
+//! loop {
+//!     if let Some(event) = conn.poll_event() {
+//!         match event {
+//!             Event::Login(Login::UserPass { name, password })
+//!                 if name.as_bytes() == b"alice" && password.expose() == b"secret" =>
+//!             {
+//!                 let mut maildrop = Maildrop::new();
+//!                 for (i, message) in store.iter().enumerate() {
+//!                     maildrop.push(message.len() as u64, UniqueId::new(format!("m{i}"))?);
+//!                 }
+//!                 conn.accept(maildrop)?;
+//!             }
+//!             Event::Login(_) => conn.reject(LoginRefusal::BadCredentials)?,
+//!             Event::Retrieve(wanted) => {
+//!                 conn.send_message_chunk(store[wanted.index])?;
+//!                 conn.end_message()?;
+//!             }
+//!             Event::Commit { deleted } => {
+//!                 for message in deleted.iter().rev() {
+//!                     store.remove(message.index);
+//!                 }
+//!                 conn.commit_succeeded()?;
+//!             }
+//!             _ => {}
+//!         }
+//!         continue;
+//!     }
+//!     if let Some(bytes) = conn.poll_transmit() {
+//!         socket.write_all(&bytes)?;
+//!         continue;
+//!     }
+//!     if conn.is_closed() {
+//!         break;
+//!     }
+//!     socket.set_read_timeout(conn.timeout())?;
+//!     match socket.read(&mut buf) {
+//!         Ok(0) => conn.handle_close(),
+//!         Ok(n) => conn.receive(&buf[..n]),
+//!         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+//!             conn.handle_timeout()
+//!         }
+//!         Err(_) => conn.handle_close(),
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # A minimal client
+//!
+//! [`client::Connection`] logs in by itself (CAPA, STLS, the best method allowed) and then
+//! runs the commands the application queues. This one keeps mail on the server: it fetches
+//! the messages whose unique ids it has not seen ([`client::plan_download`]). Again no TLS
+//! here, so the config must allow plaintext credentials:
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//!
+//! use pop3_proto::client::{Config, Connection, Event, TlsMode, plan_download};
+//!
+//! let seen: Vec<&[u8]> = vec![b"m0"]; // unique ids downloaded in earlier sessions
+//! let mut socket = TcpStream::connect("127.0.0.1:1100")?;
+//! let config = Config::default()
+//!     .with_password("alice", "secret")
+//!     .with_tls(TlsMode::Disabled)
+//!     .with_plaintext_auth(true);
+//! let mut conn = Connection::new(config);
+//! let mut message = Vec::new();
+//! let mut buf = [0u8; 8192];
+//! while !conn.is_closed() {
+//!     while let Some(event) = conn.poll_event() {
+//!         match event {
+//!             Event::Authenticated(_) => conn.uidl(None)?,
+//!             Event::UidList(listing) => {
+//!                 for entry in plan_download(&listing, seen.iter().copied()).fetch {
+//!                     conn.retr(entry.msg)?;
+//!                 }
+//!                 conn.quit()?;
+//!             }
+//!             Event::MessageData(chunk) => message.extend_from_slice(&chunk),
+//!             Event::MessageEnd(_) => message.clear(), // store the message first
+//!             Event::Failed(error) => eprintln!("session failed: {error}"),
+//!             _ => {}
+//!         }
+//!     }
+//!     while let Some(bytes) = conn.poll_transmit() {
+//!         socket.write_all(&bytes)?;
+//!     }
+//!     if conn.is_closed() {
+//!         break;
+//!     }
+//!     socket.set_read_timeout(conn.timeout())?;
+//!     match socket.read(&mut buf) {
+//!         Ok(0) | Err(_) => conn.handle_close(), // a timeout would be handle_timeout()
+//!         Ok(n) => conn.receive(&buf[..n]),
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -61,6 +179,7 @@ extern crate alloc;
 
 mod apop;
 mod capability;
+pub mod client;
 mod command;
 mod error;
 mod lexical;
@@ -68,6 +187,7 @@ mod limits;
 mod listing;
 mod response;
 mod sasl;
+pub mod server;
 
 pub use bytes::{Bytes, BytesMut};
 

@@ -1,0 +1,258 @@
+//! What a client session tells the application, and the requests it can make.
+
+use core::fmt;
+
+use bytes::Bytes;
+use mail_wire::dot::BodyError;
+
+use crate::{
+    Capability, CapabilityList, Command, Mechanisms, MsgNumber, ScanList, ScanListing, Stat,
+    StatusLine, Timestamp, UidList, UidListing, Verb,
+};
+
+use super::error::Error;
+
+/// A maildrop command the application queues with the `Connection` methods (`stat()`,
+/// `retr(n)`, ...). Results come back as events in the order the requests were made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Request {
+    /// `STAT`
+    Stat,
+    /// `LIST [msg]`
+    List(Option<MsgNumber>),
+    /// `UIDL [msg]`
+    Uidl(Option<MsgNumber>),
+    /// `RETR msg`
+    Retr(MsgNumber),
+    /// `TOP msg lines`
+    Top {
+        /// The message.
+        msg: MsgNumber,
+        /// Body lines wanted after the header.
+        lines: u32,
+    },
+    /// `DELE msg`
+    Dele(MsgNumber),
+    /// `RSET`
+    Rset,
+    /// `NOOP`
+    Noop,
+    /// `QUIT`
+    Quit,
+}
+
+impl Request {
+    /// The command this request sends.
+    pub fn command(self) -> Command {
+        match self {
+            Self::Stat => Command::Stat,
+            Self::List(msg) => Command::List(msg),
+            Self::Uidl(msg) => Command::Uidl(msg),
+            Self::Retr(msg) => Command::Retr(msg),
+            Self::Top { msg, lines } => Command::Top { msg, lines },
+            Self::Dele(msg) => Command::Dele(msg),
+            Self::Rset => Command::Rset,
+            Self::Noop => Command::Noop,
+            Self::Quit => Command::Quit,
+        }
+    }
+
+    /// The command's keyword.
+    pub fn verb(self) -> Verb {
+        match self {
+            Self::Stat => Verb::Stat,
+            Self::List(_) => Verb::List,
+            Self::Uidl(_) => Verb::Uidl,
+            Self::Retr(_) => Verb::Retr,
+            Self::Top { .. } => Verb::Top,
+            Self::Dele(_) => Verb::Dele,
+            Self::Rset => Verb::Rset,
+            Self::Noop => Verb::Noop,
+            Self::Quit => Verb::Quit,
+        }
+    }
+
+    /// The message the request names, if any.
+    pub fn msg(self) -> Option<MsgNumber> {
+        match self {
+            Self::List(msg) | Self::Uidl(msg) => msg,
+            Self::Retr(msg) | Self::Dele(msg) | Self::Top { msg, .. } => Some(msg),
+            Self::Stat | Self::Rset | Self::Noop | Self::Quit => None,
+        }
+    }
+}
+
+/// How the client logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    /// `AUTH` with a SASL mechanism (RFC 5034).
+    Sasl(mail_wire::sasl::Mechanism),
+    /// `APOP` (RFC 1939 section 7).
+    Apop,
+    /// `USER` and `PASS` (RFC 1939 section 7).
+    UserPass,
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sasl(mechanism) => write!(f, "AUTH {mechanism}"),
+            Self::Apop => f.write_str("APOP"),
+            Self::UserPass => f.write_str("USER/PASS"),
+        }
+    }
+}
+
+/// What the server said it can do: its CAPA listing (RFC 2449 section 5), or nothing
+/// known when CAPA failed (a plain RFC 1939 server). Queries answer `None` for "not known".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    list: Option<CapabilityList>,
+}
+
+impl Capabilities {
+    /// Capabilities from a CAPA listing.
+    pub fn from_list(list: CapabilityList) -> Self {
+        Self { list: Some(list) }
+    }
+
+    /// Nothing known: CAPA failed or was not sent yet.
+    pub fn unknown() -> Self {
+        Self { list: None }
+    }
+
+    /// Whether CAPA answered.
+    pub fn is_known(&self) -> bool {
+        self.list.is_some()
+    }
+
+    /// The CAPA listing, if CAPA answered.
+    pub fn list(&self) -> Option<&CapabilityList> {
+        self.list.as_ref()
+    }
+
+    /// The capabilities, parsed lazily (none when unknown).
+    pub fn iter(&self) -> impl Iterator<Item = Capability> + '_ {
+        self.list.iter().flat_map(|list| list.iter())
+    }
+
+    /// Whether the server has capability `wanted` (None when unknown).
+    pub fn has(&self, wanted: &Capability) -> Option<bool> {
+        self.list.as_ref()?;
+        Some(self.iter().any(|capability| &capability == wanted))
+    }
+
+    /// `STLS` (RFC 2595 section 4).
+    pub fn stls(&self) -> Option<bool> {
+        self.has(&Capability::Stls)
+    }
+
+    /// `PIPELINING` (RFC 2449 section 6.6).
+    pub fn pipelining(&self) -> Option<bool> {
+        self.has(&Capability::Pipelining)
+    }
+
+    /// `USER` (RFC 2449 section 6.2).
+    pub fn user(&self) -> Option<bool> {
+        self.has(&Capability::User)
+    }
+
+    /// `TOP` (RFC 2449 section 6.1).
+    pub fn top(&self) -> Option<bool> {
+        self.has(&Capability::Top)
+    }
+
+    /// `UIDL` (RFC 2449 section 6.8).
+    pub fn uidl(&self) -> Option<bool> {
+        self.has(&Capability::Uidl)
+    }
+
+    /// The SASL mechanisms offered (RFC 2449 section 6.3), if the capability is there.
+    pub fn sasl(&self) -> Option<Mechanisms> {
+        self.iter().find_map(|capability| match capability {
+            Capability::Sasl(mechanisms) => Some(mechanisms),
+            _ => None,
+        })
+    }
+}
+
+/// How a message (RETR) or message top (TOP) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MessageEnd {
+    /// The message.
+    pub msg: MsgNumber,
+    /// Octets delivered in `MessageData` events (unstuffed), counting what was drained
+    /// after an error.
+    pub size: u64,
+    /// Why the content was cut short (over `Config::message_size_limit`), if it was.
+    pub error: Option<BodyError>,
+}
+
+/// The server's answer to QUIT in the TRANSACTION state (RFC 1939 section 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuitOutcome {
+    /// `+OK`: the messages marked deleted were removed. `-ERR`: some or all were not.
+    pub committed: bool,
+    /// The server's line.
+    pub reply: StatusLine,
+}
+
+/// Something the application learns from the session, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The server greeted with `+OK` (RFC 1939 section 4).
+    Greeting {
+        /// The greeting line.
+        status: StatusLine,
+        /// The APOP timestamp in it, if any (RFC 1939 section 7).
+        apop: Option<Timestamp>,
+    },
+    /// The server's capabilities, after CAPA (before login, and again after STLS, when
+    /// the earlier ones are forgotten: RFC 2595 section 4).
+    Capabilities(Capabilities),
+    /// The server accepted STLS: write out every pending transmit, run the TLS handshake
+    /// on the socket, then call `tls_established()`.
+    StartTls,
+    /// Logged in: the session is in the TRANSACTION state and takes commands.
+    Authenticated(AuthMethod),
+    /// `STAT` result.
+    Stat(Stat),
+    /// `LIST` result (every message).
+    ScanList(ScanList),
+    /// `LIST msg` result.
+    Scan(ScanListing),
+    /// `UIDL` result (every message).
+    UidList(UidList),
+    /// `UIDL msg` result.
+    Uid(UidListing),
+    /// The server answered RETR (`top` None) or TOP with `+OK`: `MessageData` chunks
+    /// follow, then `MessageEnd`.
+    MessageStart {
+        /// The message.
+        msg: MsgNumber,
+        /// For TOP, the body lines asked for.
+        top: Option<u32>,
+    },
+    /// The next piece of the message, dot-unstuffed, in order.
+    MessageData(Bytes),
+    /// The message's terminating `.` line arrived.
+    MessageEnd(MessageEnd),
+    /// `DELE msg` succeeded: the message is marked, to be removed at QUIT.
+    Deleted(MsgNumber),
+    /// `RSET` succeeded: every deletion mark is gone.
+    Reset,
+    /// `NOOP` succeeded.
+    Noop,
+    /// The server answered a request with `-ERR`; the session goes on.
+    CommandFailed {
+        /// The request.
+        request: Request,
+        /// The server's line.
+        reply: StatusLine,
+    },
+    /// The answer to QUIT; the session is over.
+    Quit(QuitOutcome),
+    /// The session failed and is over (after a polite QUIT where the protocol allows).
+    Failed(Error),
+}

@@ -1,0 +1,923 @@
+//! The POP3 client session as a sans-IO state machine (RFC 1939, 2449, 2595, 5034).
+//!
+//! A [`Connection`] takes the server's bytes with [`receive`](Connection::receive), gives
+//! the application [`Event`]s with [`poll_event`](Connection::poll_event), and the bytes to
+//! write with [`poll_transmit`](Connection::poll_transmit). It runs the login by itself:
+//! greeting (APOP timestamp kept), CAPA (a plain RFC 1939 server's `-ERR` is fine), STLS
+//! when offered or required, then the best login method the server offers and the
+//! connection's security allows (see [`Config`]). Once [`Event::Authenticated`] arrives,
+//! the application queues maildrop commands ([`stat`](Connection::stat),
+//! [`retr`](Connection::retr), [`dele`](Connection::dele), ...) and gets one result event
+//! per command, in order. With PIPELINING (RFC 2449 section 6.6) queued commands go out
+//! together, up to [`Config::pipelining_window`] in flight; without it, one at a time.
+//!
+//! RETR and TOP stream: [`Event::MessageStart`], dot-unstuffed [`Event::MessageData`]
+//! chunks (slices of the received bytes), then [`Event::MessageEnd`]. Input is decoded
+//! only as events are polled, so no more than the received-but-unread bytes are held.
+//!
+//! ```no_run
+//! use pop3_proto::client::{Config, Connection, Event, TlsMode};
+//! # fn socket_read(_: &mut [u8]) -> usize { 0 }
+//! # fn socket_write(_: &[u8]) {}
+//!
+//! let config = Config::default().with_password("mrose", "tanstaaf").with_tls(TlsMode::Implicit);
+//! let mut conn = Connection::new(config);
+//! let mut buf = [0u8; 16 * 1024];
+//! while !conn.is_closed() {
+//!     while let Some(event) = conn.poll_event() {
+//!         match event {
+//!             Event::Authenticated(_) => {
+//!                 conn.uidl(None).unwrap();
+//!                 conn.retr(pop3_proto::MsgNumber::new(1).unwrap()).unwrap();
+//!                 conn.quit().unwrap();
+//!             }
+//!             Event::MessageData(chunk) => { /* append to the local mailbox */ let _ = chunk; }
+//!             Event::Failed(error) => eprintln!("{error}"),
+//!             _ => {}
+//!         }
+//!     }
+//!     while let Some(bytes) = conn.poll_transmit() {
+//!         socket_write(&bytes);
+//!     }
+//!     if conn.is_closed() {
+//!         break;
+//!     }
+//!     match socket_read(&mut buf) {
+//!         0 => conn.handle_close(),
+//!         n => conn.receive(&buf[..n]),
+//!     }
+//! }
+//! ```
+
+mod auth;
+mod config;
+mod error;
+mod event;
+mod plan;
+
+use alloc::collections::VecDeque;
+use core::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use mail_wire::Secret;
+use mail_wire::dot::{BareLineEnding, DotDecoder, DotEvent};
+use mail_wire::line::LineFramer;
+use mail_wire::sasl::{ClientExchange, Credentials, decode_base64};
+
+use crate::{
+    ApopDigest, AuthResponse, Command, Listing, ListingEntry, Mechanism, Name, Password, Response,
+    ResponseError, SaslData, ScanListing, Stat, StatusLine, Timestamp, UidListing, Verb,
+};
+
+pub use config::{Config, TlsMode};
+pub use error::{AuthError, AuthFailure, Error, ProtocolViolation, Step, UsageError};
+pub use event::{AuthMethod, Capabilities, Event, MessageEnd, QuitOutcome, Request};
+pub use plan::{DownloadPlan, plan_download};
+
+/// Unread input beyond which [`Connection::wants_input`] turns false (plus one line, or a
+/// whole listing while one is awaited).
+const INPUT_WINDOW: usize = 64 * 1024;
+
+/// Where the session is (RFC 1939 section 3 states, seen from the client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the greeting.
+    Greeting,
+    /// AUTHORIZATION: CAPA, STLS and login run.
+    Authorization,
+    /// STLS accepted: waiting for `tls_established`.
+    TlsUpgrade,
+    /// TRANSACTION: the application's commands run.
+    Transaction,
+    /// Failed with the protocol still in step: a QUIT is out, its answer is awaited.
+    Closing,
+    /// Over.
+    Closed,
+}
+
+/// A command sent and not fully answered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Capa,
+    Stls,
+    User,
+    Pass,
+    Apop,
+    Auth,
+    /// The QUIT sent after a failure: its answer ends the session silently.
+    Farewell,
+    Request(Request),
+}
+
+impl Pending {
+    fn step(self) -> Step {
+        Step::Command(match self {
+            Self::Capa => Verb::Capa,
+            Self::Stls => Verb::Stls,
+            Self::User => Verb::User,
+            Self::Pass => Verb::Pass,
+            Self::Apop => Verb::Apop,
+            Self::Auth => Verb::Auth,
+            Self::Farewell => Verb::Quit,
+            Self::Request(request) => request.verb(),
+        })
+    }
+
+    /// Whether a `+OK` to this command starts a multi-line listing.
+    fn expects_listing(self) -> bool {
+        matches!(
+            self,
+            Self::Capa | Self::Request(Request::List(None) | Request::Uidl(None))
+        )
+    }
+}
+
+/// How the next input is read.
+#[derive(Debug, Clone)]
+enum Reading {
+    /// One line: a status line (or a SASL challenge during AUTH).
+    Line,
+    /// A multi-line listing; `scanned` octets of the input were searched for its end.
+    Listing { scanned: usize },
+    /// A message after `+OK` to RETR or TOP.
+    Body {
+        decoder: DotDecoder,
+        msg: crate::MsgNumber,
+    },
+}
+
+/// The SASL exchange in progress.
+#[derive(Debug)]
+struct SaslState {
+    exchange: ClientExchange,
+    /// An initial response too long for the AUTH line (RFC 5034 section 4: the line stays
+    /// within 255 octets); sent as the answer to the first, empty, challenge.
+    deferred: Option<Secret>,
+}
+
+/// One client session. See the [module docs](self) for the flow.
+#[derive(Debug)]
+pub struct Connection {
+    config: Config,
+    phase: Phase,
+    /// TLS protects the connection.
+    secure: bool,
+    input: BytesMut,
+    lines: LineFramer,
+    reading: Reading,
+    /// Commands on the wire, oldest first.
+    in_flight: VecDeque<Pending>,
+    /// The application's commands not sent yet.
+    queue: VecDeque<Request>,
+    /// QUIT is queued or sent: nothing may follow.
+    quit_queued: bool,
+    out: BytesMut,
+    events: VecDeque<Event>,
+    timestamp: Option<Timestamp>,
+    capabilities: Capabilities,
+    pipelining: bool,
+    method: Option<AuthMethod>,
+    sasl: Option<SaslState>,
+    /// The server closed the connection: once the buffered input is decoded, the session
+    /// ends.
+    peer_closed: bool,
+}
+
+impl Connection {
+    /// A session waiting for the server's greeting.
+    pub fn new(config: Config) -> Self {
+        let secure = config.tls == TlsMode::Implicit;
+        let lines = LineFramer::new(config.limits.response_line);
+        Self {
+            config,
+            phase: Phase::Greeting,
+            secure,
+            input: BytesMut::new(),
+            lines,
+            reading: Reading::Line,
+            in_flight: VecDeque::new(),
+            queue: VecDeque::new(),
+            quit_queued: false,
+            out: BytesMut::new(),
+            events: VecDeque::new(),
+            timestamp: None,
+            capabilities: Capabilities::unknown(),
+            pipelining: false,
+            method: None,
+            sasl: None,
+            peer_closed: false,
+        }
+    }
+
+    /// Buffers bytes from the server (any split). Decoding happens in
+    /// [`poll_event`](Self::poll_event). Bytes after an accepted STLS and before
+    /// [`tls_established`](Self::tls_established), and bytes after the end, are dropped.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if matches!(self.phase, Phase::Closed | Phase::TlsUpgrade) || self.peer_closed {
+            return;
+        }
+        let hard_cap = self.input_bound().saturating_mul(2);
+        if self.input.len().saturating_add(bytes.len()) > hard_cap {
+            self.abort(Error::InputOverflow { limit: hard_cap });
+            return;
+        }
+        self.input.extend_from_slice(bytes);
+    }
+
+    /// Whether the adapter should read more: false while the unread input exceeds 64 KiB
+    /// plus one line (or a whole listing, while one is awaited), and once the session is
+    /// waiting for TLS, was told of EOF, or is over.
+    pub fn wants_input(&self) -> bool {
+        !matches!(self.phase, Phase::Closed | Phase::TlsUpgrade)
+            && !self.peer_closed
+            && self.input.len() < self.input_bound()
+    }
+
+    fn input_bound(&self) -> usize {
+        let limits = &self.config.limits;
+        let line = limits.response_line.max(limits.sasl_line);
+        match self.in_flight.front() {
+            Some(pending) if pending.expects_listing() => limits.listing.saturating_add(line),
+            _ => INPUT_WINDOW + line,
+        }
+    }
+
+    /// The next event, decoding input as far as it takes.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+            if !self.advance() {
+                if !self.peer_closed || self.phase == Phase::Closed {
+                    return None;
+                }
+                // Everything the server sent before closing was read: the end is now.
+                match self.phase {
+                    Phase::Closing => self.close(),
+                    _ => self.abort(Error::ConnectionClosed),
+                }
+            }
+        }
+    }
+
+    /// The next bytes to write, in order. Queued commands are put on the wire here, as
+    /// many as the pipelining window allows, in one buffer.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.fill_window();
+        if self.out.is_empty() {
+            None
+        } else {
+            Some(self.out.split().freeze())
+        }
+    }
+
+    /// How long to wait for the server before calling
+    /// [`handle_timeout`](Self::handle_timeout): [`Config::response_timeout`] whenever a
+    /// response is awaited (restart it when bytes arrive), None when idle.
+    pub fn timeout(&self) -> Option<Duration> {
+        let waiting = match self.phase {
+            Phase::Greeting | Phase::Authorization | Phase::Closing => true,
+            Phase::Transaction => !self.in_flight.is_empty() || !self.queue.is_empty(),
+            Phase::TlsUpgrade | Phase::Closed => false,
+        };
+        waiting.then_some(self.config.response_timeout)
+    }
+
+    /// The wait given by [`timeout`](Self::timeout) ran out: the session fails with
+    /// [`Error::Timeout`] (nothing deleted). Ignored when no wait is running.
+    pub fn handle_timeout(&mut self) {
+        if self.timeout().is_some() {
+            self.abort(Error::Timeout);
+        }
+    }
+
+    /// The server closed the connection (or the socket failed). What was received before
+    /// is still decoded by [`poll_event`](Self::poll_event) (say, the answer to QUIT);
+    /// then, unless the session had ended, it fails with [`Error::ConnectionClosed`]: a
+    /// message being received is incomplete, and nothing was deleted (RFC 1939 section 6).
+    pub fn handle_close(&mut self) {
+        if self.phase != Phase::Closed {
+            self.peer_closed = true;
+        }
+    }
+
+    /// TLS is up after [`Event::StartTls`]. Unread plaintext is discarded (CVE-2011-0411),
+    /// the capabilities are forgotten and asked again (RFC 2595 section 4).
+    pub fn tls_established(&mut self) -> Result<(), UsageError> {
+        if self.phase != Phase::TlsUpgrade {
+            return Err(UsageError::NoTlsUpgradePending);
+        }
+        self.input.clear();
+        self.lines.reset();
+        self.secure = true;
+        self.capabilities = Capabilities::unknown();
+        self.pipelining = false;
+        self.phase = Phase::Authorization;
+        self.send_internal(Command::Capa, Pending::Capa);
+        Ok(())
+    }
+
+    /// Whether the session is over and everything to write was taken.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed && self.out.is_empty()
+    }
+
+    /// Whether TLS protects the connection.
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// Whether the session is logged in and takes commands.
+    pub fn is_authenticated(&self) -> bool {
+        self.phase == Phase::Transaction
+    }
+
+    /// The server's capabilities as last learnt.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// The APOP timestamp of the greeting, if there was one.
+    pub fn apop_timestamp(&self) -> Option<&Timestamp> {
+        self.timestamp.as_ref()
+    }
+
+    /// How the session logged in.
+    pub fn auth_method(&self) -> Option<AuthMethod> {
+        self.method
+    }
+
+    // The application's commands (RFC 1939 sections 5 to 7).
+
+    /// Queues `STAT`: answered by [`Event::Stat`].
+    pub fn stat(&mut self) -> Result<(), UsageError> {
+        self.request(Request::Stat)
+    }
+
+    /// Queues `LIST` (`None`: every message, [`Event::ScanList`]; `Some`: one,
+    /// [`Event::Scan`]).
+    pub fn list(&mut self, msg: Option<crate::MsgNumber>) -> Result<(), UsageError> {
+        self.request(Request::List(msg))
+    }
+
+    /// Queues `UIDL` (`None`: every message, [`Event::UidList`]; `Some`: one,
+    /// [`Event::Uid`]).
+    pub fn uidl(&mut self, msg: Option<crate::MsgNumber>) -> Result<(), UsageError> {
+        self.request(Request::Uidl(msg))
+    }
+
+    /// Queues `RETR msg`: the message streams as `MessageStart`, `MessageData`...,
+    /// `MessageEnd`.
+    pub fn retr(&mut self, msg: crate::MsgNumber) -> Result<(), UsageError> {
+        self.request(Request::Retr(msg))
+    }
+
+    /// Queues `TOP msg lines`: the header and `lines` body lines stream like RETR.
+    pub fn top(&mut self, msg: crate::MsgNumber, lines: u32) -> Result<(), UsageError> {
+        self.request(Request::Top { msg, lines })
+    }
+
+    /// Queues `DELE msg`: answered by [`Event::Deleted`]; removed only at QUIT.
+    pub fn dele(&mut self, msg: crate::MsgNumber) -> Result<(), UsageError> {
+        self.request(Request::Dele(msg))
+    }
+
+    /// Queues `RSET`: answered by [`Event::Reset`].
+    pub fn rset(&mut self) -> Result<(), UsageError> {
+        self.request(Request::Rset)
+    }
+
+    /// Queues `NOOP`: answered by [`Event::Noop`].
+    pub fn noop(&mut self) -> Result<(), UsageError> {
+        self.request(Request::Noop)
+    }
+
+    /// Queues `QUIT`: answered by [`Event::Quit`], which says whether the deletions were
+    /// applied. Nothing may be queued after it.
+    pub fn quit(&mut self) -> Result<(), UsageError> {
+        self.request(Request::Quit)
+    }
+
+    /// Queues any request.
+    pub fn request(&mut self, request: Request) -> Result<(), UsageError> {
+        match self.phase {
+            Phase::Transaction => {}
+            Phase::Closed | Phase::Closing => return Err(UsageError::Closed),
+            _ => return Err(UsageError::NotInTransaction),
+        }
+        if self.quit_queued {
+            return Err(UsageError::Quitting);
+        }
+        let limit = self.config.max_queued_commands;
+        if self.queue.len() + self.in_flight.len() >= limit {
+            return Err(UsageError::QueueFull { limit });
+        }
+        self.quit_queued = request == Request::Quit;
+        self.queue.push_back(request);
+        Ok(())
+    }
+
+    /// Moves queued commands to the wire while the window has room.
+    fn fill_window(&mut self) {
+        if self.phase != Phase::Transaction {
+            return;
+        }
+        let window = if self.pipelining {
+            self.config.pipelining_window.max(1)
+        } else {
+            1
+        };
+        while self.in_flight.len() < window {
+            let Some(request) = self.queue.pop_front() else {
+                break;
+            };
+            request.command().write(&mut self.out);
+            self.in_flight.push_back(Pending::Request(request));
+        }
+    }
+
+    fn send_internal(&mut self, command: Command, pending: Pending) {
+        command.write(&mut self.out);
+        self.in_flight.push_back(pending);
+    }
+
+    // Reading.
+
+    /// Decodes one unit of input (a line, a listing, a body chunk). False when nothing
+    /// more can be done until more input comes.
+    fn advance(&mut self) -> bool {
+        if matches!(self.phase, Phase::Closed | Phase::TlsUpgrade) {
+            return false;
+        }
+        match self.reading {
+            Reading::Line => self.advance_line(),
+            Reading::Listing { .. } => self.advance_listing(),
+            Reading::Body { .. } => self.advance_body(),
+        }
+    }
+
+    fn advance_line(&mut self) -> bool {
+        let front = self.in_flight.front().copied();
+        let limits = &self.config.limits;
+        self.lines.set_max_len(match front {
+            Some(Pending::Auth) => limits.sasl_line,
+            _ => limits.response_line,
+        });
+        let during = match (self.phase, front) {
+            (Phase::Greeting, _) => Step::Greeting,
+            (_, Some(pending)) => pending.step(),
+            (_, None) => {
+                if self.input.is_empty() {
+                    return false;
+                }
+                self.fail(ProtocolViolation::Unsolicited.into());
+                return true;
+            }
+        };
+        let line = match self.lines.next_line(&mut self.input) {
+            None => return false,
+            Some(Ok(line)) => line,
+            Some(Err(error)) => {
+                self.fail(ProtocolViolation::Line { during, error }.into());
+                return true;
+            }
+        };
+        let challenge = matches!(&line[..], [b'+'] | [b'+', b' ', ..]);
+        match front {
+            None => self.on_greeting(line),
+            Some(Pending::Auth) => self.on_auth_line(line),
+            Some(pending) => match StatusLine::parse_line(line.clone(), &self.config.limits) {
+                Ok(status) => self.on_status(pending, status),
+                Err(ResponseError::UnknownStatus) if challenge => {
+                    self.fail(ProtocolViolation::UnexpectedChallenge { during }.into());
+                }
+                Err(error) => self.fail(ProtocolViolation::Malformed { during, error }.into()),
+            },
+        }
+        true
+    }
+
+    fn advance_listing(&mut self) -> bool {
+        let Reading::Listing { scanned } = &mut self.reading else {
+            return false;
+        };
+        let Some(pending) = self.in_flight.front().copied() else {
+            return false;
+        };
+        let limit = self.config.limits.listing;
+        let mut pos = *scanned;
+        let end = loop {
+            match memchr::memchr(b'\n', &self.input[pos..]) {
+                Some(offset) => {
+                    let next = pos + offset + 1;
+                    if &self.input[pos..next] == b".\r\n" {
+                        break next;
+                    }
+                    pos = next;
+                }
+                None => {
+                    *scanned = pos;
+                    if self.input.len() > limit {
+                        let during = pending.step();
+                        self.fail(ProtocolViolation::ListingTooLong { during, limit }.into());
+                        return true;
+                    }
+                    return false;
+                }
+            }
+        };
+        let region = self.input.split_to(end).freeze();
+        self.reading = Reading::Line;
+        self.in_flight.pop_front();
+        let limits = self.config.limits;
+        let during = pending.step();
+        let malformed = |error| Error::from(ProtocolViolation::Malformed { during, error });
+        match pending {
+            Pending::Capa => match parse_listing::<crate::Capability>(&region, &limits) {
+                Ok(list) => {
+                    self.on_capabilities(Capabilities::from_list(list));
+                }
+                Err(error) => self.fail(malformed(error)),
+            },
+            Pending::Request(Request::List(None)) => {
+                match parse_listing::<ScanListing>(&region, &limits) {
+                    Ok(list) => self.events.push_back(Event::ScanList(list)),
+                    Err(error) => self.fail(malformed(error)),
+                }
+            }
+            Pending::Request(Request::Uidl(None)) => {
+                match parse_listing::<UidListing>(&region, &limits) {
+                    Ok(list) => self.events.push_back(Event::UidList(list)),
+                    Err(error) => self.fail(malformed(error)),
+                }
+            }
+            _ => {}
+        }
+        true
+    }
+
+    fn advance_body(&mut self) -> bool {
+        let Reading::Body { decoder, msg } = &mut self.reading else {
+            return false;
+        };
+        let number = *msg;
+        match decoder.decode(&mut self.input) {
+            None => false,
+            Some(DotEvent::Data(chunk)) => {
+                self.events.push_back(Event::MessageData(chunk));
+                true
+            }
+            Some(DotEvent::End(summary)) => {
+                self.reading = Reading::Line;
+                self.in_flight.pop_front();
+                self.events.push_back(Event::MessageEnd(MessageEnd {
+                    msg: number,
+                    size: summary.size,
+                    error: summary.error,
+                }));
+                true
+            }
+        }
+    }
+
+    // Handling what was read.
+
+    fn on_greeting(&mut self, line: Bytes) {
+        let status = match StatusLine::parse_line(line, &self.config.limits) {
+            Ok(status) => status,
+            Err(error) => {
+                let during = Step::Greeting;
+                return self.fail(ProtocolViolation::Malformed { during, error }.into());
+            }
+        };
+        if !status.is_ok() {
+            return self.fail(Error::GreetingRejected(status));
+        }
+        let apop = status.apop_timestamp();
+        self.timestamp = apop.clone();
+        self.events.push_back(Event::Greeting { status, apop });
+        self.phase = Phase::Authorization;
+        self.send_internal(Command::Capa, Pending::Capa);
+    }
+
+    fn on_status(&mut self, pending: Pending, status: StatusLine) {
+        let ok = status.is_ok();
+        if ok && pending.expects_listing() {
+            // The pending command stays in front until the listing is read.
+            self.reading = Reading::Listing { scanned: 0 };
+            return;
+        }
+        self.in_flight.pop_front();
+        match pending {
+            Pending::Capa => self.on_capabilities(Capabilities::unknown()),
+            Pending::Stls if ok => {
+                self.phase = Phase::TlsUpgrade;
+                self.events.push_back(Event::StartTls);
+            }
+            Pending::Stls if self.config.tls == TlsMode::Required => {
+                self.fail_politely(Error::TlsRefused(status));
+            }
+            Pending::Stls => self.start_auth(),
+            Pending::User if ok => self.send_pass(),
+            Pending::User | Pending::Pass | Pending::Apop | Pending::Auth => {
+                if ok {
+                    self.authenticated();
+                } else {
+                    let method = self.method.unwrap_or(AuthMethod::UserPass);
+                    self.method = None;
+                    self.fail_politely(
+                        AuthError::Rejected {
+                            method,
+                            reply: status,
+                        }
+                        .into(),
+                    );
+                }
+            }
+            Pending::Farewell => self.close(),
+            Pending::Request(request) => self.on_request_status(request, status),
+        }
+    }
+
+    fn on_request_status(&mut self, request: Request, status: StatusLine) {
+        if request == Request::Quit {
+            self.close();
+            self.events.push_back(Event::Quit(QuitOutcome {
+                committed: status.is_ok(),
+                reply: status,
+            }));
+            return;
+        }
+        if !status.is_ok() {
+            self.events.push_back(Event::CommandFailed {
+                request,
+                reply: status,
+            });
+            return;
+        }
+        let during = Step::Command(request.verb());
+        let event = match request {
+            Request::Stat => Stat::from_status(&status).map(Event::Stat),
+            Request::List(Some(_)) => ScanListing::from_status(&status).map(Event::Scan),
+            Request::Uidl(Some(_)) => UidListing::from_status(&status).map(Event::Uid),
+            Request::Retr(msg) | Request::Top { msg, .. } => {
+                let decoder = DotDecoder::new()
+                    .with_size_limit(self.config.message_size_limit)
+                    .with_bare_line_ending(BareLineEnding::Normalize);
+                // Put the request back in front: it is answered once the body has ended.
+                self.in_flight.push_front(Pending::Request(request));
+                self.reading = Reading::Body { decoder, msg };
+                let top = match request {
+                    Request::Top { lines, .. } => Some(lines),
+                    _ => None,
+                };
+                Ok(Event::MessageStart { msg, top })
+            }
+            Request::Dele(msg) => Ok(Event::Deleted(msg)),
+            Request::Rset => Ok(Event::Reset),
+            Request::Noop => Ok(Event::Noop),
+            // Handled in `on_status`.
+            Request::List(None) | Request::Uidl(None) | Request::Quit => return,
+        };
+        match event {
+            Ok(event) => self.events.push_back(event),
+            Err(error) => self.fail(ProtocolViolation::Malformed { during, error }.into()),
+        }
+    }
+
+    fn on_capabilities(&mut self, capabilities: Capabilities) {
+        self.pipelining = capabilities.pipelining() == Some(true);
+        self.capabilities = capabilities.clone();
+        self.events.push_back(Event::Capabilities(capabilities));
+        if self.secure {
+            return self.start_auth();
+        }
+        let offered = self.capabilities.stls();
+        let try_stls = match self.config.tls {
+            TlsMode::Implicit | TlsMode::Disabled => false,
+            TlsMode::Opportunistic => offered == Some(true),
+            // Unknown capabilities (CAPA failed): try STLS anyway.
+            TlsMode::Required => offered != Some(false),
+        };
+        if try_stls {
+            self.send_internal(Command::Stls, Pending::Stls);
+        } else if self.config.tls == TlsMode::Required {
+            self.fail_politely(Error::TlsNotOffered);
+        } else {
+            self.start_auth();
+        }
+    }
+
+    fn start_auth(&mut self) {
+        let offer = auth::Offer {
+            capabilities: &self.capabilities,
+            timestamp: self.timestamp.as_ref(),
+            secure: self.secure,
+            allow_plaintext: self.config.allow_plaintext_auth,
+            apop: self.config.apop,
+        };
+        let method = match auth::choose(self.config.credentials.as_ref(), &offer) {
+            Ok(method) => method,
+            Err(error) => return self.fail_politely(error.into()),
+        };
+        self.method = Some(method);
+        let sent = match method {
+            AuthMethod::Sasl(mechanism) => self.send_auth(mechanism),
+            AuthMethod::Apop => self.send_apop(),
+            AuthMethod::UserPass => self.send_user(),
+        };
+        if let Err(error) = sent {
+            self.method = None;
+            self.fail_politely(error.into());
+        }
+    }
+
+    fn password(&self) -> Result<&mail_wire::sasl::PasswordCredentials, AuthError> {
+        match &self.config.credentials {
+            Some(Credentials::Password(credentials)) => Ok(credentials),
+            _ => Err(AuthError::NoCredentials),
+        }
+    }
+
+    fn send_apop(&mut self) -> Result<(), AuthError> {
+        let credentials = self.password()?;
+        let name = Name::new(Bytes::copy_from_slice(credentials.username.as_bytes()))
+            .map_err(AuthError::InvalidCredentials)?;
+        let digest: ApopDigest = match &self.timestamp {
+            Some(timestamp) => timestamp.digest(credentials.password.expose()),
+            None => {
+                return Err(AuthError::NoUsableMethod {
+                    plaintext_refused: false,
+                });
+            }
+        };
+        self.send_internal(Command::Apop { name, digest }, Pending::Apop);
+        Ok(())
+    }
+
+    fn send_user(&mut self) -> Result<(), AuthError> {
+        let credentials = self.password()?;
+        let name = Name::new(Bytes::copy_from_slice(credentials.username.as_bytes()))
+            .map_err(AuthError::InvalidCredentials)?;
+        // Check the password now, so that USER is not sent when PASS cannot follow.
+        Password::new(Bytes::copy_from_slice(credentials.password.expose()))
+            .map_err(AuthError::InvalidCredentials)?;
+        self.send_internal(Command::User(name), Pending::User);
+        Ok(())
+    }
+
+    fn send_pass(&mut self) {
+        let password = self.password().and_then(|credentials| {
+            Password::new(Bytes::copy_from_slice(credentials.password.expose()))
+                .map_err(AuthError::InvalidCredentials)
+        });
+        match password {
+            Ok(password) => self.send_internal(Command::Pass(password), Pending::Pass),
+            Err(error) => self.fail_politely(error.into()),
+        }
+    }
+
+    fn send_auth(&mut self, mechanism: mail_wire::sasl::Mechanism) -> Result<(), AuthError> {
+        let credentials = self
+            .config
+            .credentials
+            .clone()
+            .ok_or(AuthError::NoCredentials)?;
+        let mut exchange = ClientExchange::new(mechanism, credentials).map_err(AuthError::Sasl)?;
+        let name = Mechanism::new(Bytes::from_static(mechanism_name(mechanism)))
+            .map_err(AuthError::InvalidCredentials)?;
+        let initial = exchange.initial_response();
+        let mut deferred = None;
+        let initial_response = match initial {
+            Some(raw) => {
+                let data = SaslData::encode(raw.expose());
+                // "AUTH " name " " data CRLF within the command-line limit (RFC 5034 section 4).
+                let line = 5 + name.as_bytes().len() + 1 + data.as_bytes().len().max(1) + 2;
+                if line <= crate::Limits::COMMAND_LINE {
+                    Some(data)
+                } else {
+                    deferred = Some(raw);
+                    None
+                }
+            }
+            None => None,
+        };
+        self.sasl = Some(SaslState { exchange, deferred });
+        self.send_internal(
+            Command::Auth {
+                mechanism: name,
+                initial_response,
+            },
+            Pending::Auth,
+        );
+        Ok(())
+    }
+
+    /// A line in answer to AUTH: a `+ ` challenge, or the final status.
+    fn on_auth_line(&mut self, line: Bytes) {
+        let during = Step::Command(Verb::Auth);
+        match Response::parse_line(line, &self.config.limits) {
+            Ok(Response::Status(status)) => {
+                self.sasl = None;
+                self.on_status(Pending::Auth, status);
+            }
+            Ok(Response::Continuation(challenge)) => {
+                let answer = match self.answer_challenge(&challenge.0) {
+                    Ok(answer) => answer,
+                    Err(error) => return self.fail(ProtocolViolation::Sasl(error).into()),
+                };
+                AuthResponse::Data(SaslData::encode(answer.expose())).write(&mut self.out);
+            }
+            Err(error) => self.fail(ProtocolViolation::Malformed { during, error }.into()),
+        }
+    }
+
+    fn answer_challenge(
+        &mut self,
+        challenge: &SaslData,
+    ) -> Result<Secret, mail_wire::sasl::SaslError> {
+        let state = self
+            .sasl
+            .as_mut()
+            .ok_or(mail_wire::sasl::SaslError::Complete)?;
+        let raw = decode_base64(challenge.as_bytes())?;
+        match state.deferred.take() {
+            Some(initial) => Ok(initial),
+            None => state.exchange.respond(&raw),
+        }
+    }
+
+    fn authenticated(&mut self) {
+        self.phase = Phase::Transaction;
+        let method = self.method.unwrap_or(AuthMethod::UserPass);
+        self.events.push_back(Event::Authenticated(method));
+    }
+
+    // Ending.
+
+    /// Fails while the protocol is in step: QUIT is sent (nothing is deleted in the
+    /// AUTHORIZATION state), its answer ends the session.
+    fn fail_politely(&mut self, error: Error) {
+        self.events.push_back(Event::Failed(error));
+        self.queue.clear();
+        self.in_flight.clear();
+        self.reading = Reading::Line;
+        self.phase = Phase::Closing;
+        self.send_internal(Command::Quit, Pending::Farewell);
+    }
+
+    /// Fails on what the server sent: the stream is out of step, so the session ends
+    /// without QUIT (a drop deletes nothing, RFC 1939 section 6).
+    fn fail(&mut self, error: Error) {
+        if self.phase == Phase::Closing {
+            // One failure was reported already; this one only ends the session.
+            return self.close();
+        }
+        self.events.push_back(Event::Failed(error));
+        self.out.clear();
+        self.close();
+    }
+
+    /// Fails on a local cause (timeout, drop, overflow): nothing more is written.
+    fn abort(&mut self, error: Error) {
+        if self.phase != Phase::Closing {
+            self.events.push_back(Event::Failed(error));
+        }
+        self.out.clear();
+        self.close();
+    }
+
+    fn close(&mut self) {
+        self.phase = Phase::Closed;
+        self.queue.clear();
+        self.in_flight.clear();
+        self.reading = Reading::Line;
+        self.input.clear();
+        self.sasl = None;
+    }
+}
+
+/// The wire name of a mechanism this client runs.
+fn mechanism_name(mechanism: mail_wire::sasl::Mechanism) -> &'static [u8] {
+    match mechanism {
+        mail_wire::sasl::Mechanism::Plain => b"PLAIN",
+        mail_wire::sasl::Mechanism::Login => b"LOGIN",
+        _ => b"XOAUTH2",
+    }
+}
+
+/// Parses a whole listing region (entries and terminator); every octet must belong to it.
+fn parse_listing<E: ListingEntry>(
+    region: &Bytes,
+    limits: &crate::Limits,
+) -> Result<Listing<E>, ResponseError> {
+    match Listing::<E>::parse(region, limits) {
+        Ok((listing, used)) if used == region.len() => Ok(listing),
+        Ok(_) => Err(ResponseError::UnknownStatus),
+        Err(error) => Err(error
+            .error()
+            .cloned()
+            .unwrap_or(ResponseError::UnknownStatus)),
+    }
+}

@@ -1,0 +1,222 @@
+//! What the server machine tells the application, and how the application can misuse it.
+
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+use mail_wire::sasl::{Credentials, Mechanism as SaslMechanism};
+
+use crate::{ApopDigest, MsgNumber, Name, Password, Timestamp, UniqueId};
+
+/// Something the application learns from a session. Events marked *decision* block the
+/// session until the application answers on the [`Connection`](super::Connection); later
+/// pipelined commands wait, so replies stay in order (RFC 2449 section 6.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// *Decision*: a client presented credentials. Answer with
+    /// [`accept`](super::Connection::accept) (giving the maildrop listing) or
+    /// [`reject`](super::Connection::reject).
+    Login(Login),
+    /// *Decision*: a step of an AUTH exchange for a mechanism the machine does not run itself
+    /// (RFC 5034). `response` is the client's decoded answer; `None` on the first step when
+    /// the AUTH command carried no initial response. Answer with
+    /// [`sasl_challenge`](super::Connection::sasl_challenge) to continue, or
+    /// [`accept`](super::Connection::accept) / [`reject`](super::Connection::reject) to end it.
+    AuthStep {
+        /// The mechanism named by AUTH.
+        mechanism: SaslMechanism,
+        /// The client's decoded response (empty for `=` or an empty line).
+        response: Option<Bytes>,
+    },
+    /// A relayed AUTH exchange ended without a decision: the client cancelled with `*` or
+    /// sent invalid base64 (the machine answered `-ERR`). The application drops its state.
+    AuthAborted,
+    /// The `+OK` to STLS is queued (RFC 2595 section 4). Write everything
+    /// [`poll_transmit`](super::Connection::poll_transmit) gives, run the TLS handshake,
+    /// then call [`tls_established`](super::Connection::tls_established). Nothing else is
+    /// processed meanwhile, and plaintext received before the call is discarded.
+    StartTls,
+    /// *Decision*: the client wants a message (RETR, or TOP when `lines` is set). Stream its
+    /// content with [`send_message_chunk`](super::Connection::send_message_chunk) and
+    /// [`end_message`](super::Connection::end_message), or answer
+    /// [`message_unavailable`](super::Connection::message_unavailable).
+    Retrieve(Retrieve),
+    /// *Decision*: QUIT in the TRANSACTION state (RFC 1939 section 6): remove exactly these
+    /// messages, then answer [`commit_succeeded`](super::Connection::commit_succeeded) or
+    /// [`commit_failed`](super::Connection::commit_failed). Sent once, even when `deleted`
+    /// is empty, so the application can release the maildrop.
+    Commit {
+        /// The messages marked deleted, in message-number order.
+        deleted: Vec<DeletedMessage>,
+    },
+    /// The session is over; always the last event. Unless it follows a [`Event::Commit`],
+    /// nothing was deleted (DESIGN.md security invariant 6).
+    Closed {
+        /// Why it ended.
+        reason: CloseReason,
+        /// Messages that were marked deleted and are *not* deleted because the session did
+        /// not reach the UPDATE state (0 after a commit).
+        discarded_deletions: u32,
+    },
+}
+
+/// Credentials a client presented (RFC 1939 section 7, RFC 5034).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Login {
+    /// USER then PASS.
+    UserPass {
+        /// The mailbox name.
+        name: Name,
+        /// The password (its `Debug` hides it).
+        password: Password,
+    },
+    /// APOP: check with [`ApopLogin::verify`] against the stored secret.
+    Apop(ApopLogin),
+    /// AUTH with PLAIN, LOGIN or XOAUTH2, decoded by the machine.
+    Sasl {
+        /// The mechanism.
+        mechanism: SaslMechanism,
+        /// What the client sent (passwords and tokens are [`mail_wire::Secret`]s).
+        credentials: Credentials,
+    },
+}
+
+impl Login {
+    /// The user name presented (for locking the maildrop, for logs).
+    pub fn user(&self) -> &[u8] {
+        match self {
+            Self::UserPass { name, .. } => name.as_bytes(),
+            Self::Apop(apop) => apop.name.as_bytes(),
+            Self::Sasl { credentials, .. } => match credentials {
+                Credentials::Password(password) => password.username.as_bytes(),
+                Credentials::OAuth2(oauth) => oauth.user.as_bytes(),
+            },
+        }
+    }
+}
+
+/// An APOP login (RFC 1939 section 7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApopLogin {
+    /// The mailbox name.
+    pub name: Name,
+    /// The timestamp of this session's greeting.
+    pub timestamp: Timestamp,
+    /// The digest the client sent.
+    pub digest: ApopDigest,
+}
+
+impl ApopLogin {
+    /// Whether the digest is MD5(timestamp + `secret`), compared in constant time.
+    pub fn verify(&self, secret: &[u8]) -> bool {
+        self.digest.verify(&self.timestamp, secret)
+    }
+}
+
+/// A request for a message's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retrieve {
+    /// The message number.
+    pub msg: MsgNumber,
+    /// Its position in the maildrop the application gave ([`Maildrop`](super::Maildrop)),
+    /// from 0.
+    pub index: usize,
+    /// Its unique id, as the application gave it.
+    pub uid: UniqueId,
+    /// Its size, as the application gave it.
+    pub size: u64,
+    /// TOP: the body lines wanted after the header. The application streams the whole
+    /// message (or stops early); the machine cuts it.
+    pub lines: Option<u32>,
+}
+
+/// A message to remove at commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedMessage {
+    /// The message number.
+    pub msg: MsgNumber,
+    /// Its position in the maildrop the application gave, from 0.
+    pub index: usize,
+    /// Its unique id.
+    pub uid: UniqueId,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The client sent QUIT.
+    Quit,
+    /// The peer closed the connection or the socket failed ([`handle_close`]).
+    ///
+    /// [`handle_close`]: super::Connection::handle_close
+    PeerClosed,
+    /// The autologout timer expired (RFC 1939 section 3): no response is sent.
+    Timeout,
+    /// Too many bad commands.
+    TooManyBadCommands,
+    /// Too many failed logins.
+    TooManyFailedLogins,
+    /// The client sent more pipelined input than the hard cap.
+    InputOverflow,
+}
+
+/// Why a login is refused ([`Connection::reject`](super::Connection::reject)); each gives
+/// its extended response code (RFC 2449 section 8, RFC 3206).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LoginRefusal {
+    /// `-ERR [AUTH]`: wrong credentials. Counts toward [`Config::max_failed_logins`].
+    ///
+    /// [`Config::max_failed_logins`]: super::Config::max_failed_logins
+    BadCredentials,
+    /// `-ERR [IN-USE]`: the maildrop is locked by another session.
+    InUse,
+    /// `-ERR [LOGIN-DELAY]`: logged in too soon after the last login.
+    LoginDelay,
+    /// `-ERR [SYS/TEMP]`: a temporary failure; the client may try again later.
+    SysTemp,
+    /// `-ERR [SYS/PERM]`: a permanent failure.
+    SysPerm,
+}
+
+impl LoginRefusal {
+    pub(super) fn reply(self) -> &'static [u8] {
+        match self {
+            Self::BadCredentials => b"-ERR [AUTH] authentication failed\r\n",
+            Self::InUse => b"-ERR [IN-USE] maildrop is locked by another session\r\n",
+            Self::LoginDelay => b"-ERR [LOGIN-DELAY] login too soon after the last one\r\n",
+            Self::SysTemp => b"-ERR [SYS/TEMP] temporary failure, try again later\r\n",
+            Self::SysPerm => b"-ERR [SYS/PERM] maildrop unavailable\r\n",
+        }
+    }
+}
+
+/// What the application did wrong: an answer that does not fit the session's state. The
+/// session is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// No decision is pending.
+    #[error("no decision is pending")]
+    NoDecisionPending,
+    /// A decision is pending, but not of the kind answered.
+    #[error("the pending decision is {pending}, not this one")]
+    WrongDecision {
+        /// What the pending decision is.
+        pending: &'static str,
+    },
+    /// The session has ended.
+    #[error("the session is closed")]
+    Closed,
+    /// The maildrop has more than `u32::MAX` messages (RFC 1939 numbers do not reach them).
+    #[error("the maildrop has too many messages")]
+    TooManyMessages,
+    /// Content was already sent, so the message can no longer be refused.
+    #[error("the message has started")]
+    MessageStarted,
+    /// The call needs a TLS upgrade in progress ([`Event::StartTls`]).
+    #[error("no TLS upgrade is in progress")]
+    NoTlsUpgrade,
+}

@@ -1,0 +1,447 @@
+//! The client machine through its API: pipelined writes, the download planner, typed auth
+//! failures, limits, and one test per security invariant of DESIGN.md that concerns a client.
+
+use bytes::Bytes;
+use pop3_proto::client::{
+    AuthError, AuthFailure, Config, Connection, Error, Event, ProtocolViolation, TlsMode,
+    UsageError, plan_download,
+};
+use pop3_proto::{Limits, MsgNumber, UidList};
+use proptest::prelude::*;
+
+fn msg(n: u32) -> MsgNumber {
+    MsgNumber::new(n).unwrap()
+}
+
+fn events(conn: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| conn.poll_event()).collect()
+}
+
+fn written(conn: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(bytes) = conn.poll_transmit() {
+        out.extend_from_slice(&bytes);
+    }
+    out
+}
+
+/// A client logged in over implicit TLS with USER/PASS; `capa` lines after `+OK`.
+fn logged_in(config: Config, capa: &str) -> Connection {
+    let mut conn = Connection::new(config.with_password("a", "b").with_tls(TlsMode::Implicit));
+    conn.receive(b"+OK ready\r\n");
+    events(&mut conn);
+    assert_eq!(written(&mut conn), b"CAPA\r\n");
+    conn.receive(format!("+OK\r\n{capa}.\r\n").as_bytes());
+    events(&mut conn);
+    assert_eq!(written(&mut conn), b"USER a\r\n");
+    conn.receive(b"+OK\r\n");
+    events(&mut conn);
+    assert_eq!(written(&mut conn), b"PASS b\r\n");
+    conn.receive(b"+OK\r\n");
+    assert!(matches!(events(&mut conn)[..], [Event::Authenticated(_)]));
+    conn
+}
+
+#[test]
+fn pipelined_commands_go_out_in_one_write() {
+    let mut conn = logged_in(Config::default(), "USER\r\nPIPELINING\r\n");
+    for n in 1..=10 {
+        conn.retr(msg(n)).unwrap();
+        conn.dele(msg(n)).unwrap();
+    }
+    conn.quit().unwrap();
+    let write = conn.poll_transmit().expect("one write");
+    assert_eq!(conn.poll_transmit(), None);
+    let expected: String = (1..=10)
+        .map(|n| format!("RETR {n}\r\nDELE {n}\r\n"))
+        .chain(["QUIT\r\n".to_string()])
+        .collect();
+    assert_eq!(write, expected.as_bytes());
+}
+
+#[test]
+fn pipelining_window_bounds_commands_in_flight() {
+    let mut conn = logged_in(
+        Config::default().with_pipelining_window(3),
+        "USER\r\nPIPELINING\r\n",
+    );
+    for _ in 0..5 {
+        conn.noop().unwrap();
+    }
+    assert_eq!(written(&mut conn), b"NOOP\r\nNOOP\r\nNOOP\r\n");
+    conn.receive(b"+OK\r\n");
+    assert_eq!(events(&mut conn), [Event::Noop]);
+    assert_eq!(written(&mut conn), b"NOOP\r\n");
+}
+
+#[test]
+fn without_pipelining_one_command_at_a_time() {
+    let mut conn = logged_in(Config::default(), "USER\r\n");
+    conn.stat().unwrap();
+    conn.noop().unwrap();
+    assert_eq!(written(&mut conn), b"STAT\r\n");
+    assert_eq!(written(&mut conn), b"");
+    conn.receive(b"+OK 0 0\r\n");
+    events(&mut conn);
+    assert_eq!(written(&mut conn), b"NOOP\r\n");
+}
+
+#[test]
+fn command_queue_is_bounded() {
+    let mut conn = logged_in(Config::default().with_max_queued_commands(2), "USER\r\n");
+    conn.noop().unwrap();
+    conn.noop().unwrap();
+    assert_eq!(conn.noop(), Err(UsageError::QueueFull { limit: 2 }));
+}
+
+fn uid_list(text: &str) -> UidList {
+    let input = Bytes::from(format!("{text}.\r\n"));
+    UidList::parse(&input, &Limits::default()).unwrap().0
+}
+
+#[test]
+fn plan_fetches_new_messages_and_reports_vanished_ones() {
+    let listing = uid_list("1 aaa\r\n2 bbb\r\n3 ccc\r\n");
+    let known: Vec<&[u8]> = vec![b"bbb", b"zzz", b"aaa"];
+    let plan = plan_download(&listing, known);
+    let fetch: Vec<(u32, &[u8])> = plan
+        .fetch
+        .iter()
+        .map(|entry| (entry.msg.get(), entry.uid.as_bytes()))
+        .collect();
+    assert_eq!(fetch, [(3, &b"ccc"[..])]);
+    assert_eq!(plan.vanished, [&b"zzz"[..]]);
+}
+
+#[test]
+fn plan_with_nothing_known_fetches_everything_in_order() {
+    let listing = uid_list("1 aaa\r\n2 bbb\r\n");
+    let plan = plan_download(&listing, std::iter::empty());
+    let numbers: Vec<u32> = plan.fetch.iter().map(|entry| entry.msg.get()).collect();
+    assert_eq!(numbers, [1, 2]);
+    assert!(plan.vanished.is_empty());
+}
+
+#[test]
+fn plan_compares_ids_case_sensitively_and_fetches_a_duplicate_id_once() {
+    let listing = uid_list("1 AbC\r\n2 abc\r\n3 AbC\r\n");
+    let plan = plan_download(&listing, [&b"abc"[..], b"abc"]);
+    let numbers: Vec<u32> = plan.fetch.iter().map(|entry| entry.msg.get()).collect();
+    assert_eq!(numbers, [1]);
+    assert!(plan.vanished.is_empty());
+}
+
+proptest! {
+    #[test]
+    fn plan_partitions_the_listing(
+        listed in proptest::collection::btree_set("[a-z]{1,4}", 0..20),
+        known in proptest::collection::btree_set("[a-z]{1,4}", 0..20),
+    ) {
+        let text: String = listed
+            .iter()
+            .enumerate()
+            .map(|(i, uid)| format!("{} {uid}\r\n", i + 1))
+            .collect();
+        let listing = uid_list(&text);
+        let plan = plan_download(&listing, known.iter().map(|uid| uid.as_bytes()));
+        let fetched: Vec<&[u8]> = plan.fetch.iter().map(|entry| entry.uid.as_bytes()).collect();
+        let expected: Vec<&[u8]> = listed
+            .iter()
+            .filter(|uid| !known.contains(*uid))
+            .map(|uid| uid.as_bytes())
+            .collect();
+        prop_assert_eq!(fetched, expected);
+        let vanished: Vec<&[u8]> = known
+            .iter()
+            .filter(|uid| !listed.contains(*uid))
+            .map(|uid| uid.as_bytes())
+            .collect();
+        prop_assert_eq!(plan.vanished, vanished);
+    }
+}
+
+#[test]
+fn auth_failures_are_classified_by_response_code() {
+    for (code, failure) in [
+        ("[AUTH] ", AuthFailure::BadCredentials),
+        ("[IN-USE] ", AuthFailure::InUse),
+        ("[LOGIN-DELAY] ", AuthFailure::LoginDelay),
+        ("[SYS/TEMP] ", AuthFailure::TemporarySystem),
+        ("[SYS/PERM] ", AuthFailure::PermanentSystem),
+        ("", AuthFailure::Unspecified),
+    ] {
+        let mut conn = Connection::new(
+            Config::default()
+                .with_password("a", "b")
+                .with_tls(TlsMode::Implicit),
+        );
+        conn.receive(b"+OK hi\r\n-ERR\r\n+OK\r\n");
+        events(&mut conn);
+        conn.receive(format!("-ERR {code}no\r\n").as_bytes());
+        let got = events(&mut conn);
+        let [Event::Failed(Error::Auth(error))] = &got[..] else {
+            panic!("{got:?}");
+        };
+        assert!(matches!(error, AuthError::Rejected { .. }));
+        assert_eq!(error.failure(), Some(failure), "{code}");
+        assert_eq!(
+            failure.is_temporary(),
+            matches!(
+                failure,
+                AuthFailure::InUse | AuthFailure::LoginDelay | AuthFailure::TemporarySystem
+            )
+        );
+    }
+}
+
+#[test]
+fn listing_over_its_limit_is_a_protocol_violation() {
+    let mut limits = Limits::default();
+    limits.listing = 64;
+    let mut conn = logged_in(Config::default().with_limits(limits), "USER\r\n");
+    conn.list(None).unwrap();
+    written(&mut conn);
+    conn.receive(b"+OK\r\n");
+    for n in 1..20 {
+        conn.receive(format!("{n} 100\r\n").as_bytes());
+        if conn.is_closed() {
+            break;
+        }
+        let _ = events(&mut conn);
+    }
+    assert!(conn.is_closed());
+}
+
+#[test]
+fn message_data_is_a_slice_of_the_received_bytes_not_the_whole_message() {
+    let mut conn = logged_in(Config::default(), "USER\r\n");
+    conn.retr(msg(1)).unwrap();
+    written(&mut conn);
+    conn.receive(b"+OK\r\n");
+    let mut total = 0;
+    for _ in 0..100 {
+        conn.receive(&[b'x'; 1000]);
+        conn.receive(b"\r\n");
+        for event in events(&mut conn) {
+            if let Event::MessageData(chunk) = event {
+                total += chunk.len();
+            }
+        }
+        // Everything received so far was handed out: nothing accumulates.
+        assert!(conn.wants_input());
+    }
+    assert_eq!(total, 100 * 1002);
+    conn.receive(b".\r\n");
+    let end = events(&mut conn);
+    assert!(matches!(&end[..], [Event::MessageEnd(end)] if end.size == 100 * 1002));
+}
+
+#[test]
+fn connection_is_small() {
+    let size = std::mem::size_of::<Connection>();
+    println!("size_of::<Connection>() = {size}");
+    assert!(size < 1024, "{size}");
+}
+
+// ---- Security invariants (DESIGN.md) ----
+
+/// Invariant 2: after STLS, plaintext pipelined behind the +OK is never read.
+#[test]
+fn invariant_2_plaintext_after_stls_is_dropped() {
+    let mut conn = Connection::new(Config::default().with_password("a", "b"));
+    conn.receive(b"+OK hi\r\n+OK\r\nSTLS\r\n.\r\n");
+    events(&mut conn);
+    assert_eq!(written(&mut conn), b"CAPA\r\nSTLS\r\n");
+    // The +OK and an injected CAPA answer offering PLAIN arrive together.
+    conn.receive(b"+OK go\r\n+OK\r\nSASL PLAIN\r\n.\r\n");
+    assert_eq!(events(&mut conn), [Event::StartTls]);
+    assert!(!conn.wants_input());
+    conn.receive(b"+OK more injected\r\n");
+    conn.tls_established().unwrap();
+    assert_eq!(written(&mut conn), b"CAPA\r\n");
+    assert_eq!(events(&mut conn), []);
+    conn.receive(b"+OK\r\nUSER\r\n.\r\n");
+    let got = events(&mut conn);
+    assert!(matches!(&got[..], [Event::Capabilities(caps)] if caps.sasl().is_none()));
+    assert_eq!(written(&mut conn), b"USER a\r\n");
+}
+
+/// Invariant 3: unread input is bounded; past the hard cap the session fails, never grows.
+#[test]
+fn invariant_3_every_buffer_is_bounded() {
+    let mut conn = logged_in(Config::default(), "USER\r\n");
+    conn.noop().unwrap();
+    written(&mut conn);
+    let mut fed = 0;
+    while conn.wants_input() {
+        conn.receive(&[b'+'; 4096]);
+        fed += 4096;
+        assert!(fed < 1 << 20, "wants_input never turned false");
+    }
+    while !conn.is_closed() {
+        conn.receive(&[b'+'; 4096]);
+        fed += 4096;
+        assert!(fed < 1 << 20, "no hard cap");
+    }
+    let got = events(&mut conn);
+    assert!(
+        matches!(got[..], [Event::Failed(Error::InputOverflow { .. })]),
+        "{got:?}"
+    );
+}
+
+/// Invariant 3: an overlong response line is refused, not buffered.
+#[test]
+fn invariant_3_overlong_line_is_refused() {
+    let mut conn = Connection::new(Config::default().with_password("a", "b"));
+    conn.receive(&[b'+'; 600]);
+    let got = events(&mut conn);
+    assert!(
+        matches!(
+            &got[..],
+            [Event::Failed(Error::ProtocolViolation(
+                ProtocolViolation::Line { .. }
+            ))]
+        ),
+        "{got:?}"
+    );
+    assert!(conn.is_closed());
+}
+
+/// Invariant 4: no CR, LF or NUL reaches the wire through credentials.
+#[test]
+fn invariant_4_no_injection_through_credentials() {
+    for (user, pass) in [("a\r\nDELE 1", "b"), ("a", "b\r\nDELE 1"), ("a", "b\0c")] {
+        let mut conn = Connection::new(
+            Config::default()
+                .with_password(user, pass)
+                .with_tls(TlsMode::Implicit),
+        );
+        conn.receive(b"+OK hi\r\n-ERR\r\n");
+        let got = events(&mut conn);
+        assert!(
+            matches!(
+                got.last(),
+                Some(Event::Failed(Error::Auth(AuthError::InvalidCredentials(_))))
+            ),
+            "{got:?}"
+        );
+        assert_eq!(written(&mut conn), b"CAPA\r\nQUIT\r\n");
+    }
+}
+
+proptest! {
+    /// Invariant 4: no panic on any input, in any chunks.
+    #[test]
+    fn invariant_4_no_panic_on_any_input(
+        chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..32),
+        prefix in prop_oneof![
+            Just(&b""[..]),
+            Just(&b"+OK <1.2@x>\r\n-ERR\r\n+OK\r\n"[..]),
+            Just(&b"+OK\r\n+OK\r\nSTLS\r\nSASL PLAIN\r\nPIPELINING\r\n.\r\n"[..]),
+        ],
+    ) {
+        let mut conn = Connection::new(Config::default().with_password("a", "b").with_plaintext_auth(true));
+        conn.receive(prefix);
+        for chunk in chunks {
+            conn.receive(&chunk);
+            while conn.poll_event().is_some() {}
+            let _ = conn.stat();
+            let _ = conn.retr(msg(1));
+            let _ = conn.uidl(None);
+            while conn.poll_transmit().is_some() {}
+            let _ = conn.tls_established();
+        }
+        conn.handle_close();
+        while conn.poll_event().is_some() {}
+        prop_assert!(conn.is_closed() || conn.poll_transmit().is_some());
+    }
+}
+
+/// Invariant 6: a dropped connection deletes nothing: the client never reports a commit
+/// it did not get.
+#[test]
+fn invariant_6_drop_without_quit_commits_nothing() {
+    let mut conn = logged_in(Config::default(), "USER\r\n");
+    conn.dele(msg(1)).unwrap();
+    conn.quit().unwrap();
+    assert_eq!(written(&mut conn), b"DELE 1\r\n");
+    conn.receive(b"+OK\r\n");
+    assert_eq!(events(&mut conn), [Event::Deleted(msg(1))]);
+    assert_eq!(written(&mut conn), b"QUIT\r\n");
+    conn.handle_close();
+    assert_eq!(events(&mut conn), [Event::Failed(Error::ConnectionClosed)]);
+    assert!(conn.is_closed());
+}
+
+proptest! {
+    /// Invariant 7: without TLS and without `allow_plaintext_auth`, no password or token is
+    /// ever written, whatever the server offers.
+    #[test]
+    fn invariant_7_no_plaintext_credentials_without_tls(
+        user in any::<bool>(),
+        plain in any::<bool>(),
+        xoauth2 in any::<bool>(),
+        stls in any::<bool>(),
+        capa_fails in any::<bool>(),
+        oauth in any::<bool>(),
+        stls_refused in any::<bool>(),
+    ) {
+        let config = if oauth {
+            Config::default().with_oauth2("u@example.org", "TOKEN-SECRET")
+        } else {
+            Config::default().with_password("u", "PASSWORD-SECRET")
+        };
+        let mut conn = Connection::new(config);
+        conn.receive(b"+OK hi\r\n");
+        let mut capa = String::new();
+        if capa_fails {
+            capa.push_str("-ERR\r\n");
+        } else {
+            capa.push_str("+OK\r\n");
+            if user { capa.push_str("USER\r\n"); }
+            if stls { capa.push_str("STLS\r\n"); }
+            let mut sasl = Vec::new();
+            if plain { sasl.push("PLAIN"); }
+            if xoauth2 { sasl.push("XOAUTH2"); }
+            if !sasl.is_empty() { capa.push_str(&format!("SASL {}\r\n", sasl.join(" "))); }
+            capa.push_str(".\r\n");
+        }
+        conn.receive(capa.as_bytes());
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            while conn.poll_event().is_some() {}
+            while let Some(bytes) = conn.poll_transmit() { out.extend_from_slice(&bytes); }
+            if out.ends_with(b"STLS\r\n") {
+                // Refused, or accepted and never established: either way no secret may follow.
+                conn.receive(if stls_refused { b"-ERR no\r\n" } else { b"+OK\r\n" });
+            } else {
+                conn.receive(b"+OK\r\n");
+            }
+        }
+        let text = String::from_utf8_lossy(&out);
+        prop_assert!(!text.contains("PASS "), "{}", text);
+        prop_assert!(!text.contains("AUTH "), "{}", text);
+        prop_assert!(!text.contains("USER "), "{}", text);
+    }
+}
+
+#[test]
+fn answer_to_quit_received_just_before_eof_is_still_read() {
+    let mut conn = logged_in(Config::default(), "USER\r\n");
+    conn.dele(msg(1)).unwrap();
+    conn.quit().unwrap();
+    written(&mut conn);
+    conn.receive(b"+OK\r\n");
+    events(&mut conn);
+    written(&mut conn);
+    // The adapter reads the answer and the EOF in one go, and reports both before polling.
+    conn.receive(b"+OK bye\r\n");
+    conn.handle_close();
+    let got = events(&mut conn);
+    assert!(
+        matches!(&got[..], [Event::Quit(outcome)] if outcome.committed),
+        "{got:?}"
+    );
+    assert!(conn.is_closed());
+}
