@@ -20,7 +20,7 @@ use nom::{IResult, Parser};
 
 use crate::error::AddressError;
 use crate::limits;
-use crate::syntax::{self, ATEXT, DCONTENT, LDH, LETDIG, QTEXT};
+use crate::syntax::{self, ATEXT, DCONTENT, LDH, QTEXT};
 
 type Res<'a, O> = IResult<&'a [u8], O, ()>;
 
@@ -115,25 +115,26 @@ fn path(i: &[u8]) -> Res<'_, (&[u8], usize)> {
 /// table-driven pass. Gives the mailbox length and the index of its `@` when the input starts
 /// with a well-formed one; `None` sends the caller to the full grammar, which accepts the same
 /// mailboxes (and more: quoted local parts, address literals).
-#[inline]
+#[inline(always)]
 fn simple_mailbox(bytes: &[u8]) -> Option<(usize, usize)> {
-    let mut prev_dot = true; // a Dot-string neither starts nor ends with a dot, nor doubles one
+    // Atoms separated by single dots: a Dot-string neither starts nor ends with a dot.
     let mut i = 0;
     loop {
-        let b = *bytes.get(i)?;
-        if b == b'.' {
-            if prev_dot {
-                return None;
-            }
-            prev_dot = true;
-        } else if syntax::is_or_utf8(b, ATEXT, true) {
-            prev_dot = false;
-        } else if b == b'@' && !prev_dot {
-            break;
-        } else {
+        let start = i;
+        while bytes
+            .get(i)
+            .is_some_and(|&b| syntax::is_or_utf8(b, ATEXT, true))
+        {
+            i += 1;
+        }
+        if i == start {
             return None;
         }
-        i += 1;
+        match bytes.get(i) {
+            Some(b'.') => i += 1,
+            Some(b'@') => break,
+            _ => return None,
+        }
     }
     let domain = simple_domain(&bytes[i + 1..])?;
     Some((i + 1 + domain, i))
@@ -141,29 +142,25 @@ fn simple_mailbox(bytes: &[u8]) -> Option<(usize, usize)> {
 
 /// Length of the domain name at the front of `bytes` when its labels are well formed
 /// (`sub-domain = Let-dig [Ldh-str]`); `None` otherwise.
-#[inline]
+#[inline(always)]
 fn simple_domain(bytes: &[u8]) -> Option<usize> {
-    let mut label_start = 0;
     let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'.' {
-            if i == label_start || bytes[i - 1] == b'-' {
-                return None;
-            }
-            label_start = i + 1;
-        } else if b == b'-' {
-            if i == label_start {
-                return None;
-            }
-        } else if !syntax::is_or_utf8(b, LETDIG, true) {
-            break;
+    loop {
+        let start = i;
+        while bytes
+            .get(i)
+            .is_some_and(|&b| syntax::is_or_utf8(b, LDH, true))
+        {
+            i += 1;
         }
-        i += 1;
+        if i == start || bytes[start] == b'-' || bytes[i - 1] == b'-' {
+            return None;
+        }
+        match bytes.get(i) {
+            Some(b'.') => i += 1,
+            _ => return Some(i),
+        }
     }
-    if i == label_start || bytes[i - 1] == b'-' {
-        return None;
-    }
-    Some(i)
 }
 
 /// The kind of an address literal's content, `None` when it is malformed.
@@ -187,6 +184,7 @@ fn literal_of(literal: &[u8]) -> Option<AddressLiteral<'_>> {
 }
 
 /// Checks the 8-bit octets of an address: refused without SMTPUTF8, else must be UTF-8.
+#[inline(always)]
 fn check_8bit(bytes: &[u8], utf8: bool) -> Result<(), AddressError> {
     if bytes.is_ascii() {
         Ok(())
@@ -242,6 +240,7 @@ impl Domain {
         Domain::parse(domain.into(), true)
     }
 
+    #[inline(always)]
     pub(crate) fn parse(bytes: Bytes, utf8: bool) -> Result<Domain, AddressError> {
         if bytes.is_empty() {
             return Err(AddressError::Empty);
@@ -372,6 +371,7 @@ impl Mailbox {
         }
     }
 
+    #[inline(always)]
     fn checked(
         source: &Bytes,
         raw: &[u8],
@@ -540,6 +540,7 @@ pub(crate) enum ParsedPath {
 }
 
 /// Parses a path at the front of `bytes` (a part of `source`); gives it and the rest of the line.
+#[inline(always)]
 pub(crate) fn parse_path<'a>(
     source: &Bytes,
     bytes: &'a [u8],

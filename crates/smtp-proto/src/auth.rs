@@ -1,5 +1,5 @@
-//! The SMTP side of AUTH (RFC 4954): mechanism names, base64 payloads, and the lines a
-//! client sends during the exchange. Encoding and decoding SASL messages is `mail_wire::sasl`.
+//! The SMTP side of AUTH (RFC 4954): base64 payloads and the lines a client sends during the
+//! exchange; mechanism names are `mail_wire`'s. Encoding and decoding SASL messages is `mail_wire::sasl`.
 
 use core::fmt;
 
@@ -7,98 +7,11 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::{CommandError, ParseError, ValueError};
 use crate::limits::Limits;
-use crate::syntax::{self, BASE64, LineScan, SASL_MECH};
+use crate::syntax::{self, BASE64, LineScan};
 
-/// A SASL mechanism name (RFC 4422 section 3.1: 1 to 20 of upper-case letters, digits, `-`, `_`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Mechanism {
-    /// PLAIN (RFC 4616).
-    Plain,
-    /// LOGIN (draft-murchison-sasl-login).
-    Login,
-    /// CRAM-MD5 (RFC 2195).
-    CramMd5,
-    /// XOAUTH2 (Google, Microsoft).
-    XOAuth2,
-    /// OAUTHBEARER (RFC 7628).
-    OAuthBearer,
-    /// SCRAM-SHA-1 (RFC 5802).
-    ScramSha1,
-    /// SCRAM-SHA-256 (RFC 7677).
-    ScramSha256,
-    /// EXTERNAL (RFC 4422 appendix A).
-    External,
-    /// ANONYMOUS (RFC 4505).
-    Anonymous,
-    /// Any other mechanism.
-    Other(MechanismName),
-}
-
-/// The name of a mechanism without its own variant; always a valid `sasl-mech`.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct MechanismName(Bytes);
-
-impl MechanismName {
-    /// The name, as sent.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for MechanismName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&alloc::string::String::from_utf8_lossy(&self.0), f)
-    }
-}
-
-const KNOWN: [(&[u8], Mechanism); 9] = [
-    (b"PLAIN", Mechanism::Plain),
-    (b"LOGIN", Mechanism::Login),
-    (b"CRAM-MD5", Mechanism::CramMd5),
-    (b"XOAUTH2", Mechanism::XOAuth2),
-    (b"OAUTHBEARER", Mechanism::OAuthBearer),
-    (b"SCRAM-SHA-1", Mechanism::ScramSha1),
-    (b"SCRAM-SHA-256", Mechanism::ScramSha256),
-    (b"EXTERNAL", Mechanism::External),
-    (b"ANONYMOUS", Mechanism::Anonymous),
-];
-
-impl Mechanism {
-    /// A mechanism from its name (any case); names of known mechanisms give their variant.
-    pub fn new(name: impl Into<Bytes>) -> Result<Mechanism, ValueError> {
-        let name = name.into();
-        Mechanism::parse(&name, &name).ok_or(ValueError::Syntax("not a SASL mechanism name"))
-    }
-
-    /// Parses `name` (a part of `source`), without copying.
-    pub(crate) fn parse(source: &Bytes, name: &[u8]) -> Option<Mechanism> {
-        if name.is_empty() || name.len() > 20 || !syntax::all(name, SASL_MECH) {
-            return None;
-        }
-        for (known, mechanism) in &KNOWN {
-            if known.eq_ignore_ascii_case(name) {
-                return Some(mechanism.clone());
-            }
-        }
-        Some(Mechanism::Other(MechanismName(source.slice_ref(name))))
-    }
-
-    /// The name (upper case for the known ones).
-    pub fn name(&self) -> &[u8] {
-        match self {
-            Mechanism::Other(name) => &name.0,
-            known => KNOWN
-                .iter()
-                .find(|(_, m)| m == known)
-                .map_or(&b""[..], |(n, _)| n),
-        }
-    }
-
-    /// Whether the mechanism sends the password in the clear (only over TLS, RFC 4954 section 4).
-    pub fn is_plaintext(&self) -> bool {
-        matches!(self, Mechanism::Plain | Mechanism::Login)
-    }
-}
+/// A SASL mechanism name (RFC 4422 section 3.1: 1 to 20 of upper-case letters, digits, `-`,
+/// `_`; lower case is read and upper-cased): `mail_wire`'s, shared with POP3. Copy, no allocation.
+pub use mail_wire::sasl::{Mechanism, MechanismName};
 
 /// Base64 text of a SASL exchange (RFC 4954 section 4), as sent; may be empty.
 /// Its Debug output hides the content: it carries credentials.

@@ -9,7 +9,7 @@ use crate::address::Domain;
 use crate::auth::Mechanism;
 use crate::error::{ReplyError, ValueError};
 use crate::reply::{Code, Lines, Reply, ReplyLines};
-use crate::syntax::{self, LDH};
+use crate::syntax::{self, LDH, word_is};
 
 /// A service extension this crate has a name for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,28 +58,50 @@ impl Extension {
     }
 
     /// The extension named by an EHLO keyword (any case).
+    #[inline]
     pub fn from_keyword(keyword: &[u8]) -> Option<Extension> {
-        // Dispatch on length and first octet, then confirm the whole keyword.
-        let first = keyword.first()?.to_ascii_uppercase();
-        let extension = match (keyword.len(), first) {
-            (4, b'S') => Extension::Size,
-            (4, b'A') => Extension::Auth,
-            (10, b'P') => Extension::Pipelining,
-            (8, b'8') => Extension::EightBitMime,
-            (8, b'S') if keyword[1].eq_ignore_ascii_case(&b'M') => Extension::SmtpUtf8,
-            (8, b'S') => Extension::StartTls,
-            (8, b'C') => Extension::Chunking,
-            (10, b'B') => Extension::BinaryMime,
-            (3, b'D') => Extension::Dsn,
-            (19, b'E') => Extension::EnhancedStatusCodes,
-            (10, b'R') => Extension::RequireTls,
+        Extension::from_keyword_at(keyword, 0, keyword.len())
+    }
+
+    /// The extension named by `bytes[start..start + len]`: octets after the keyword in `bytes`
+    /// let the loads below take 8 at a time.
+    #[inline(always)]
+    fn from_keyword_at(bytes: &[u8], start: usize, len: usize) -> Option<Extension> {
+        // Dispatch on length, then compare 8 octets at a time with ASCII case folded.
+        if !(3..=19).contains(&len) {
+            return None;
+        }
+        let keyword = bytes.get(start..)?;
+        let head = syntax::word_at(keyword, 0, len);
+        let extension = match len {
+            3 if word_is!(head, b"DSN", 0) => Extension::Dsn,
+            4 if word_is!(head, b"SIZE", 0) => Extension::Size,
+            4 if word_is!(head, b"AUTH", 0) => Extension::Auth,
+            8 if word_is!(head, b"8BITMIME", 0) => Extension::EightBitMime,
+            8 if word_is!(head, b"STARTTLS", 0) => Extension::StartTls,
+            8 if word_is!(head, b"SMTPUTF8", 0) => Extension::SmtpUtf8,
+            8 if word_is!(head, b"CHUNKING", 0) => Extension::Chunking,
+            10 => {
+                let tail = syntax::word_at(keyword, 8, 2);
+                if word_is!(head, b"PIPELINING", 0) && word_is!(tail, b"PIPELINING", 8) {
+                    Extension::Pipelining
+                } else if word_is!(head, b"BINARYMIME", 0) && word_is!(tail, b"BINARYMIME", 8) {
+                    Extension::BinaryMime
+                } else if word_is!(head, b"REQUIRETLS", 0) && word_is!(tail, b"REQUIRETLS", 8) {
+                    Extension::RequireTls
+                } else {
+                    return None;
+                }
+            }
+            19 if word_is!(head, b"ENHANCEDSTATUSCODES", 0)
+                && word_is!(syntax::word_at(keyword, 8, 8), b"ENHANCEDSTATUSCODES", 8)
+                && word_is!(syntax::word_at(keyword, 16, 3), b"ENHANCEDSTATUSCODES", 16) =>
+            {
+                Extension::EnhancedStatusCodes
+            }
             _ => return None,
         };
-        extension
-            .keyword()
-            .as_bytes()
-            .eq_ignore_ascii_case(keyword)
-            .then_some(extension)
+        Some(extension)
     }
 }
 
@@ -99,7 +121,7 @@ pub enum Capability<'a> {
 }
 
 fn split_keyword(line: &[u8]) -> (&[u8], &[u8]) {
-    match memchr::memchr(b' ', line) {
+    match line.iter().position(|&b| b == b' ') {
         Some(sp) => (&line[..sp], &line[sp + 1..]),
         None => (line, &[]),
     }
@@ -107,6 +129,7 @@ fn split_keyword(line: &[u8]) -> (&[u8], &[u8]) {
 
 /// The keyword's extension, if known and its parameters are well formed (others are kept as
 /// unknown lines).
+#[inline]
 fn classify(line: &[u8]) -> Option<(Extension, &[u8])> {
     let (keyword, params) = split_keyword(line);
     let extension = Extension::from_keyword(keyword)?;
@@ -118,14 +141,126 @@ fn classify(line: &[u8]) -> Option<(Extension, &[u8])> {
     well_formed.then_some((extension, params))
 }
 
+/// [`classify`] of the line `region[start..end]`, without splitting it first: of the known
+/// keywords only SIZE and AUTH take parameters, so the line's length and its first 8 octets
+/// decide (SIZE's parameter is checked by the caller).
+#[inline(always)]
+fn classify_at(region: &[u8], start: usize, end: usize) -> Option<(Extension, &[u8])> {
+    let len = end - start;
+    let head = syntax::word_at(region, start, len);
+    // SP in the first 8 octets ends the keyword there (octets past the line load as 0).
+    let spaces = {
+        let x = head ^ 0x2020_2020_2020_2020;
+        x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080
+    };
+    let (keyword_len, params) = if spaces != 0 {
+        let sp = (spaces.trailing_zeros() / 8) as usize;
+        (sp, region.get(start + sp + 1..end).unwrap_or_default())
+    } else if len > 8 && region[end - 1] == b' ' {
+        // A keyword of 8 or more octets followed by an empty parameter list.
+        (len - 1, &[][..])
+    } else {
+        (len, &[][..])
+    };
+    let keyword_head = head & (u64::MAX >> (64 - 8 * keyword_len.clamp(1, 8)));
+    let extension = match keyword_len {
+        3 if word_is!(keyword_head, b"DSN", 0) => Extension::Dsn,
+        4 if word_is!(keyword_head, b"SIZE", 0) => return Some((Extension::Size, params)),
+        4 if word_is!(keyword_head, b"AUTH", 0) => return Some((Extension::Auth, params)),
+        8 | 10 | 19 => Extension::from_keyword_at(region, start, keyword_len)?,
+        _ => return None,
+    };
+    // The others take no parameter.
+    params.is_empty().then_some((extension, params))
+}
+
+/// What the extension lines of an EHLO reply advertise, read once (in the same pass that
+/// frames a parsed reply's lines): the known keywords, the SIZE limit, where the first AUTH
+/// line's mechanisms are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Summary {
+    /// [`Extension`] bits, and [`Summary::READ`].
+    flags: u16,
+    /// Length of the first AUTH line's parameters.
+    auth_len: u16,
+    /// Where they start in the lines' region.
+    auth_start: u32,
+    /// The last SIZE line's limit (0 when none is given).
+    size: u64,
+}
+
+impl Summary {
+    /// Set once the lines were read.
+    const READ: u16 = 1 << 15;
+
+    /// Not read yet.
+    pub(crate) const UNREAD: Summary = Summary {
+        flags: 0,
+        auth_len: 0,
+        auth_start: 0,
+        size: 0,
+    };
+
+    /// The summary of no extension line.
+    pub(crate) const EMPTY: Summary = Summary {
+        flags: Summary::READ,
+        auth_len: 0,
+        auth_start: 0,
+        size: 0,
+    };
+
+    pub(crate) const fn is_read(&self) -> bool {
+        self.flags & Summary::READ != 0
+    }
+
+    /// Reads one extension line, `region[start..end]` (no code prefix, no CRLF).
+    #[inline]
+    pub(crate) fn add_line(&mut self, region: &[u8], start: usize, end: usize) {
+        let Some((extension, params)) = classify_at(region, start, end) else {
+            return;
+        };
+        match extension {
+            Extension::Size => match params {
+                [] => self.size = 0,
+                _ => match syntax::parse_u64(params) {
+                    Some(size) => self.size = size,
+                    None => return,
+                },
+            },
+            // Lines are at most a reply line long (well below 64 KiB).
+            Extension::Auth if !self.has(Extension::Auth) => {
+                self.auth_start = (end - params.len()) as u32;
+                self.auth_len = params.len() as u16;
+            }
+            Extension::Auth => {}
+            _ => {}
+        }
+        self.flags |= extension as u16;
+    }
+
+    fn has(&self, extension: Extension) -> bool {
+        self.flags & extension as u16 != 0
+    }
+
+    /// Reads every extension line (all but the first) of `lines`.
+    fn of(lines: &Lines) -> Summary {
+        let region = lines.raw();
+        let mut summary = Summary::EMPTY;
+        for line in lines.iter(None).skip(1).filter(|line| !line.is_empty()) {
+            let start = line.as_ptr() as usize - region.as_ptr() as usize;
+            summary.add_line(region, start, start + line.len());
+        }
+        summary
+    }
+}
+
 /// The service extensions of an EHLO reply: kept as the reply's lines (no copy), with the
 /// known keywords and the SIZE limit read once. Two values are equal when they advertise the
 /// same things.
 #[derive(Clone)]
 pub struct Capabilities {
+    /// The lines, their [`Summary`] read.
     lines: Lines,
-    flags: u16,
-    size: Option<u64>,
 }
 
 impl Capabilities {
@@ -135,18 +270,18 @@ impl Capabilities {
         if reply.code().get() != 250 {
             return Err(ReplyError::NotEhlo);
         }
-        let lines = reply.raw_lines().clone();
-        let (flags, size) = scan(lines.iter(None));
-        Ok(Capabilities { lines, flags, size })
+        let mut lines = reply.raw_lines().clone();
+        if !lines.summary.is_read() {
+            lines.summary = Summary::of(&lines);
+        }
+        Ok(Capabilities { lines })
     }
 
     /// No extension yet; the first line of the reply is `domain`.
     pub fn new(domain: &Domain) -> Capabilities {
-        Capabilities {
-            lines: Lines::plain(Bytes::copy_from_slice(domain.as_bytes()), 1),
-            flags: 0,
-            size: None,
-        }
+        let mut lines = Lines::plain(Bytes::copy_from_slice(domain.as_bytes()), 1);
+        lines.summary = Summary::EMPTY;
+        Capabilities { lines }
     }
 
     /// The reply to send: 250, first line the domain, one line per extension.
@@ -156,12 +291,12 @@ impl Capabilities {
 
     /// Whether an extension is advertised.
     pub fn has(&self, extension: Extension) -> bool {
-        self.flags & extension as u16 != 0
+        self.lines.summary.has(extension)
     }
 
     /// The SIZE limit: `None` without SIZE, `Some(0)` for SIZE without a fixed limit (RFC 1870).
     pub fn size(&self) -> Option<u64> {
-        self.size
+        self.has(Extension::Size).then_some(self.lines.summary.size)
     }
 
     /// The first line: the server's domain and its greeting text.
@@ -171,23 +306,23 @@ impl Capabilities {
 
     /// The AUTH mechanisms, in the order advertised (none without AUTH).
     pub fn auth_mechanisms(&self) -> AuthMechanisms<'_> {
-        let list = self
-            .extension_lines()
-            .find_map(|line| {
-                classify(line)
-                    .filter(|(e, _)| *e == Extension::Auth)
-                    .map(|(_, params)| params)
-            })
-            .unwrap_or_default();
-        AuthMechanisms {
-            source: self.lines.raw(),
-            rest: list,
-        }
+        let summary = &self.lines.summary;
+        let list = match self.has(Extension::Auth) {
+            true => {
+                let start = summary.auth_start as usize;
+                self.lines
+                    .raw()
+                    .get(start..start + usize::from(summary.auth_len))
+                    .unwrap_or_default()
+            }
+            false => &[],
+        };
+        AuthMechanisms { rest: list }
     }
 
     /// Whether AUTH lists `mechanism`.
     pub fn supports_auth(&self, mechanism: &Mechanism) -> bool {
-        self.has(Extension::Auth) && self.auth_mechanisms().any(|m| &m == mechanism)
+        self.has(Extension::Auth) && self.auth_mechanisms().any(|m| m == *mechanism)
     }
 
     /// Every advertised extension, in order.
@@ -243,7 +378,7 @@ impl Capabilities {
         let mut line = BytesMut::from(&b"AUTH"[..]);
         for mechanism in mechanisms {
             line.put_u8(b' ');
-            line.extend_from_slice(mechanism.name());
+            line.extend_from_slice(mechanism.as_str().as_bytes());
         }
         self.rebuild(Some(Extension::Auth), Some(&line));
     }
@@ -302,30 +437,14 @@ impl Capabilities {
             count += 1;
         }
         self.lines = Lines::plain(raw.freeze(), count);
-        let (flags, size) = scan(self.lines.iter(None));
-        self.flags = flags;
-        self.size = size;
+        self.lines.summary = Summary::of(&self.lines);
     }
-}
-
-fn scan(lines: ReplyLines<'_>) -> (u16, Option<u64>) {
-    let mut flags = 0u16;
-    let mut size = None;
-    for line in lines.skip(1) {
-        if let Some((extension, params)) = classify(line) {
-            flags |= extension as u16;
-            if extension == Extension::Size {
-                size = Some(syntax::parse_u64(params).unwrap_or(0));
-            }
-        }
-    }
-    (flags, size)
 }
 
 impl PartialEq for Capabilities {
     fn eq(&self, other: &Capabilities) -> bool {
-        self.flags == other.flags
-            && self.size == other.size
+        self.lines.summary.flags == other.lines.summary.flags
+            && self.size() == other.size()
             && self.greeting() == other.greeting()
             && self.auth_mechanisms().eq(other.auth_mechanisms())
             && self.others().eq(other.others())
@@ -349,7 +468,6 @@ impl fmt::Debug for Capabilities {
 /// The mechanisms of an AUTH line, in order; names that are not valid are skipped.
 #[derive(Debug, Clone)]
 pub struct AuthMechanisms<'a> {
-    source: &'a Bytes,
     rest: &'a [u8],
 }
 
@@ -363,7 +481,7 @@ impl Iterator for AuthMechanisms<'_> {
             }
             let (name, rest) = split_keyword(self.rest);
             self.rest = rest;
-            if let Some(mechanism) = Mechanism::parse(self.source, name) {
+            if let Ok(mechanism) = Mechanism::parse(name) {
                 return Some(mechanism);
             }
         }

@@ -184,6 +184,7 @@ impl Command {
 
     /// Parses `line` (a part of `source`, no line end, no CR/LF/NUL); `wire_len` is its
     /// length with its line end, checked against the limits.
+    #[inline(always)]
     fn parse_slice(
         source: &Bytes,
         line: &[u8],
@@ -301,7 +302,7 @@ impl Command {
                 initial_response,
             } => {
                 out.put_u8(b' ');
-                out.extend_from_slice(mechanism.name());
+                out.extend_from_slice(mechanism.as_str().as_bytes());
                 match initial_response {
                     None => {}
                     Some(_) if redact => out.extend_from_slice(b" <hidden>"),
@@ -330,6 +331,7 @@ impl fmt::Display for Command {
 }
 
 /// Strips trailing spaces when tolerated.
+#[inline(always)]
 fn trim_end(arg: &[u8], extra_whitespace: bool) -> &[u8] {
     if extra_whitespace {
         let len = arg.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
@@ -339,6 +341,7 @@ fn trim_end(arg: &[u8], extra_whitespace: bool) -> &[u8] {
     }
 }
 
+#[inline(always)]
 fn no_argument(arg: Option<&[u8]>, extra_whitespace: bool) -> Result<(), CommandError> {
     match arg {
         None => Ok(()),
@@ -347,6 +350,7 @@ fn no_argument(arg: Option<&[u8]>, extra_whitespace: bool) -> Result<(), Command
     }
 }
 
+#[inline(always)]
 fn required_argument(
     source: &Bytes,
     arg: Option<&[u8]>,
@@ -357,6 +361,7 @@ fn required_argument(
         .ok_or(CommandError::ParameterSyntax("argument required"))
 }
 
+#[inline(always)]
 fn optional_argument(
     source: &Bytes,
     arg: Option<&[u8]>,
@@ -372,6 +377,7 @@ fn optional_argument(
     Ok(Some(Argument(source.slice_ref(arg))))
 }
 
+#[inline(always)]
 fn parse_domain(
     source: &Bytes,
     arg: Option<&[u8]>,
@@ -388,6 +394,7 @@ fn parse_domain(
     })
 }
 
+#[inline(always)]
 fn parse_bdat(arg: Option<&[u8]>, extra_whitespace: bool) -> Result<Command, CommandError> {
     let arg = trim_end(
         arg.ok_or(CommandError::ParameterSyntax("chunk size required"))?,
@@ -403,6 +410,7 @@ fn parse_bdat(arg: Option<&[u8]>, extra_whitespace: bool) -> Result<Command, Com
     Ok(Command::Bdat { size, last })
 }
 
+#[inline(always)]
 fn parse_auth(
     source: &Bytes,
     arg: Option<&[u8]>,
@@ -416,8 +424,8 @@ fn parse_auth(
         None => (arg, None),
         Some(sp) => (&arg[..sp], Some(&arg[sp + 1..])),
     };
-    let mechanism = Mechanism::parse(source, name)
-        .ok_or(CommandError::ParameterSyntax("invalid mechanism name"))?;
+    let mechanism = Mechanism::parse(name)
+        .map_err(|_| CommandError::ParameterSyntax("invalid mechanism name"))?;
     let initial_response = match response {
         None => None,
         Some(b"=") => Some(SaslData::default()),
@@ -437,6 +445,7 @@ fn parse_auth(
 }
 
 /// Reads `keyword` (`FROM:` or `TO:`, any case) and the optional space leniency allows.
+#[inline(always)]
 fn after_keyword<'a>(
     arg: Option<&'a [u8]>,
     keyword: &[u8],
@@ -455,6 +464,7 @@ fn after_keyword<'a>(
     }
 }
 
+#[inline(always)]
 fn rules(opts: &ParseOptions, utf8: bool) -> PathRules {
     let local_part_limit = if opts.leniency.long_local_part {
         opts.limits.path
@@ -468,6 +478,7 @@ fn rules(opts: &ParseOptions, utf8: bool) -> PathRules {
     }
 }
 
+#[inline(always)]
 fn parse_mail(
     source: &Bytes,
     arg: Option<&[u8]>,
@@ -491,6 +502,7 @@ fn parse_mail(
     Ok(Command::Mail { from, params })
 }
 
+#[inline(always)]
 fn parse_rcpt(
     source: &Bytes,
     arg: Option<&[u8]>,
@@ -507,12 +519,19 @@ fn parse_rcpt(
         ParsedPath::Mailbox(mailbox) => ForwardPath::Mailbox(mailbox),
         ParsedPath::Null => return Err(CommandError::BadRecipient(AddressError::Empty)),
     };
+    if rest.is_empty() {
+        return Ok(Command::Rcpt {
+            to,
+            params: RcptParams::new(),
+        });
+    }
     let params = RcptParams::parse(source, rest, opts.leniency.extra_whitespace)?;
     check_param_8bit(params.has_8bit(), rest, opts.smtputf8)?;
     Ok(Command::Rcpt { to, params })
 }
 
 /// RFC 6531 section 3.3: UTF-8 in esmtp-value only with SMTPUTF8, and well formed.
+#[inline(always)]
 fn check_param_8bit(has_8bit: bool, text: &[u8], utf8: bool) -> Result<(), CommandError> {
     if has_8bit && (!utf8 || core::str::from_utf8(text).is_err()) {
         Err(CommandError::InvalidUtf8)

@@ -5,10 +5,6 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use nom::bytes::complete::{tag, take_while1};
-use nom::combinator::{opt, verify};
-use nom::sequence::preceded;
-use nom::{IResult, Parser};
 
 use crate::error::{CommandError, ValueError};
 use crate::limits;
@@ -359,49 +355,81 @@ fn write_extensions(params: ExtensionParams<'_>, out: &mut BytesMut) {
     }
 }
 
-type Res<'a, O> = IResult<&'a [u8], O, ()>;
+/// A parameter's keyword, its value, and the text after it.
+type ParamParts<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8]);
 
 /// `esmtp-param = esmtp-keyword ["=" esmtp-value]` (RFC 5321 section 4.1.2; RFC 6531 section 3.3
-/// allows UTF-8 in the value, checked by the caller).
-fn esmtp_param(i: &[u8]) -> Res<'_, (&[u8], Option<&[u8]>)> {
-    (
-        verify(take_while1(|b| syntax::is(b, LDH)), |k: &[u8]| k[0] != b'-'),
-        opt(preceded(
-            tag(&b"="[..]),
-            take_while1(|b| syntax::is_or_utf8(b, ESMTP_VALUE, true)),
-        )),
-    )
-        .parse(i)
+/// allows UTF-8 in the value, checked by the caller): the keyword, the value, what follows.
+#[inline(always)]
+fn esmtp_param(i: &[u8]) -> Option<ParamParts<'_>> {
+    // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+    let keyword_len = i
+        .iter()
+        .position(|&b| !syntax::is(b, LDH))
+        .unwrap_or(i.len());
+    if keyword_len == 0 || i[0] == b'-' {
+        return None;
+    }
+    let (keyword, rest) = i.split_at(keyword_len);
+    let Some((b'=', after)) = rest.split_first() else {
+        return Some((keyword, None, rest));
+    };
+    let value_len = after
+        .iter()
+        .position(|&b| !syntax::is_or_utf8(b, ESMTP_VALUE, true))
+        .unwrap_or(after.len());
+    if value_len == 0 {
+        return None;
+    }
+    let (value, rest) = after.split_at(value_len);
+    Some((keyword, Some(value), rest))
 }
 
-/// Reads the parameters after a path, `*( SP esmtp-param )`, calling `each` for every one.
-fn for_each_param<'a>(
-    mut rest: &'a [u8],
+/// The parameters after a path, `*( SP esmtp-param )`, in order; stops at the first error.
+struct Params<'a> {
+    rest: &'a [u8],
     extra_whitespace: bool,
-    mut each: impl FnMut(&'a [u8], Option<&'a [u8]>) -> Result<(), CommandError>,
-) -> Result<(), CommandError> {
-    loop {
-        let Some((&b' ', after)) = rest.split_first() else {
-            return match rest.is_empty() {
-                true => Ok(()),
-                false => Err(CommandError::ParameterSyntax(
-                    "expected SP before a parameter",
-                )),
-            };
+}
+
+impl<'a> Params<'a> {
+    #[inline(always)]
+    fn new(rest: &'a [u8], extra_whitespace: bool) -> Params<'a> {
+        Params {
+            rest,
+            extra_whitespace,
+        }
+    }
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = Result<(&'a [u8], Option<&'a [u8]>), CommandError>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let Some((&b' ', after)) = self.rest.split_first() else {
+            if self.rest.is_empty() {
+                return None;
+            }
+            self.rest = &[];
+            return Some(Err(CommandError::ParameterSyntax(
+                "expected SP before a parameter",
+            )));
         };
-        rest = after;
-        if extra_whitespace {
+        let mut rest = after;
+        if self.extra_whitespace {
             let spaces = rest.iter().take_while(|&&b| b == b' ').count();
             rest = &rest[spaces..];
             if rest.is_empty() {
-                return Ok(());
+                self.rest = rest;
+                return None;
             }
         }
-        let Ok((after, (keyword, value))) = esmtp_param(rest) else {
-            return Err(CommandError::ParameterSyntax("malformed parameter"));
+        let Some((keyword, value, after)) = esmtp_param(rest) else {
+            self.rest = &[];
+            return Some(Err(CommandError::ParameterSyntax("malformed parameter")));
         };
-        each(keyword, value)?;
-        rest = after;
+        self.rest = after;
+        Some(Ok((keyword, value)))
     }
 }
 
@@ -593,6 +621,7 @@ impl MailParams {
     }
 
     /// Parses the text after the reverse-path, `rest` (a part of `source`).
+    #[inline(always)]
     pub(crate) fn parse(
         source: &Bytes,
         rest: &[u8],
@@ -602,7 +631,8 @@ impl MailParams {
         let mut needs_region = false;
         let mut envid = None;
         let mut auth = None;
-        for_each_param(rest, extra_whitespace, |keyword, value| {
+        for param in Params::new(rest, extra_whitespace) {
+            let (keyword, value) = param?;
             let flag = match keyword.len() {
                 4 if keyword.eq_ignore_ascii_case(b"SIZE") => {
                     params.size = syntax::parse_u64(required(value)?)
@@ -672,8 +702,7 @@ impl MailParams {
                 return Err(duplicate());
             }
             params.flags |= flag;
-            Ok(())
-        })?;
+        }
         params.envid = envid;
         params.auth = auth;
         if needs_region {
@@ -851,6 +880,7 @@ impl RcptParams {
         self == &RcptParams::default()
     }
 
+    #[inline(always)]
     pub(crate) fn parse(
         source: &Bytes,
         rest: &[u8],
@@ -858,7 +888,8 @@ impl RcptParams {
     ) -> Result<RcptParams, CommandError> {
         let mut params = RcptParams::default();
         let mut needs_region = false;
-        for_each_param(rest, extra_whitespace, |keyword, value| {
+        for param in Params::new(rest, extra_whitespace) {
+            let (keyword, value) = param?;
             if keyword.eq_ignore_ascii_case(b"NOTIFY") {
                 if params
                     .notify
@@ -890,14 +921,14 @@ impl RcptParams {
                 params.has_extensions = true;
                 needs_region = true;
             }
-            Ok(())
-        })?;
+        }
         if needs_region {
             params.region = source.slice_ref(rest);
         }
         Ok(params)
     }
 
+    #[inline(always)]
     pub(crate) fn has_8bit(&self) -> bool {
         !self.region.is_ascii()
     }

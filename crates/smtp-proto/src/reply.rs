@@ -5,6 +5,7 @@ use core::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::capability::Summary;
 use crate::error::{ParseError, ReplyError, ValueError};
 use crate::limits::Limits;
 use crate::syntax::{self, LineScan};
@@ -258,6 +259,9 @@ pub(crate) struct Lines {
     /// `false`: `raw` is the bare text lines joined by CRLF.
     wire: bool,
     count: u32,
+    /// What the lines advertise, when they are read as an EHLO reply's (250 replies as they
+    /// are parsed; [`crate::Capabilities`] reads the others).
+    pub(crate) summary: Summary,
 }
 
 impl Lines {
@@ -266,6 +270,7 @@ impl Lines {
             raw: Bytes::from_static(text.as_bytes()),
             wire: false,
             count: 1,
+            summary: Summary::UNREAD,
         }
     }
 
@@ -274,6 +279,7 @@ impl Lines {
             raw,
             wire: false,
             count,
+            summary: Summary::UNREAD,
         }
     }
 
@@ -433,104 +439,104 @@ impl Reply {
     ///
     /// Gives the reply and the octets it took, CRLFs included; `Incomplete` until the last
     /// line (`NNN SP`) has arrived. The text is a slice of `input`; nothing is copied.
+    #[inline]
     pub fn parse(input: &Bytes, limits: &Limits) -> Result<(Reply, usize), ParseError<ReplyError>> {
         let bytes: &[u8] = input;
-        let mut pos = 0usize;
-        let mut count = 0u32;
-        let mut code = Code(0);
-        let mut first_text = (0usize, 0usize);
+        let (end, next) = reply_line(bytes, 0, limits)?;
+        let line = &bytes[..end];
+        let code = line_code(line, next)?;
+        match line.get(3) {
+            None | Some(b' ') => {
+                if limits.reply_lines == 0 {
+                    return Err(too_many_lines(limits, next));
+                }
+                let text_start = end.min(4);
+                let (enhanced, text_start) = enhanced_prefix(code, bytes, text_start, end);
+                let summary = if code == Code::OK {
+                    Summary::EMPTY
+                } else {
+                    Summary::UNREAD
+                };
+                let lines = Lines {
+                    raw: input.slice(text_start..end),
+                    wire: false,
+                    count: 1,
+                    summary,
+                };
+                Ok((
+                    Reply {
+                        code,
+                        enhanced,
+                        lines,
+                    },
+                    next,
+                ))
+            }
+            Some(b'-') => Reply::parse_multiline(input, code, end, next, limits),
+            Some(_) => Err(invalid(
+                ReplyError::Syntax("code must be followed by SP or -"),
+                next,
+            )),
+        }
+    }
+
+    /// The rest of a reply whose first line, `..first_end`, ended in `-`. A 250 reply's
+    /// extension lines are read as an EHLO reply's in the same pass.
+    fn parse_multiline(
+        input: &Bytes,
+        code: Code,
+        first_end: usize,
+        mut pos: usize,
+        limits: &Limits,
+    ) -> Result<(Reply, usize), ParseError<ReplyError>> {
+        let bytes: &[u8] = input;
+        let ehlo = code == Code::OK;
+        let mut summary = if ehlo {
+            Summary::EMPTY
+        } else {
+            Summary::UNREAD
+        };
+        let mut count = 1u32;
         loop {
-            let rest = &bytes[pos..];
-            let (end, next) = match syntax::scan_line(rest, limits.reply_line, false) {
-                LineScan::Line { end, next } => (end, next),
-                LineScan::Incomplete => return Err(ParseError::Incomplete),
-                LineScan::TooLong { consumed } => {
-                    return Err(invalid(
-                        ReplyError::LineTooLong {
-                            limit: limits.reply_line,
-                        },
-                        if consumed == 0 { 0 } else { pos + consumed },
-                    ));
-                }
-                LineScan::Forbidden { byte, consumed } => {
-                    return Err(invalid(ReplyError::ForbiddenByte(byte), pos + consumed));
-                }
-            };
-            let line = &rest[..end];
-            let consumed = pos + next;
-            let line_code = match line {
-                [a, b, c, ..] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
-                    let n =
-                        u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
-                    match Code::new(n) {
-                        Some(code) => code,
-                        None => {
-                            return Err(invalid(
-                                ReplyError::Syntax("reply code out of range"),
-                                consumed,
-                            ));
-                        }
-                    }
-                }
-                _ => {
-                    return Err(invalid(
-                        ReplyError::Syntax("reply line must start with a code"),
-                        consumed,
-                    ));
-                }
-            };
+            let start = pos;
+            let (end, next) = reply_line(bytes, start, limits)?;
+            let line = &bytes[start..end];
+            // The same three digits as the first line's (already checked) is the common case.
+            let same =
+                matches!(line, [a, b, c, ..] if [*a, *b, *c] == [bytes[0], bytes[1], bytes[2]]);
+            if !same {
+                line_code(line, next)?;
+                return Err(invalid(ReplyError::InconsistentCode, next));
+            }
             let last = match line.get(3) {
                 None | Some(b' ') => true,
                 Some(b'-') => false,
                 Some(_) => {
                     return Err(invalid(
                         ReplyError::Syntax("code must be followed by SP or -"),
-                        consumed,
+                        next,
                     ));
                 }
             };
-            if count == 0 {
-                code = line_code;
-                first_text = (pos + end.min(4), pos + end);
-            } else if line_code != code {
-                return Err(invalid(ReplyError::InconsistentCode, consumed));
-            }
             count += 1;
             if count as usize > limits.reply_lines {
-                return Err(invalid(
-                    ReplyError::TooManyLines {
-                        limit: limits.reply_lines,
-                    },
-                    consumed,
-                ));
+                return Err(too_many_lines(limits, next));
             }
-            pos = consumed;
+            if ehlo && end > start + 4 {
+                summary.add_line(bytes, start + 4, end);
+            }
+            pos = next;
             if last {
                 break;
             }
         }
-        let first = &bytes[first_text.0..first_text.1];
-        let (enhanced, text_start) = match code.get() / 100 {
-            2 | 4 | 5 => match EnhancedCode::parse_prefix(first) {
-                Some((found, after)) if u16::from(found.class) == code.get() / 100 => {
-                    (Some(found), first_text.1 - after.len())
-                }
-                _ => (None, first_text.0),
-            },
-            _ => (None, first_text.0),
-        };
-        let lines = if count == 1 {
-            Lines {
-                raw: input.slice(text_start..first_text.1),
-                wire: false,
-                count,
-            }
-        } else {
-            Lines {
-                raw: input.slice(..pos),
-                wire: true,
-                count,
-            }
+        let first_text = first_end.min(4);
+        let (enhanced, _) = enhanced_prefix(code, bytes, first_text, first_end);
+        let lines = Lines {
+            raw: input.slice(..pos),
+            wire: true,
+            count,
+            summary,
         };
         Ok((
             Reply {
@@ -570,6 +576,75 @@ impl Reply {
             out.extend_from_slice(b"\r\n");
         }
     }
+}
+
+/// Frames the reply line at `start`: gives where its text ends and the next line starts.
+#[inline(always)]
+fn reply_line(
+    bytes: &[u8],
+    start: usize,
+    limits: &Limits,
+) -> Result<(usize, usize), ParseError<ReplyError>> {
+    match syntax::scan_line(&bytes[start..], limits.reply_line, false) {
+        LineScan::Line { end, next } => Ok((start + end, start + next)),
+        LineScan::Incomplete => Err(ParseError::Incomplete),
+        LineScan::TooLong { consumed } => Err(invalid(
+            ReplyError::LineTooLong {
+                limit: limits.reply_line,
+            },
+            if consumed == 0 { 0 } else { start + consumed },
+        )),
+        LineScan::Forbidden { byte, consumed } => {
+            Err(invalid(ReplyError::ForbiddenByte(byte), start + consumed))
+        }
+    }
+}
+
+/// The reply code at the front of a line (RFC 5321 section 4.2 `Reply-code`).
+#[inline(always)]
+fn line_code(line: &[u8], consumed: usize) -> Result<Code, ParseError<ReplyError>> {
+    match line {
+        [a, b, c, ..] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            let n = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+            Code::new(n).ok_or(invalid(
+                ReplyError::Syntax("reply code out of range"),
+                consumed,
+            ))
+        }
+        _ => Err(invalid(
+            ReplyError::Syntax("reply line must start with a code"),
+            consumed,
+        )),
+    }
+}
+
+/// The enhanced code at the front of the text `bytes[start..end]` of a reply's first line, when
+/// its class matches the reply code's (RFC 2034 section 4); gives it and where the text after
+/// it starts.
+#[inline(always)]
+fn enhanced_prefix(
+    code: Code,
+    bytes: &[u8],
+    start: usize,
+    end: usize,
+) -> (Option<EnhancedCode>, usize) {
+    let class = code.get() / 100;
+    if class == 3 {
+        return (None, start);
+    }
+    match EnhancedCode::parse_prefix(&bytes[start..end]) {
+        Some((found, after)) if u16::from(found.class) == class => (Some(found), end - after.len()),
+        _ => (None, start),
+    }
+}
+
+fn too_many_lines(limits: &Limits, consumed: usize) -> ParseError<ReplyError> {
+    invalid(
+        ReplyError::TooManyLines {
+            limit: limits.reply_lines,
+        },
+        consumed,
+    )
 }
 
 fn invalid(error: ReplyError, consumed: usize) -> ParseError<ReplyError> {

@@ -19,10 +19,8 @@ pub(crate) const DCONTENT: u16 = 1 << 6;
 pub(crate) const TEXT: u16 = 1 << 7;
 /// Base64 alphabet (RFC 4648 section 4), including the pad `=`.
 pub(crate) const BASE64: u16 = 1 << 8;
-/// `sasl-mech` characters (RFC 4422 section 3.1): upper ALPHA / DIGIT / "-" / "_"; lower case tolerated.
-pub(crate) const SASL_MECH: u16 = 1 << 9;
 /// The octets that end or break a line: CR, LF, NUL.
-const LINE_SPECIAL: u16 = 1 << 10;
+const LINE_SPECIAL: u16 = 1 << 9;
 
 const fn build_table() -> [u16; 256] {
     let mut table = [0u16; 256];
@@ -33,7 +31,7 @@ const fn build_table() -> [u16; 256] {
         let alpha = c.is_ascii_alphabetic();
         let digit = c.is_ascii_digit();
         if alpha || digit {
-            class |= ATEXT | LETDIG | LDH | BASE64 | SASL_MECH;
+            class |= ATEXT | LETDIG | LDH | BASE64;
         }
         if matches!(
             c,
@@ -59,10 +57,7 @@ const fn build_table() -> [u16; 256] {
             class |= ATEXT;
         }
         if c == b'-' {
-            class |= LDH | SASL_MECH;
-        }
-        if c == b'_' {
-            class |= SASL_MECH;
+            class |= LDH;
         }
         if matches!(c, b'+' | b'/' | b'=') {
             class |= BASE64;
@@ -221,14 +216,37 @@ pub(crate) fn scan_line(bytes: &[u8], limit: usize, bare_lf: bool) -> LineScan {
     }
 }
 
-/// The first CR, LF or NUL. Most SMTP lines are short: a table loop over the first octets
-/// beats the set-up of a vector search, which takes over for the rest.
+/// The first CR, LF or NUL. Most SMTP lines are short: a word-at-a-time loop over the first
+/// octets beats the set-up of a vector search, which takes over for long lines.
 #[inline(always)]
 pub(crate) fn find_special(bytes: &[u8]) -> Option<usize> {
-    const HEAD: usize = 24;
+    const HEAD: usize = 128;
     let head = &bytes[..bytes.len().min(HEAD)];
-    if let Some(i) = head.iter().position(|&b| is(b, LINE_SPECIAL)) {
-        return Some(i);
+    let mut base = 0;
+    let mut chunks = head.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if let Some(i) = first_special_in_word(u64::from_le_bytes(word), chunk) {
+            return Some(base + i);
+        }
+        base += 8;
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        if head.len() >= 8 {
+            // The last 8 octets, the ones already seen turned into spaces (never special).
+            let seen = 8 - tail.len();
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&head[head.len() - 8..]);
+            let seen_bits = (1u64 << (seen * 8)) - 1;
+            let word = (u64::from_le_bytes(word) & !seen_bits) | ((LOW_BITS * 0x20) & seen_bits);
+            if let Some(i) = first_special_in_word(word, &head[head.len() - 8..]) {
+                return Some(base - seen + i);
+            }
+        } else if let Some(i) = tail.iter().position(|&b| is(b, LINE_SPECIAL)) {
+            return Some(base + i);
+        }
     }
     if bytes.len() > HEAD {
         memchr::memchr3(b'\r', b'\n', 0, &bytes[HEAD..]).map(|i| i + HEAD)
@@ -236,6 +254,110 @@ pub(crate) fn find_special(bytes: &[u8]) -> Option<usize> {
         None
     }
 }
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The index of the first CR, LF or NUL among the 8 octets of `word` (little-endian load of
+/// `bytes`, which may be shorter: the padding is never special).
+///
+/// One test flags every octet below 0x0E (CR, LF and NUL are all below it); the lowest flagged
+/// octet is exact (a borrow only spreads upwards), and the rare other control octet (HT) is
+/// stepped over.
+#[inline(always)]
+fn first_special_in_word(word: u64, bytes: &[u8]) -> Option<usize> {
+    let mut below = word.wrapping_sub(LOW_BITS * 0x0E) & !word & HIGH_BITS;
+    while below != 0 {
+        let i = (below.trailing_zeros() / 8) as usize;
+        match bytes.get(i) {
+            Some(&b) if is(b, LINE_SPECIAL) => return Some(i),
+            Some(_) => {
+                // Not special: look again above it (clearing the borrow it may have caused).
+                let above = (i + 1) * 8;
+                if above >= 64 {
+                    return None;
+                }
+                let rest = word >> above;
+                below = (rest.wrapping_sub(LOW_BITS * 0x0E) & !rest & HIGH_BITS) << above;
+            }
+            None => return None,
+        }
+    }
+    None
+}
+
+/// Up to 8 octets of `bytes` from `at` as a little-endian word, zero beyond `len` (and beyond
+/// the end of `bytes`).
+#[inline(always)]
+pub(crate) fn word_at(bytes: &[u8], at: usize, len: usize) -> u64 {
+    let len = len.min(8);
+    match bytes.get(at..at + 8) {
+        Some(eight) => {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(eight);
+            let word = u64::from_le_bytes(word);
+            if len == 8 {
+                word
+            } else {
+                word & ((1u64 << (len * 8)) - 1)
+            }
+        }
+        None => {
+            let mut word = 0u64;
+            for (i, &b) in bytes
+                .get(at..)
+                .unwrap_or_default()
+                .iter()
+                .take(len)
+                .enumerate()
+            {
+                word |= u64::from(b) << (i * 8);
+            }
+            word
+        }
+    }
+}
+
+/// Octets `from..from + 8` of a keyword (fewer at its end) as a little-endian word, for
+/// comparison with [`word_at`].
+pub(crate) const fn word(keyword: &[u8], from: usize) -> u64 {
+    let mut word = 0u64;
+    let mut i = from;
+    while i < keyword.len() && i < from + 8 {
+        word |= (keyword[i] as u64) << ((i - from) * 8);
+        i += 1;
+    }
+    word
+}
+
+/// The bits that fold ASCII case in [`word`]`(keyword, from)`: 0x20 under each letter. A loaded
+/// word OR these bits equals [`folded`]`(keyword, from)` exactly when it holds that part of the
+/// keyword in any case (digits and `-` compare as they are; no other octet folds onto a letter).
+pub(crate) const fn case_bits(keyword: &[u8], from: usize) -> u64 {
+    let mut bits = 0u64;
+    let mut i = from;
+    while i < keyword.len() && i < from + 8 {
+        if keyword[i].is_ascii_alphabetic() {
+            bits |= 0x20 << ((i - from) * 8);
+        }
+        i += 1;
+    }
+    bits
+}
+
+/// [`word`] with its letters in lower case.
+pub(crate) const fn folded(keyword: &[u8], from: usize) -> u64 {
+    word(keyword, from) | case_bits(keyword, from)
+}
+
+/// Whether `loaded` (a [`word_at`] of the same length) is `keyword[from..from + 8]` in any case.
+macro_rules! word_is {
+    ($loaded:expr, $keyword:literal, $from:literal) => {
+        $loaded | const { $crate::syntax::case_bits($keyword, $from) }
+            == const { $crate::syntax::folded($keyword, $from) }
+    };
+}
+pub(crate) use word_is;
 
 fn incomplete_or_too_long(bytes: &[u8], limit: usize) -> LineScan {
     if bytes.len() >= limit {

@@ -235,7 +235,7 @@ fn capabilities_from_an_ehlo_reply() {
     assert_eq!(caps.greeting(), b"mx.example.com Hello");
     let mechanisms: Vec<_> = caps.auth_mechanisms().collect();
     assert_eq!(mechanisms[..2], [Mechanism::Plain, Mechanism::Login]);
-    assert_eq!(mechanisms[2].name(), b"X-CUSTOM");
+    assert_eq!(mechanisms[2].as_str(), "X-CUSTOM");
     assert!(caps.supports_auth(&Mechanism::Login) && !caps.supports_auth(&Mechanism::XOAuth2));
     let others: Vec<_> = caps.others().collect();
     assert_eq!(

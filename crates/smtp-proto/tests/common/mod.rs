@@ -112,7 +112,7 @@ pub fn mechanism() -> impl Strategy<Value = Mechanism> {
         Just("SCRAM-SHA-256".to_string()),
         "X-[A-Z0-9_-]{1,10}",
     ]
-    .prop_map(|m| Mechanism::new(m).unwrap())
+    .prop_map(|m| Mechanism::parse(m.as_bytes()).unwrap())
 }
 
 pub fn sasl_data() -> impl Strategy<Value = SaslData> {
