@@ -3,3 +3,4 @@
 pub mod body;
 pub mod pop3_mix;
 pub mod smtp_mix;
+pub mod smtp_server_mix;

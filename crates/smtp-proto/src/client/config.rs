@@ -1,0 +1,173 @@
+//! How a client session behaves: the EHLO name, TLS policy, credentials, pipelining, chunking.
+
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+use mail_wire::Secret;
+use mail_wire::sasl::{Credentials, Mechanism, OAuth2Credentials, PasswordCredentials};
+
+use crate::address::Domain;
+use crate::limits::Limits;
+
+/// When the client uses STARTTLS (RFC 3207).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TlsPolicy {
+    /// Never STARTTLS: the session stays in plaintext.
+    None,
+    /// STARTTLS when the server offers it; otherwise go on in plaintext. Credentials that
+    /// would travel in the clear are still refused unless
+    /// [`Config::allow_plaintext_auth_without_tls`] is set.
+    #[default]
+    Opportunistic,
+    /// STARTTLS must succeed before anything else is sent: when the server does not offer it
+    /// or refuses it, the session sends only QUIT and ends with a typed error. The only policy
+    /// that resists an attacker who strips `STARTTLS` from the EHLO reply.
+    Required,
+    /// The connection is already protected (port 465, RFC 8314): no STARTTLS.
+    ImplicitTls,
+}
+
+/// The configuration of a client [`Connection`](super::Connection).
+///
+/// ```
+/// use smtp_proto::Domain;
+/// use smtp_proto::client::{Config, TlsPolicy};
+///
+/// let config = Config::new(Domain::new("client.example").unwrap())
+///     .with_tls(TlsPolicy::Required)
+///     .with_password("jane", "secret");
+/// assert!(!config.allow_plaintext_auth_without_tls);
+/// assert!(config.pipelining);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The name sent in EHLO and HELO (RFC 5321 section 4.1.1.1: the client's fully
+    /// qualified domain name, or an address literal).
+    pub ehlo_name: Domain,
+    /// When to use STARTTLS.
+    pub tls: TlsPolicy,
+    /// What to authenticate with; `None`: no AUTH.
+    pub credentials: Option<Credentials>,
+    /// The SASL mechanisms to use, most preferred first; the first one the server offers
+    /// and the credentials fit is used. Default: PLAIN, LOGIN, XOAUTH2.
+    pub mechanisms: Vec<Mechanism>,
+    /// Allow PLAIN and LOGIN (which carry the password in the clear) before TLS. Off by
+    /// default (DESIGN.md security invariant 7): the session then ends with
+    /// [`Error::PlaintextAuthRefused`](super::Error::PlaintextAuthRefused) instead.
+    pub allow_plaintext_auth_without_tls: bool,
+    /// Pipeline commands (RFC 2920) when the server advertises PIPELINING. On by default.
+    pub pipelining: bool,
+    /// Send bodies with BDAT (RFC 3030) when the server advertises CHUNKING. On by default.
+    pub chunking: bool,
+    /// The size of a BDAT chunk: body octets are gathered up to this size before a
+    /// `BDAT n` command goes out. Default 64 KiB.
+    pub bdat_chunk_size: usize,
+    /// The transmit queue bound: [`Connection::wants_body`](super::Connection::wants_body)
+    /// is false while more than this many octets wait to be written. Default 64 KiB.
+    pub transmit_bound: usize,
+    /// Reply limits (line length, lines per reply).
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Default BDAT chunk size.
+    pub const BDAT_CHUNK_SIZE: usize = 64 * 1024;
+    /// Default transmit queue bound.
+    pub const TRANSMIT_BOUND: usize = 64 * 1024;
+
+    /// The defaults with this EHLO name: opportunistic STARTTLS, no credentials, no
+    /// plaintext AUTH before TLS, pipelining and chunking when offered.
+    pub fn new(ehlo_name: Domain) -> Self {
+        Config {
+            ehlo_name,
+            tls: TlsPolicy::default(),
+            credentials: None,
+            mechanisms: alloc::vec![Mechanism::Plain, Mechanism::Login, Mechanism::XOAuth2],
+            allow_plaintext_auth_without_tls: false,
+            pipelining: true,
+            chunking: true,
+            bdat_chunk_size: Config::BDAT_CHUNK_SIZE,
+            transmit_bound: Config::TRANSMIT_BOUND,
+            limits: Limits::default(),
+        }
+    }
+
+    /// With this TLS policy.
+    pub fn with_tls(mut self, tls: TlsPolicy) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// With these credentials.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// With a user name and password (PLAIN or LOGIN).
+    pub fn with_password(self, username: &str, password: &str) -> Self {
+        self.with_credentials(Credentials::Password(PasswordCredentials::new(
+            username,
+            Secret::new(password.as_bytes()),
+        )))
+    }
+
+    /// With an OAuth 2.0 bearer token (XOAUTH2).
+    pub fn with_oauth2(self, user: &str, token: &str) -> Self {
+        self.with_credentials(Credentials::OAuth2(OAuth2Credentials {
+            user: user.into(),
+            token: Secret::new(token.as_bytes()),
+        }))
+    }
+
+    /// With these mechanisms, most preferred first.
+    pub fn with_mechanisms(mut self, mechanisms: &[Mechanism]) -> Self {
+        self.mechanisms = mechanisms.to_vec();
+        self
+    }
+
+    /// Allow (or not) PLAIN and LOGIN before TLS.
+    pub fn with_plaintext_auth_without_tls(mut self, allow: bool) -> Self {
+        self.allow_plaintext_auth_without_tls = allow;
+        self
+    }
+
+    /// Pipeline (or not) when offered.
+    pub fn with_pipelining(mut self, on: bool) -> Self {
+        self.pipelining = on;
+        self
+    }
+
+    /// Use BDAT (or not) when offered.
+    pub fn with_chunking(mut self, on: bool) -> Self {
+        self.chunking = on;
+        self
+    }
+
+    /// With this BDAT chunk size (at least 1).
+    pub fn with_bdat_chunk_size(mut self, size: usize) -> Self {
+        self.bdat_chunk_size = size.max(1);
+        self
+    }
+
+    /// With this transmit queue bound.
+    pub fn with_transmit_bound(mut self, bound: usize) -> Self {
+        self.transmit_bound = bound;
+        self
+    }
+
+    /// With these reply limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+impl Default for Config {
+    /// The defaults with the EHLO name `localhost`.
+    fn default() -> Self {
+        let name = Domain::new(Bytes::from_static(b"localhost"));
+        Config::new(name.expect("`localhost` is a valid domain"))
+    }
+}

@@ -1,0 +1,1231 @@
+//! The SMTP server session (RFC 5321, with PIPELINING, CHUNKING, STARTTLS, AUTH, LMTP) as a
+//! sans-IO state machine: bytes in, [`Event`]s out, replies out.
+//!
+//! The machine answers protocol hygiene itself (syntax, sequence, unknown commands, limits,
+//! parameters that were not advertised) and hands the application only real decisions: this
+//! sender? this recipient? these credentials? this message? A decision holds back every later
+//! event until it is answered, so pipelined replies keep their order (RFC 2920).
+//!
+//! ```
+//! use bytes::Bytes;
+//! use smtp_proto::server::{Config, Connection, Event};
+//!
+//! let mut conn = Connection::new(Config::default());
+//! conn.receive(b"EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n");
+//! conn.receive(b"Subject: hi\r\n\r\n..dot\r\n.\r\nQUIT\r\n");
+//! let mut body = Vec::new();
+//! while let Some(event) = conn.poll_event() {
+//!     match event {
+//!         Event::Mail { .. } | Event::Rcpt { .. } => conn.accept().unwrap(),
+//!         Event::MessageData(chunk) => body.extend_from_slice(&chunk),
+//!         Event::MessageEnd { .. } => conn.accept_message("Q1").unwrap(),
+//!         _ => {}
+//!     }
+//! }
+//! assert_eq!(body, b"Subject: hi\r\n\r\n.dot\r\n");
+//! let mut wire = Vec::new();
+//! while let Some(bytes) = conn.poll_transmit() {
+//!     wire.extend_from_slice(&bytes);
+//! }
+//! let wire = String::from_utf8(wire).unwrap();
+//! assert!(wire.starts_with("220 localhost ESMTP\r\n250-localhost\r\n"));
+//! assert!(wire.ends_with("354 Start mail input; end with <CRLF>.<CRLF>\r\n\
+//!                         250 2.0.0 Message accepted, queued as Q1\r\n221 2.0.0 Bye\r\n"));
+//! assert!(conn.is_closed());
+//! ```
+
+mod config;
+mod event;
+mod replies;
+
+use alloc::collections::VecDeque;
+use core::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use mail_wire::Secret;
+use mail_wire::dot::{BodyError, DotDecoder, DotEvent};
+use mail_wire::line::{LineEnding, LineError, LineFramer};
+use mail_wire::sasl::{self, SaslError, SaslResponse, ServerExchange, ServerStep};
+
+pub use self::config::{Config, DEFAULT_MAX_BUFFERED_INPUT, Decisions, Extensions, TlsState};
+pub use self::event::{AbortReason, Event, HelloVerb, UsageError};
+pub use mail_wire::dot::BareLineEnding;
+pub use mail_wire::sasl::{Credentials, OAuth2Credentials, PasswordCredentials};
+
+use self::replies::Canned;
+use crate::address::{Domain, ForwardPath, ReversePath};
+use crate::auth::{Mechanism, SaslData};
+use crate::capability::{Capabilities, Extension};
+use crate::command::Command;
+use crate::error::CommandError;
+use crate::limits::{self, Limits};
+use crate::options::ParseOptions;
+use crate::params::{BodyType, MailParams, RcptParams};
+use crate::reply::{Class, Reply};
+
+/// Events queued at once at most: a decision, plus what a call like `handle_close` adds.
+const EVENT_QUEUE: usize = 4;
+/// Longest queue id `accept_message` takes.
+const MAX_QUEUE_ID: usize = 200;
+
+/// One SMTP (or LMTP) server connection. See the [module docs](self) and the session
+/// contract: [`receive`](Self::receive), [`poll_event`](Self::poll_event) (answer decisions),
+/// [`poll_transmit`](Self::poll_transmit).
+#[derive(Debug)]
+pub struct Connection {
+    config: Config,
+    /// Received, not yet processed.
+    input: BytesMut,
+    /// Replies not yet handed to the adapter.
+    out: BytesMut,
+    framer: LineFramer,
+    events: VecDeque<Event>,
+    /// The decision waiting for the application; its event is the last one queued.
+    pending: Option<Pending>,
+    mode: Mode,
+    session: Session,
+    tx: Transaction,
+    /// The 250 reply to EHLO/LHLO for the current TLS state, written once.
+    ehlo_reply: Bytes,
+    /// Command line limit in force (RFC 5321 base plus the extensions' room).
+    command_line: usize,
+}
+
+/// What the input is read as.
+#[derive(Debug)]
+enum Mode {
+    /// Command lines.
+    Command,
+    /// Answers in a SASL exchange (RFC 4954 section 4).
+    Auth(AuthExchange),
+    /// DATA content up to CRLF.CRLF.
+    Data(DotDecoder),
+    /// A BDAT chunk: `remaining` octets; `refusal` is the reply to send after draining it
+    /// instead of accepting it.
+    Chunk {
+        remaining: u64,
+        last: bool,
+        refusal: Option<Refusal>,
+    },
+    /// 220 to STARTTLS queued; waiting for `tls_established`.
+    TlsUpgrade,
+    /// Nothing more is read.
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    Canned(Canned),
+    NotImplemented,
+    TooBig,
+}
+
+#[derive(Debug)]
+enum AuthExchange {
+    BuiltIn {
+        mechanism: Mechanism,
+        exchange: ServerExchange,
+    },
+    Relayed,
+}
+
+/// The decision the application owes.
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    Greeting,
+    Hello(HelloVerb),
+    StartTls,
+    Authenticate,
+    AuthRelay,
+    Mail { smtputf8: bool, binary: bool },
+    Rcpt,
+    Vrfy,
+    Expn,
+    MessageEnd,
+}
+
+impl Pending {
+    fn name(self) -> &'static str {
+        match self {
+            Pending::Greeting => "greeting",
+            Pending::Hello(_) => "HELO/EHLO",
+            Pending::StartTls => "STARTTLS",
+            Pending::Authenticate | Pending::AuthRelay => "AUTH",
+            Pending::Mail { .. } => "MAIL",
+            Pending::Rcpt => "RCPT",
+            Pending::Vrfy => "VRFY",
+            Pending::Expn => "EXPN",
+            Pending::MessageEnd => "end of message",
+        }
+    }
+}
+
+/// What the session knows beyond one transaction.
+#[derive(Debug, Default)]
+struct Session {
+    greeted: Option<HelloVerb>,
+    secure: bool,
+    authenticated: bool,
+    /// The greeting was refused with 554: only QUIT is served (RFC 5321 section 3.1).
+    refused: bool,
+    errors: u32,
+}
+
+/// One mail transaction (RFC 5321 section 3.3).
+#[derive(Debug, Default)]
+struct Transaction {
+    /// MAIL was accepted.
+    mail: bool,
+    smtputf8: bool,
+    binary: bool,
+    recipients: usize,
+    /// BDAT chunks of the message have been taken.
+    chunking: bool,
+    /// Octets of content taken by BDAT so far.
+    chunked_size: u64,
+    /// MessageAborted was queued for the message in progress.
+    aborted: bool,
+}
+
+impl Connection {
+    /// A connection that just opened: the greeting is queued (or, with
+    /// [`Decisions::greeting`], [`Event::Connected`] waits for the application).
+    pub fn new(config: Config) -> Self {
+        let secure = config.tls == TlsState::Secure;
+        let ext = config.extensions;
+        let auth = !config.auth_mechanisms.is_empty();
+        let command_line = config.limits.command_line.max(Limits::command_line_for(
+            ext.size,
+            ext.dsn,
+            auth,
+            ext.smtputf8,
+        ));
+        let line_limit = command_line.max(config.limits.auth_line);
+        let ending = if config.leniency.bare_lf {
+            LineEnding::CrlfOrBareLf
+        } else {
+            LineEnding::Crlf
+        };
+        let mut conn = Connection {
+            input: BytesMut::with_capacity(4096),
+            out: BytesMut::with_capacity(1024),
+            framer: LineFramer::new(line_limit).with_line_ending(ending),
+            events: VecDeque::with_capacity(EVENT_QUEUE),
+            pending: None,
+            mode: Mode::Command,
+            session: Session {
+                secure,
+                ..Session::default()
+            },
+            tx: Transaction::default(),
+            ehlo_reply: Bytes::new(),
+            command_line,
+            config,
+        };
+        conn.ehlo_reply = conn.build_ehlo_reply();
+        if conn.config.decisions.greeting {
+            conn.decide(Event::Connected, Pending::Greeting);
+        } else {
+            conn.write_greeting();
+        }
+        conn
+    }
+
+    /// Buffers bytes from the client (any split). Never fails. Past twice
+    /// [`Config::max_buffered_input`] of unread input the machine sends 421 and closes.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if matches!(self.mode, Mode::Closed) || bytes.is_empty() {
+            return;
+        }
+        let hard_cap = self.config.max_buffered_input.saturating_mul(2);
+        if self.input.len().saturating_add(bytes.len()) > hard_cap {
+            self.abort_message(AbortReason::SessionClosed);
+            self.send_canned(replies::TOO_MUCH_INPUT);
+            self.close();
+            return;
+        }
+        self.input.extend_from_slice(bytes);
+    }
+
+    /// False while unread input exceeds [`Config::max_buffered_input`] (the adapter stops
+    /// reading until events are consumed), while a TLS upgrade is pending, and once closed.
+    pub fn wants_input(&self) -> bool {
+        !matches!(self.mode, Mode::Closed | Mode::TlsUpgrade)
+            && self.input.len() < self.config.max_buffered_input
+    }
+
+    /// The next event. Processes buffered input until one comes up; `None` while a decision
+    /// waits for its answer or when more input is needed.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() && self.pending.is_none() {
+            self.advance();
+        }
+        self.events.pop_front()
+    }
+
+    /// The next bytes to write to the client: every reply queued so far, in one piece.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if self.out.is_empty() {
+            None
+        } else {
+            Some(self.out.split().freeze())
+        }
+    }
+
+    /// How long to wait for the client now (RFC 5321 section 4.5.3.2): the command timeout,
+    /// or the data timeout inside a message; `None` while the application owes an answer,
+    /// during a TLS upgrade, and once closed.
+    pub fn timeout(&self) -> Option<Duration> {
+        if self.pending.is_some() || !self.events.is_empty() {
+            return None;
+        }
+        match self.mode {
+            Mode::Command | Mode::Auth(_) => Some(self.config.command_timeout),
+            Mode::Data(_) | Mode::Chunk { .. } => Some(self.config.data_timeout),
+            Mode::TlsUpgrade | Mode::Closed => None,
+        }
+    }
+
+    /// The timeout passed: 421 4.4.2, and the connection closes (a message in progress is
+    /// aborted).
+    pub fn handle_timeout(&mut self) {
+        if matches!(self.mode, Mode::Closed) {
+            return;
+        }
+        self.abort_message(AbortReason::Timeout);
+        self.send_reply(&Reply::timeout());
+        self.close();
+    }
+
+    /// The client closed the connection or the socket failed: a message in progress, or one
+    /// waiting for its end-of-data answer, is aborted (never delivered: the client never got
+    /// a 250, so it will send it again). Nothing more is sent.
+    pub fn handle_close(&mut self) {
+        self.abort_message(AbortReason::ConnectionLost);
+        self.out.clear();
+        self.close();
+    }
+
+    /// The TLS handshake that followed [`Event::UpgradeTls`] is done. Every byte received
+    /// before it and not yet processed is discarded (CVE-2011-0411), and the session forgets
+    /// EHLO, AUTH and the transaction (RFC 3207 section 4.2).
+    pub fn tls_established(&mut self) -> Result<(), UsageError> {
+        if !matches!(self.mode, Mode::TlsUpgrade) {
+            return Err(UsageError::NotUpgrading);
+        }
+        self.input.clear();
+        self.framer.reset();
+        self.session.greeted = None;
+        self.session.authenticated = false;
+        self.session.secure = true;
+        self.reset_transaction();
+        self.mode = Mode::Command;
+        self.ehlo_reply = self.build_ehlo_reply();
+        Ok(())
+    }
+
+    /// True once the session is over (QUIT, 421, the peer gone) and every reply was taken by
+    /// [`poll_transmit`](Self::poll_transmit): close the socket.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.mode, Mode::Closed) && self.out.is_empty()
+    }
+
+    /// Octets received and not yet processed (bounded: see [`wants_input`](Self::wants_input)).
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Whether the session runs over TLS.
+    pub fn is_secure(&self) -> bool {
+        self.session.secure
+    }
+
+    /// Whether the client authenticated.
+    pub fn is_authenticated(&self) -> bool {
+        self.session.authenticated
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ---------------------------------------------------------------- answers
+
+    /// Accepts the pending decision with its usual reply: 220 greeting, 250 to HELO/EHLO
+    /// (capabilities), 220 to STARTTLS, 235 to AUTH, 250 2.1.0 to MAIL, 250 2.1.5 to RCPT,
+    /// 252 to VRFY/EXPN, 250 2.0.0 to the end of a message (each recipient in LMTP).
+    pub fn accept(&mut self) -> Result<(), UsageError> {
+        let pending = self.take_pending()?;
+        self.accepted(pending, None);
+        Ok(())
+    }
+
+    /// Accepts the pending decision with this 2yz reply instead of the usual one.
+    pub fn accept_with(&mut self, reply: Reply) -> Result<(), UsageError> {
+        self.check_pending()?;
+        if reply.code().class() != Class::PositiveCompletion {
+            return Err(UsageError::NotPositive);
+        }
+        check_reply_length(&reply)?;
+        let pending = self.take_pending()?;
+        self.accepted(pending, Some(&reply));
+        Ok(())
+    }
+
+    /// Accepts the message that [`Event::MessageEnd`] announced: `250 2.0.0 Message accepted,
+    /// queued as <queue_id>` (for each recipient in LMTP).
+    pub fn accept_message(&mut self, queue_id: &str) -> Result<(), UsageError> {
+        let pending = self.check_pending()?;
+        if !matches!(pending, Pending::MessageEnd) {
+            return Err(UsageError::WrongAnswer {
+                pending: pending.name(),
+            });
+        }
+        if queue_id.is_empty()
+            || queue_id.len() > MAX_QUEUE_ID
+            || !queue_id.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(UsageError::InvalidQueueId);
+        }
+        self.pending = None;
+        let enhanced = self.enhanced();
+        for _ in 0..self.replies_at_end() {
+            replies::start_line(&mut self.out, 250, enhanced.then_some((2, 0, 0)));
+            self.out.extend_from_slice(b"Message accepted, queued as ");
+            self.out.extend_from_slice(queue_id.as_bytes());
+            self.out.extend_from_slice(b"\r\n");
+        }
+        self.tx = Transaction::default();
+        Ok(())
+    }
+
+    /// Refuses the pending decision with this 4yz or 5yz reply. A 421 closes the connection.
+    pub fn reject(&mut self, reply: Reply) -> Result<(), UsageError> {
+        let pending = self.check_pending()?;
+        if !reply.code().is_negative() {
+            return Err(UsageError::NotNegative);
+        }
+        check_reply_length(&reply)?;
+        self.pending = None;
+        match pending {
+            Pending::MessageEnd => {
+                for _ in 0..self.replies_at_end() {
+                    self.send_reply(&reply);
+                }
+                self.tx = Transaction::default();
+                return Ok(());
+            }
+            Pending::Greeting => self.session.refused = true,
+            Pending::Authenticate | Pending::AuthRelay => {
+                self.send_reply(&reply);
+                self.count_error();
+                return Ok(());
+            }
+            _ => {}
+        }
+        self.send_reply(&reply);
+        Ok(())
+    }
+
+    /// LMTP: answers the end of a message with one reply per accepted recipient, in the order
+    /// of their RCPT commands (RFC 2033 section 4.2).
+    pub fn answer_recipients<I>(&mut self, replies: I) -> Result<(), UsageError>
+    where
+        I: IntoIterator<Item = Reply>,
+        I::IntoIter: Clone,
+    {
+        let pending = self.check_pending()?;
+        if !matches!(pending, Pending::MessageEnd) {
+            return Err(UsageError::WrongAnswer {
+                pending: pending.name(),
+            });
+        }
+        if !self.config.lmtp {
+            return Err(UsageError::NotLmtp);
+        }
+        let replies = replies.into_iter();
+        let mut got = 0;
+        for reply in replies.clone() {
+            check_reply_length(&reply)?;
+            if reply.code().class() == Class::PositiveIntermediate {
+                return Err(UsageError::NotPositive);
+            }
+            got += 1;
+        }
+        if got != self.tx.recipients {
+            return Err(UsageError::RecipientCount {
+                expected: self.tx.recipients,
+                got,
+            });
+        }
+        self.pending = None;
+        for reply in replies {
+            self.send_reply(&reply);
+        }
+        self.tx = Transaction::default();
+        Ok(())
+    }
+
+    /// Answers [`Event::AuthStart`] or [`Event::AuthResponse`] with a challenge (raw; the
+    /// machine base64-encodes it into a 334 reply) and waits for the client's next line.
+    pub fn auth_challenge(&mut self, challenge: &[u8]) -> Result<(), UsageError> {
+        let pending = self.check_pending()?;
+        if !matches!(pending, Pending::AuthRelay) {
+            return Err(UsageError::WrongAnswer {
+                pending: pending.name(),
+            });
+        }
+        // "334 " + base64 + CRLF must fit an AUTH line.
+        if challenge.len().div_ceil(3) * 4 + 6 > self.config.limits.auth_line {
+            return Err(UsageError::ChallengeTooLong);
+        }
+        self.pending = None;
+        self.write_challenge(challenge);
+        self.mode = Mode::Auth(AuthExchange::Relayed);
+        Ok(())
+    }
+
+    fn check_pending(&self) -> Result<Pending, UsageError> {
+        match self.pending {
+            // The decision event is queued last: it is delivered once the queue is empty.
+            Some(pending) if self.events.is_empty() => Ok(pending),
+            _ => Err(UsageError::NoDecisionPending),
+        }
+    }
+
+    fn take_pending(&mut self) -> Result<Pending, UsageError> {
+        let pending = self.check_pending()?;
+        self.pending = None;
+        Ok(pending)
+    }
+
+    fn accepted(&mut self, pending: Pending, reply: Option<&Reply>) {
+        let custom = |conn: &mut Connection, default: &Reply| {
+            conn.send_reply(reply.unwrap_or(default));
+        };
+        match pending {
+            Pending::Greeting => match reply {
+                Some(reply) => self.send_reply(reply),
+                None => self.write_greeting(),
+            },
+            Pending::Hello(verb) => {
+                self.session.greeted = Some(verb);
+                match reply {
+                    Some(reply) => self.send_reply(reply),
+                    None => self.write_hello(verb),
+                }
+            }
+            Pending::StartTls => self.start_tls(reply),
+            Pending::Authenticate | Pending::AuthRelay => {
+                self.session.authenticated = true;
+                custom(self, &Reply::auth_ok());
+            }
+            Pending::Mail { smtputf8, binary } => {
+                self.tx = Transaction {
+                    mail: true,
+                    smtputf8,
+                    binary,
+                    ..Transaction::default()
+                };
+                custom(self, &Reply::sender_ok());
+            }
+            Pending::Rcpt => {
+                self.tx.recipients += 1;
+                custom(self, &Reply::recipient_ok());
+            }
+            Pending::Vrfy | Pending::Expn => custom(self, &Reply::cannot_verify()),
+            Pending::MessageEnd => {
+                for _ in 0..self.replies_at_end() {
+                    custom(self, &Reply::message_accepted());
+                }
+                self.tx = Transaction::default();
+            }
+        }
+    }
+
+    /// Replies owed at the end of a message: one in SMTP, one per recipient in LMTP.
+    fn replies_at_end(&self) -> usize {
+        if self.config.lmtp {
+            self.tx.recipients
+        } else {
+            1
+        }
+    }
+
+    // ---------------------------------------------------------------- processing
+
+    fn advance(&mut self) {
+        while self.events.is_empty() && self.pending.is_none() {
+            let progressed = match self.mode {
+                Mode::Command => self.step_command(),
+                Mode::Auth(_) => self.step_auth(),
+                Mode::Data(_) => self.step_data(),
+                Mode::Chunk { .. } => self.step_chunk(),
+                Mode::TlsUpgrade | Mode::Closed => false,
+            };
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn step_command(&mut self) -> bool {
+        let line = match self.framer.next_line(&mut self.input) {
+            None => return false,
+            Some(Ok(line)) => line,
+            Some(Err(error)) => {
+                let reply = match error {
+                    LineError::TooLong { .. } => Reply::line_too_long(),
+                    LineError::BareLf => CommandError::ForbiddenByte(b'\n').reply(),
+                    LineError::BareCr => CommandError::ForbiddenByte(b'\r').reply(),
+                    LineError::Nul => CommandError::ForbiddenByte(0).reply(),
+                };
+                self.protocol_error(&reply);
+                return true;
+            }
+        };
+        let opts = ParseOptions {
+            limits: Limits {
+                command_line: self.command_line,
+                ..self.config.limits
+            },
+            smtputf8: self.tx.smtputf8,
+            leniency: self.config.leniency,
+        };
+        match Command::parse_line(line, &opts) {
+            Ok(command) => self.on_command(command),
+            Err(error) => self.protocol_error(&error.reply()),
+        }
+        true
+    }
+
+    fn on_command(&mut self, command: Command) {
+        if self.session.refused {
+            match command {
+                Command::Quit => self.quit(),
+                _ => self.protocol_canned(replies::REFUSED_SESSION),
+            }
+            return;
+        }
+        match command {
+            Command::Helo(domain) => self.on_hello(HelloVerb::Helo, domain),
+            Command::Ehlo(domain) => self.on_hello(HelloVerb::Ehlo, domain),
+            Command::Lhlo(domain) => self.on_hello(HelloVerb::Lhlo, domain),
+            Command::Mail { from, params } => self.on_mail(from, params),
+            Command::Rcpt { to, params } => self.on_rcpt(to, params),
+            Command::Data => self.on_data(),
+            Command::Bdat { size, last } => self.on_bdat(size, last),
+            Command::Rset => {
+                self.reset_transaction();
+                self.send_reply(&Reply::ok());
+            }
+            Command::Vrfy(arg) => {
+                if self.config.decisions.vrfy {
+                    self.decide(Event::Vrfy(arg), Pending::Vrfy);
+                } else {
+                    self.send_reply(&Reply::cannot_verify());
+                }
+            }
+            Command::Expn(arg) => {
+                if self.config.decisions.expn {
+                    self.decide(Event::Expn(arg), Pending::Expn);
+                } else {
+                    self.send_reply(&Reply::not_implemented());
+                }
+            }
+            Command::Help(_) => self.send_reply(&Reply::help()),
+            Command::Noop(_) => self.send_reply(&Reply::ok()),
+            Command::Quit => self.quit(),
+            Command::StartTls => self.on_starttls(),
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.on_auth(mechanism, initial_response),
+        }
+    }
+
+    fn on_hello(&mut self, verb: HelloVerb, domain: Domain) {
+        if (verb == HelloVerb::Lhlo) != self.config.lmtp {
+            self.protocol_canned(replies::WRONG_HELLO);
+            return;
+        }
+        // RFC 5321 section 4.1.4: EHLO/HELO in a session resets it like RSET.
+        self.reset_transaction();
+        if self.config.decisions.hello {
+            self.decide(Event::Hello { verb, domain }, Pending::Hello(verb));
+        } else {
+            self.session.greeted = Some(verb);
+            self.write_hello(verb);
+        }
+    }
+
+    fn on_mail(&mut self, from: ReversePath, params: MailParams) {
+        if self.session.greeted.is_none() {
+            return self.protocol_canned(replies::NEED_HELLO);
+        }
+        if self.tx.mail {
+            return self.protocol_canned(replies::NESTED_MAIL);
+        }
+        if self.config.require_tls && !self.session.secure {
+            return self.send_reply(&Reply::starttls_required());
+        }
+        if self.config.require_auth && !self.session.authenticated {
+            return self.send_reply(&Reply::auth_required());
+        }
+        if !self.mail_params_offered(&params) {
+            return self.protocol_error(&Reply::unsupported_parameter());
+        }
+        let max = self.config.max_message_size;
+        if max != 0 && params.size().is_some_and(|size| size > max) {
+            return self.send_reply(&Reply::message_too_big());
+        }
+        let pending = Pending::Mail {
+            smtputf8: params.smtputf8(),
+            binary: params.body() == Some(BodyType::BinaryMime),
+        };
+        self.decide(Event::Mail { from, params }, pending);
+    }
+
+    /// Whether every MAIL parameter belongs to an advertised extension (RFC 5321 section
+    /// 4.1.1.11: others get 555).
+    fn mail_params_offered(&self, params: &MailParams) -> bool {
+        let body_ok = match params.body() {
+            None | Some(BodyType::SevenBit) => true,
+            Some(BodyType::EightBitMime) => self.offers(Extension::EightBitMime),
+            Some(BodyType::BinaryMime) => self.offers(Extension::BinaryMime),
+        };
+        body_ok
+            && (params.size().is_none() || self.offers(Extension::Size))
+            && (!params.smtputf8() || self.offers(Extension::SmtpUtf8))
+            && (!params.requiretls() || self.offers(Extension::RequireTls))
+            && (params.ret().is_none() && params.envid().is_none() || self.offers(Extension::Dsn))
+            && (params.auth().is_none() || self.offers(Extension::Auth))
+            && params.extensions().next().is_none()
+    }
+
+    fn on_rcpt(&mut self, to: ForwardPath, params: RcptParams) {
+        if !self.tx.mail || self.tx.chunking {
+            return self.protocol_canned(replies::NEED_MAIL);
+        }
+        let dsn = params.notify().is_some() || params.orcpt().is_some();
+        if dsn && !self.offers(Extension::Dsn) || params.extensions().next().is_some() {
+            return self.protocol_error(&Reply::unsupported_parameter());
+        }
+        if self.tx.recipients >= self.config.max_recipients {
+            return self.send_reply(&Reply::too_many_recipients());
+        }
+        self.decide(Event::Rcpt { to, params }, Pending::Rcpt);
+    }
+
+    fn on_data(&mut self) {
+        if !self.tx.mail {
+            return self.protocol_canned(replies::NEED_MAIL);
+        }
+        if self.tx.chunking {
+            return self.protocol_canned(replies::DATA_AFTER_BDAT);
+        }
+        if self.tx.recipients == 0 {
+            return self.send_canned(replies::NO_VALID_RECIPIENTS);
+        }
+        if self.tx.binary {
+            return self.protocol_canned(replies::BINARYMIME_NEEDS_BDAT);
+        }
+        let limit = match self.config.max_message_size {
+            0 => u64::MAX,
+            max => max,
+        };
+        self.send_reply(&Reply::start_data());
+        self.mode = Mode::Data(
+            DotDecoder::new()
+                .with_size_limit(limit)
+                .with_bare_line_ending(self.config.bare_line_ending),
+        );
+    }
+
+    fn on_bdat(&mut self, size: u64, last: bool) {
+        // The chunk follows the command whatever the answer: it is always read (and dropped
+        // when refused), or the rest of it would be taken for commands (RFC 3030 section 2).
+        let refusal = if !self.offers(Extension::Chunking) {
+            Some(Refusal::NotImplemented)
+        } else if !self.tx.mail {
+            Some(Refusal::Canned(replies::NEED_MAIL))
+        } else if self.tx.recipients == 0 {
+            Some(Refusal::Canned(replies::NO_VALID_RECIPIENTS))
+        } else {
+            None
+        };
+        if refusal.is_none() {
+            self.tx.chunking = true;
+        }
+        self.mode = Mode::Chunk {
+            remaining: size,
+            last,
+            refusal,
+        };
+    }
+
+    fn on_starttls(&mut self) {
+        if self.session.secure {
+            return self.protocol_canned(replies::ALREADY_TLS);
+        }
+        if self.config.tls != TlsState::StartTlsAvailable {
+            return self.protocol_error(&Reply::not_implemented());
+        }
+        if self.config.decisions.starttls {
+            self.decide(Event::StartTlsRequested, Pending::StartTls);
+        } else {
+            self.start_tls(None);
+        }
+    }
+
+    fn start_tls(&mut self, reply: Option<&Reply>) {
+        self.send_reply(reply.unwrap_or(&Reply::ready_to_start_tls()));
+        if matches!(self.mode, Mode::Closed) {
+            return;
+        }
+        self.mode = Mode::TlsUpgrade;
+        self.events.push_back(Event::UpgradeTls);
+    }
+
+    fn on_auth(&mut self, mechanism: Mechanism, initial: Option<SaslData>) {
+        if !matches!(
+            self.session.greeted,
+            Some(HelloVerb::Ehlo | HelloVerb::Lhlo)
+        ) {
+            return self.protocol_canned(replies::NEED_HELLO);
+        }
+        if self.session.authenticated {
+            return self.protocol_canned(replies::ALREADY_AUTHENTICATED);
+        }
+        if self.tx.mail {
+            return self.protocol_canned(replies::AUTH_IN_TRANSACTION);
+        }
+        if !self.config.auth_mechanisms.contains(&mechanism) {
+            return self.protocol_canned(replies::UNKNOWN_MECHANISM);
+        }
+        if !self.auth_allowed(&mechanism) {
+            return self.protocol_error(&Reply::encryption_required_for_mechanism());
+        }
+        // RFC 4954 section 4: an empty initial response is sent as "=".
+        let initial = initial.as_ref().map(|data| match data.as_bytes() {
+            b"" => &b"="[..],
+            text => text,
+        });
+        if mechanism.is_built_in() {
+            match ServerExchange::start(mechanism, initial) {
+                Ok((exchange, step)) => {
+                    self.mode = Mode::Auth(AuthExchange::BuiltIn {
+                        mechanism,
+                        exchange,
+                    });
+                    self.on_sasl_step(mechanism, Ok(step));
+                }
+                Err(error) => self.on_sasl_step(mechanism, Err(error)),
+            }
+        } else {
+            let initial_response = match initial.map(sasl::decode_response) {
+                None => None,
+                Some(Ok(SaslResponse::Data(data))) => Some(Secret::new(data)),
+                Some(Ok(SaslResponse::Cancel)) | Some(Err(_)) => {
+                    return self.protocol_canned(replies::AUTH_BAD_BASE64);
+                }
+            };
+            self.decide(
+                Event::AuthStart {
+                    mechanism,
+                    initial_response,
+                },
+                Pending::AuthRelay,
+            );
+        }
+    }
+
+    fn on_sasl_step(&mut self, mechanism: Mechanism, step: Result<ServerStep, SaslError>) {
+        match step {
+            Ok(ServerStep::Challenge(challenge)) => self.write_challenge(challenge),
+            Ok(ServerStep::Done(credentials)) => {
+                self.mode = Mode::Command;
+                self.decide(
+                    Event::Authenticate {
+                        mechanism,
+                        credentials,
+                    },
+                    Pending::Authenticate,
+                );
+            }
+            Err(error) => {
+                self.mode = Mode::Command;
+                let reply = match error {
+                    SaslError::Cancelled => replies::AUTH_CANCELLED,
+                    SaslError::InvalidBase64 => replies::AUTH_BAD_BASE64,
+                    _ => replies::AUTH_MALFORMED,
+                };
+                self.protocol_canned(reply);
+            }
+        }
+    }
+
+    fn step_auth(&mut self) -> bool {
+        let line = match self.framer.next_line(&mut self.input) {
+            None => return false,
+            Some(Ok(line)) => line,
+            Some(Err(error)) => {
+                self.mode = Mode::Command;
+                match error {
+                    LineError::TooLong { .. } => self.protocol_error(&Reply::auth_line_too_long()),
+                    _ => self.protocol_canned(replies::AUTH_BAD_BASE64),
+                }
+                return true;
+            }
+        };
+        match core::mem::replace(&mut self.mode, Mode::Command) {
+            Mode::Auth(AuthExchange::BuiltIn {
+                mechanism,
+                mut exchange,
+            }) => {
+                let step = exchange.step(&line);
+                if matches!(step, Ok(ServerStep::Challenge(_))) {
+                    self.mode = Mode::Auth(AuthExchange::BuiltIn {
+                        mechanism,
+                        exchange,
+                    });
+                }
+                self.on_sasl_step(mechanism, step);
+            }
+            Mode::Auth(AuthExchange::Relayed) => match sasl::decode_response(&line) {
+                Ok(SaslResponse::Data(data)) => self.decide(
+                    Event::AuthResponse {
+                        response: Secret::new(data),
+                    },
+                    Pending::AuthRelay,
+                ),
+                Ok(SaslResponse::Cancel) => self.protocol_canned(replies::AUTH_CANCELLED),
+                Err(_) => self.protocol_canned(replies::AUTH_BAD_BASE64),
+            },
+            other => self.mode = other,
+        }
+        true
+    }
+
+    fn step_data(&mut self) -> bool {
+        let Mode::Data(decoder) = &mut self.mode else {
+            return false;
+        };
+        if decoder.is_ended() {
+            let (error, size) = (decoder.error(), decoder.size());
+            self.end_of_data(error, size);
+            return true;
+        }
+        let step = decoder.decode(&mut self.input);
+        let refused = decoder.error();
+        let mut aborted_now = false;
+        if let Some(error) = refused {
+            if !self.tx.aborted {
+                self.tx.aborted = true;
+                aborted_now = true;
+                let reason = match error {
+                    BodyError::TooLarge { .. } => AbortReason::TooLarge,
+                    BodyError::BareLf | BodyError::BareCr => AbortReason::BareLineEnding,
+                };
+                self.events.push_back(Event::MessageAborted { reason });
+            }
+        }
+        match step {
+            None => aborted_now,
+            Some(DotEvent::Data(chunk)) => {
+                if refused.is_none() {
+                    self.events.push_back(Event::MessageData(chunk));
+                }
+                true
+            }
+            // The application hears of the abort before the client hears the reply, however
+            // the input was split: the end is handled in the next step then.
+            Some(DotEvent::End(_)) if aborted_now => true,
+            Some(DotEvent::End(summary)) => {
+                self.end_of_data(summary.error, summary.size);
+                true
+            }
+        }
+    }
+
+    /// The terminating line of DATA was read.
+    fn end_of_data(&mut self, error: Option<BodyError>, size: u64) {
+        self.mode = Mode::Command;
+        match error {
+            None => self.decide(
+                Event::MessageEnd {
+                    size,
+                    recipients: self.tx.recipients,
+                },
+                Pending::MessageEnd,
+            ),
+            Some(BodyError::TooLarge { .. }) => {
+                self.tx = Transaction::default();
+                self.send_reply(&Reply::message_too_big());
+            }
+            Some(BodyError::BareLf | BodyError::BareCr) => {
+                self.tx = Transaction::default();
+                self.send_canned(replies::BARE_LINE_ENDING);
+            }
+        }
+    }
+
+    fn step_chunk(&mut self) -> bool {
+        let Mode::Chunk {
+            remaining,
+            last,
+            refusal,
+        } = self.mode
+        else {
+            return false;
+        };
+        if remaining > 0 {
+            let take = remaining.min(self.input.len() as u64) as usize;
+            if take == 0 {
+                return false;
+            }
+            let piece = self.input.split_to(take).freeze();
+            let remaining = remaining - take as u64;
+            let mut refusal = refusal;
+            if refusal.is_none() {
+                self.tx.chunked_size += take as u64;
+                let max = self.config.max_message_size;
+                if max != 0 && self.tx.chunked_size > max {
+                    self.tx.aborted = true;
+                    self.events.push_back(Event::MessageAborted {
+                        reason: AbortReason::TooLarge,
+                    });
+                    refusal = Some(Refusal::TooBig);
+                } else {
+                    self.events.push_back(Event::MessageData(piece));
+                }
+            }
+            self.mode = Mode::Chunk {
+                remaining,
+                last,
+                refusal,
+            };
+            // The chunk is answered in the next step, after the application saw its data.
+            return true;
+        }
+        self.mode = Mode::Command;
+        match refusal {
+            Some(Refusal::NotImplemented) => self.protocol_error(&Reply::not_implemented()),
+            Some(Refusal::Canned(reply)) => self.protocol_canned(reply),
+            Some(Refusal::TooBig) => {
+                self.tx = Transaction::default();
+                self.send_reply(&Reply::message_too_big());
+            }
+            None if last => self.decide(
+                Event::MessageEnd {
+                    size: self.tx.chunked_size,
+                    recipients: self.tx.recipients,
+                },
+                Pending::MessageEnd,
+            ),
+            None => self.send_canned(replies::CHUNK_RECEIVED),
+        }
+        true
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    fn decide(&mut self, event: Event, pending: Pending) {
+        self.events.push_back(event);
+        self.pending = Some(pending);
+    }
+
+    /// Whether an extension was advertised in this session (after EHLO/LHLO, not HELO).
+    fn offers(&self, extension: Extension) -> bool {
+        matches!(
+            self.session.greeted,
+            Some(HelloVerb::Ehlo | HelloVerb::Lhlo)
+        ) && self.advertises(extension)
+    }
+
+    /// Whether the EHLO reply lists an extension, in the current TLS state.
+    fn advertises(&self, extension: Extension) -> bool {
+        let ext = &self.config.extensions;
+        match extension {
+            Extension::Size => ext.size,
+            Extension::Auth => self
+                .config
+                .auth_mechanisms
+                .iter()
+                .any(|m| self.auth_allowed(m)),
+            Extension::Pipelining => ext.pipelining,
+            Extension::EightBitMime => ext.eight_bit_mime,
+            Extension::SmtpUtf8 => ext.smtputf8,
+            Extension::Chunking => ext.chunking,
+            Extension::BinaryMime => ext.binary_mime && ext.chunking,
+            Extension::Dsn => ext.dsn,
+            Extension::EnhancedStatusCodes => ext.enhanced_status_codes,
+            Extension::StartTls => {
+                self.config.tls == TlsState::StartTlsAvailable && !self.session.secure
+            }
+            Extension::RequireTls => ext.requiretls && self.session.secure,
+        }
+    }
+
+    /// Security invariant 7: PLAIN and LOGIN only over TLS, unless configured.
+    fn auth_allowed(&self, mechanism: &Mechanism) -> bool {
+        !mechanism.is_plaintext()
+            || self.session.secure
+            || self.config.allow_plaintext_auth_without_tls
+    }
+
+    fn build_ehlo_reply(&self) -> Bytes {
+        let mut capabilities = Capabilities::new(&self.config.hostname);
+        if self.advertises(Extension::Size) {
+            capabilities.set_size(self.config.max_message_size);
+        }
+        for extension in [
+            Extension::Pipelining,
+            Extension::EightBitMime,
+            Extension::SmtpUtf8,
+            Extension::Chunking,
+            Extension::BinaryMime,
+            Extension::Dsn,
+            Extension::EnhancedStatusCodes,
+            Extension::StartTls,
+            Extension::RequireTls,
+        ] {
+            if self.advertises(extension) {
+                capabilities.add(extension);
+            }
+        }
+        let offered: alloc::vec::Vec<Mechanism> = self
+            .config
+            .auth_mechanisms
+            .iter()
+            .filter(|m| self.auth_allowed(m))
+            .copied()
+            .collect();
+        capabilities.set_auth(&offered);
+        let mut out = BytesMut::new();
+        capabilities.to_reply().write_with(&mut out, false);
+        out.freeze()
+    }
+
+    fn write_greeting(&mut self) {
+        self.out.extend_from_slice(b"220 ");
+        self.out.extend_from_slice(self.config.hostname.as_bytes());
+        self.out.extend_from_slice(if self.config.lmtp {
+            b" LMTP\r\n"
+        } else {
+            b" ESMTP\r\n"
+        });
+    }
+
+    fn write_hello(&mut self, verb: HelloVerb) {
+        if verb == HelloVerb::Helo {
+            self.out.extend_from_slice(b"250 ");
+            self.out.extend_from_slice(self.config.hostname.as_bytes());
+            self.out.extend_from_slice(b"\r\n");
+        } else {
+            self.out.extend_from_slice(&self.ehlo_reply);
+        }
+    }
+
+    fn write_challenge(&mut self, challenge: &[u8]) {
+        self.out.extend_from_slice(b"334 ");
+        self.out
+            .extend_from_slice(sasl::encode_base64(challenge).as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    fn enhanced(&self) -> bool {
+        self.config.extensions.enhanced_status_codes
+    }
+
+    fn send_reply(&mut self, reply: &Reply) {
+        let enhanced = self.enhanced();
+        reply.write_with(&mut self.out, enhanced);
+        // RFC 5321 section 3.8: after 421 the server closes the channel.
+        if reply.code().get() == 421 {
+            self.abort_message(AbortReason::SessionClosed);
+            self.close();
+        }
+    }
+
+    fn send_canned(&mut self, reply: Canned) {
+        let enhanced = self.enhanced();
+        reply.write(&mut self.out, enhanced);
+    }
+
+    /// A reply to something the client got wrong: counts against the session's error budget.
+    fn protocol_error(&mut self, reply: &Reply) {
+        self.send_reply(reply);
+        self.count_error();
+    }
+
+    fn protocol_canned(&mut self, reply: Canned) {
+        self.send_canned(reply);
+        self.count_error();
+    }
+
+    fn count_error(&mut self) {
+        self.session.errors = self.session.errors.saturating_add(1);
+        if self.session.errors >= self.config.max_errors && !matches!(self.mode, Mode::Closed) {
+            self.send_canned(replies::TOO_MANY_ERRORS);
+            self.close();
+        }
+    }
+
+    fn quit(&mut self) {
+        self.reset_transaction();
+        self.send_reply(&Reply::closing());
+        self.close();
+    }
+
+    /// RSET, HELO/EHLO: the transaction is dropped (a BDAT message in progress is aborted).
+    fn reset_transaction(&mut self) {
+        if self.tx.chunking && !self.tx.aborted {
+            self.events.push_back(Event::MessageAborted {
+                reason: AbortReason::Reset,
+            });
+        }
+        self.tx = Transaction::default();
+    }
+
+    /// Aborts a message in progress (DATA, BDAT chunks, or waiting for its end-of-data
+    /// answer); drops any pending decision.
+    fn abort_message(&mut self, reason: AbortReason) {
+        let in_data = matches!(self.mode, Mode::Data(_) | Mode::Chunk { .. })
+            && !matches!(
+                self.mode,
+                Mode::Chunk {
+                    refusal: Some(Refusal::NotImplemented | Refusal::Canned(_)),
+                    ..
+                }
+            );
+        let awaiting_end = matches!(self.pending, Some(Pending::MessageEnd));
+        if (in_data || self.tx.chunking || awaiting_end) && !self.tx.aborted {
+            self.tx.aborted = true;
+            self.events.push_back(Event::MessageAborted { reason });
+        }
+    }
+
+    fn close(&mut self) {
+        self.pending = None;
+        self.mode = Mode::Closed;
+        self.input.clear();
+        // Decisions not yet delivered are moot; the informational events before them stay.
+        self.events.retain(|event| !event.is_decision());
+    }
+}
+
+/// Every line of `reply` fits the 512-octet reply line (RFC 5321 section 4.5.3.1.5).
+fn check_reply_length(reply: &Reply) -> Result<(), UsageError> {
+    // code, separator, enhanced code (at most "5.999.999") and its space, CRLF.
+    const OVERHEAD: usize = 4 + 10 + 2;
+    if reply
+        .lines()
+        .all(|line| line.len() + OVERHEAD <= limits::REPLY_LINE)
+    {
+        Ok(())
+    } else {
+        Err(UsageError::ReplyTooLong)
+    }
+}

@@ -1,0 +1,300 @@
+//! The security invariants of DESIGN.md, as the client session keeps them, each in a test
+//! named after it.
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use smtp_proto::client::{Config, Connection, Envelope, Error, Event, TlsPolicy, Violation};
+use smtp_proto::{Domain, ForwardPath, Mailbox, ReplyError, ReversePath};
+
+fn config() -> Config {
+    Config::new(Domain::new("client.example").unwrap())
+}
+
+/// Everything the client wrote and every event, after feeding `server`.
+fn exchange(conn: &mut Connection, server: &[u8]) -> (Vec<u8>, Vec<Event>) {
+    conn.receive(server);
+    drain(conn)
+}
+
+fn drain(conn: &mut Connection) -> (Vec<u8>, Vec<Event>) {
+    let mut events = Vec::new();
+    while let Some(event) = conn.poll_event() {
+        events.push(event);
+    }
+    let mut out = Vec::new();
+    while let Some(bytes) = conn.poll_transmit() {
+        out.extend_from_slice(&bytes);
+    }
+    (out, events)
+}
+
+fn envelope() -> Envelope {
+    Envelope::new(
+        ReversePath::Mailbox(Mailbox::parse("jane@example.com").unwrap()),
+        vec![ForwardPath::Mailbox(
+            Mailbox::parse("joe@example.org").unwrap(),
+        )],
+    )
+}
+
+/// A session at the body of one message, with the commands and replies consumed.
+fn at_body(config: Config) -> Connection {
+    let mut conn = Connection::new(config);
+    exchange(&mut conn, b"220 mx ESMTP\r\n250-mx\r\n250 PIPELINING\r\n");
+    conn.send_mail(envelope()).unwrap();
+    drain(&mut conn);
+    let (_, events) = exchange(&mut conn, b"250 OK\r\n250 OK\r\n354 Go\r\n");
+    assert_eq!(events.last(), Some(&Event::SendBody));
+    conn
+}
+
+proptest! {
+    /// Invariant 1: whatever the body holds (bare CR, bare LF, lone dots, split anywhere),
+    /// the client's DATA stream holds CRLF "." CRLF only at its very end, and no bare CR or
+    /// LF at all (so no server can be made to see an early end: SMTP smuggling).
+    #[test]
+    fn invariant_1_end_of_data_is_only_the_final_crlf_dot_crlf(
+        pieces in prop::collection::vec(
+            prop::collection::vec(prop::sample::select(b"\r\n.ab\x00\xff".to_vec()), 0..20),
+            0..10,
+        ),
+    ) {
+        let mut conn = at_body(config());
+        for piece in &pieces {
+            conn.send_body_chunk(Bytes::from(piece.clone())).unwrap();
+        }
+        conn.end_body().unwrap();
+        let (out, _) = drain(&mut conn);
+        let stream = [b"\r\n".as_slice(), &out].concat();
+        let ends: Vec<usize> = stream.windows(5).enumerate()
+            .filter(|(_, w)| *w == b"\r\n.\r\n").map(|(i, _)| i).collect();
+        prop_assert_eq!(ends, vec![stream.len() - 5]);
+        for (i, &b) in out.iter().enumerate() {
+            if b == b'\r' { prop_assert_eq!(out.get(i + 1), Some(&b'\n')); }
+            if b == b'\n' { prop_assert!(i > 0 && out[i - 1] == b'\r'); }
+        }
+    }
+}
+
+/// Invariant 2: after the 220 to STARTTLS, replies the server (or an attacker) sent in
+/// plaintext are dropped, never read as answers to what the client sends over TLS.
+#[test]
+fn invariant_2_plaintext_after_starttls_is_dropped() {
+    let mut conn = Connection::new(config().with_tls(TlsPolicy::Required));
+    exchange(&mut conn, b"220 mx ESMTP\r\n250-mx\r\n250 STARTTLS\r\n");
+    let (out, events) = exchange(&mut conn, b"220 Go ahead\r\n250-evil\r\n250 AUTH PLAIN\r\n");
+    assert_eq!(out, b"");
+    assert_eq!(events, [Event::UpgradeTls]);
+    // More plaintext before the handshake completes is dropped too.
+    let (out, events) = exchange(&mut conn, b"250 PIPELINING\r\n");
+    assert!(out.is_empty() && events.is_empty());
+    conn.tls_established();
+    assert!(conn.is_secure());
+    assert!(conn.capabilities().is_none(), "old capabilities forgotten");
+    let (out, events) = drain(&mut conn);
+    assert_eq!(out, b"EHLO client.example\r\n");
+    assert!(
+        events.is_empty(),
+        "nothing was taken as the EHLO reply: {events:?}"
+    );
+    let (_, events) = exchange(&mut conn, b"250-mx\r\n250 SIZE 100\r\n");
+    let Event::Capabilities(caps) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(caps.size(), Some(100));
+}
+
+/// Invariant 3: a reply line without end, a reply with endless continuation lines, and input
+/// the application does not consume are all bounded; each ends the session, never grows.
+#[test]
+fn invariant_3_reply_buffers_are_bounded() {
+    // A line that never ends.
+    let mut conn = Connection::new(config());
+    let mut events = Vec::new();
+    for _ in 0..1000 {
+        conn.receive(&[b'2'; 100]);
+        events.extend(drain(&mut conn).1);
+        if conn.is_closed() {
+            break;
+        }
+    }
+    assert_eq!(
+        events,
+        [
+            Event::Error(Error::ProtocolViolation(Violation::Malformed(
+                ReplyError::LineTooLong { limit: 512 }
+            ))),
+            Event::Closed
+        ]
+    );
+
+    // Continuation lines without a last line.
+    let mut conn = Connection::new(config());
+    for _ in 0..200 {
+        conn.receive(b"220-more\r\n");
+    }
+    let (_, events) = drain(&mut conn);
+    assert_eq!(
+        events[0],
+        Event::Error(Error::ProtocolViolation(Violation::Malformed(
+            ReplyError::TooManyLines { limit: 128 }
+        )))
+    );
+
+    // Pipelined replies the application never polls: the machine stops reading them (the
+    // event queue is bounded), says so, and fails past the hard bound.
+    let mut conn = Connection::new(config().with_tls(TlsPolicy::None));
+    exchange(&mut conn, b"220 mx ESMTP\r\n250-mx\r\n250 PIPELINING\r\n");
+    let recipients = (0..20_000)
+        .map(|i| ForwardPath::Mailbox(Mailbox::parse(format!("r{i}@example.org")).unwrap()))
+        .collect();
+    conn.send_mail(Envelope::new(ReversePath::Null, recipients))
+        .unwrap();
+    while conn.poll_transmit().is_some() {}
+    conn.receive(b"250 OK\r\n");
+    let mut fed = 0;
+    while conn.wants_input() {
+        conn.receive(b"250 2.1.5 OK\r\n");
+        fed += 1;
+        assert!(fed < 10_000, "never asked to stop reading");
+    }
+    for _ in 0..20_000 {
+        conn.receive(b"250 2.1.5 OK\r\n");
+    }
+    let events: Vec<Event> = std::iter::from_fn(|| conn.poll_event()).collect();
+    assert_eq!(
+        events[events.len() - 2..],
+        [
+            Event::Error(Error::ProtocolViolation(Violation::InputOverflow)),
+            Event::Closed
+        ]
+    );
+}
+
+/// Invariant 4: no input panics the client, whatever the configuration and whatever the
+/// application does in between (the fuzz target `smtp_client` runs the same longer).
+#[test]
+fn invariant_4_no_panic_on_arbitrary_server_bytes() {
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(512));
+    let replies = prop::sample::select(vec![
+        &b"220 mx\r\n"[..],
+        b"250-mx\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n",
+        b"250 OK\r\n",
+        b"354 go\r\n",
+        b"334 VXNlcm5hbWU6\r\n",
+        b"334 !!!\r\n",
+        b"235 ok\r\n",
+        b"220 tls\r\n",
+        b"421 bye\r\n",
+        b"550 no\r\n",
+        b"502 no\r\n",
+        b"221 bye\r\n",
+        b"2",
+        b"\r\n",
+        b"\n",
+        b"\x00",
+    ]);
+    let input = prop::collection::vec(
+        (
+            prop_oneof![
+                3 => replies.prop_map(<[u8]>::to_vec),
+                1 => prop::collection::vec(any::<u8>(), 0..40),
+            ],
+            0u8..10,
+        ),
+        0..60,
+    );
+    let policy = prop::sample::select(vec![
+        TlsPolicy::None,
+        TlsPolicy::Opportunistic,
+        TlsPolicy::Required,
+        TlsPolicy::ImplicitTls,
+    ]);
+    runner
+        .run(
+            &(input, policy, any::<bool>()),
+            |(input, policy, pipelining)| {
+                let mut conn = Connection::new(
+                    config()
+                        .with_tls(policy)
+                        .with_pipelining(pipelining)
+                        .with_password("u", "p")
+                        .with_plaintext_auth_without_tls(true),
+                );
+                for (bytes, action) in input {
+                    conn.receive(&bytes);
+                    drain(&mut conn);
+                    let _ = match action {
+                        0 => conn.send_mail(envelope()).map_err(|_| ()),
+                        1 => conn
+                            .send_body_chunk(Bytes::from_static(b"x\n.\r"))
+                            .map_err(|_| ()),
+                        2 => conn.end_body().map_err(|_| ()),
+                        3 => conn.quit().map_err(|_| ()),
+                        4 => conn.reset().map_err(|_| ()),
+                        5 => {
+                            conn.tls_established();
+                            Ok(())
+                        }
+                        6 => {
+                            conn.handle_timeout();
+                            Ok(())
+                        }
+                        _ => Ok(()),
+                    };
+                    drain(&mut conn);
+                }
+                conn.handle_close();
+                let (_, events) = drain(&mut conn);
+                prop_assert!(conn.is_closed());
+                prop_assert!(events.iter().filter(|e| **e == Event::Closed).count() <= 1);
+                Ok(())
+            },
+        )
+        .unwrap();
+}
+
+/// Invariant 7: PLAIN, LOGIN (and XOAUTH2) credentials never travel before TLS unless the
+/// config says so; the session fails with a typed error and sends only QUIT.
+#[test]
+fn invariant_7_plaintext_auth_is_not_sent_before_tls() {
+    let ehlo = b"220 mx ESMTP\r\n250-mx\r\n250 AUTH PLAIN LOGIN XOAUTH2\r\n";
+    for policy in [TlsPolicy::None, TlsPolicy::Opportunistic] {
+        for config in [
+            config().with_tls(policy).with_password("jane", "secret"),
+            config().with_tls(policy).with_oauth2("jane", "token"),
+        ] {
+            let mut conn = Connection::new(config);
+            let (out, events) = exchange(&mut conn, ehlo);
+            assert_eq!(out, b"EHLO client.example\r\nQUIT\r\n");
+            assert!(events.contains(&Event::Error(Error::PlaintextAuthRefused)));
+        }
+    }
+    // STARTTLS refused, opportunistic: still no credentials in the clear.
+    let mut conn = Connection::new(config().with_password("jane", "secret"));
+    exchange(
+        &mut conn,
+        b"220 mx\r\n250-mx\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n",
+    );
+    let (out, events) = exchange(&mut conn, b"454 No TLS now\r\n");
+    assert_eq!(out, b"QUIT\r\n");
+    assert!(events.contains(&Event::Error(Error::PlaintextAuthRefused)));
+    // Allowed by the config: sent.
+    let mut conn = Connection::new(
+        config()
+            .with_tls(TlsPolicy::None)
+            .with_password("jane", "secret")
+            .with_plaintext_auth_without_tls(true),
+    );
+    let (out, _) = exchange(&mut conn, ehlo);
+    assert_eq!(
+        out,
+        b"EHLO client.example\r\nAUTH PLAIN AGphbmUAc2VjcmV0\r\n"
+    );
+}
+
+#[test]
+fn connection_stays_small() {
+    let size = std::mem::size_of::<Connection>();
+    assert!(size <= 1024, "Connection is {size} octets");
+}
