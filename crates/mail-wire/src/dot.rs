@@ -307,7 +307,7 @@ enum Output {
 }
 
 impl Output {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, data: &[u8], from: usize, to: usize) {
         if from == to {
             return;
