@@ -15,14 +15,16 @@ enum Step {
     Timeout,
 }
 
-/// Server openings that get the client past login, so the fuzzer spends its time on the
+/// Server openings that get the client past login (with the CAPA asked again once logged
+/// in, and through login methods refused in turn), so the fuzzer spends its time on the
 /// TRANSACTION state (listings, bodies, pipelining) as well as on the login.
-const OPENINGS: [&[u8]; 5] = [
+const OPENINGS: [&[u8]; 6] = [
     b"",
     b"+OK <1.2@fuzz>\r\n-ERR\r\n+OK\r\n",
-    b"+OK\r\n+OK\r\nUSER\r\nPIPELINING\r\n.\r\n+OK\r\n+OK\r\n",
+    b"+OK\r\n+OK\r\nUSER\r\nPIPELINING\r\n.\r\n+OK\r\n+OK\r\n+OK\r\nPIPELINING\r\n.\r\n",
     b"+OK\r\n+OK\r\nSTLS\r\nSASL PLAIN XOAUTH2\r\n.\r\n+OK\r\n",
-    b"+OK\r\n+OK\r\nSASL PLAIN XOAUTH2\r\nPIPELINING\r\n.\r\n+ \r\n+OK\r\n",
+    b"+OK\r\n+OK\r\nSASL PLAIN XOAUTH2\r\n.\r\n+ \r\n+OK\r\n+OK\r\nPIPELINING\r\n.\r\n",
+    b"+OK <1.2@fuzz>\r\n+OK\r\nSASL PLAIN\r\nUSER\r\n.\r\n-ERR\r\n-ERR\r\n+OK\r\n+OK\r\n-ERR\r\n",
 ];
 
 #[derive(Debug, Arbitrary)]

@@ -122,8 +122,9 @@
 //!
 //! # A minimal client
 //!
-//! [`client::Connection`] logs in by itself (CAPA, STLS, the best method allowed) and then
-//! runs the commands the application queues. This one keeps mail on the server: it fetches
+//! [`client::Connection`] logs in by itself (CAPA, STLS, the best method allowed, the next
+//! one when the server refuses it, CAPA again once logged in) and then runs the commands
+//! the application queues. This one keeps mail on the server: it fetches
 //! the messages whose unique ids it has not seen ([`client::plan_download`]). Again no TLS
 //! here, so the config must allow plaintext credentials:
 //!

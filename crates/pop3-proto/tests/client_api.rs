@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use pop3_proto::client::{
-    AuthError, AuthFailure, Config, Connection, Error, Event, ProtocolViolation, TlsMode,
-    UsageError, plan_download,
+    AuthError, AuthFailure, AuthMethod, Config, Connection, Error, Event, ProtocolViolation,
+    TlsMode, UsageError, plan_download,
 };
 use pop3_proto::{Limits, MsgNumber, UidList};
 use proptest::prelude::*;
@@ -25,21 +25,101 @@ fn written(conn: &mut Connection) -> Vec<u8> {
     out
 }
 
-/// A client logged in over implicit TLS with USER/PASS; `capa` lines after `+OK`.
+/// A client logged in over implicit TLS with USER/PASS; `capa` lines after `+OK`, before
+/// login and again after it.
 fn logged_in(config: Config, capa: &str) -> Connection {
+    logged_in_learning(config, capa, capa)
+}
+
+/// A client logged in over implicit TLS with USER/PASS, the server listing `before` as its
+/// capabilities before login and `after` once logged in (RFC 2449 section 5).
+fn logged_in_learning(config: Config, before: &str, after: &str) -> Connection {
     let mut conn = Connection::new(config.with_password("a", "b").with_tls(TlsMode::Implicit));
     conn.receive(b"+OK ready\r\n");
     events(&mut conn);
     assert_eq!(written(&mut conn), b"CAPA\r\n");
-    conn.receive(format!("+OK\r\n{capa}.\r\n").as_bytes());
+    conn.receive(format!("+OK\r\n{before}.\r\n").as_bytes());
     events(&mut conn);
     assert_eq!(written(&mut conn), b"USER a\r\n");
     conn.receive(b"+OK\r\n");
     events(&mut conn);
     assert_eq!(written(&mut conn), b"PASS b\r\n");
     conn.receive(b"+OK\r\n");
-    assert!(matches!(events(&mut conn)[..], [Event::Authenticated(_)]));
+    assert_eq!(events(&mut conn), []);
+    assert!(!conn.is_authenticated());
+    assert_eq!(conn.stat(), Err(UsageError::NotInTransaction));
+    assert_eq!(written(&mut conn), b"CAPA\r\n");
+    conn.receive(format!("+OK\r\n{after}.\r\n").as_bytes());
+    assert!(matches!(
+        events(&mut conn)[..],
+        [Event::Capabilities(_), Event::Authenticated(_)]
+    ));
+    assert!(conn.is_authenticated());
     conn
+}
+
+#[test]
+fn capabilities_listed_after_login_replace_those_before() {
+    let mut conn = logged_in_learning(
+        Config::default().with_pipelining_window(2),
+        "USER\r\nTOP\r\n",
+        "PIPELINING\r\nUIDL\r\n",
+    );
+    assert_eq!(conn.capabilities().pipelining(), Some(true));
+    assert_eq!(conn.capabilities().uidl(), Some(true));
+    assert_eq!(conn.capabilities().user(), Some(false));
+    assert_eq!(conn.capabilities().top(), Some(false));
+    for _ in 0..3 {
+        conn.noop().unwrap();
+    }
+    // PIPELINING learnt after login: two in flight, the window.
+    assert_eq!(written(&mut conn), b"NOOP\r\nNOOP\r\n");
+}
+
+#[test]
+fn pipelining_withdrawn_after_login_is_not_used() {
+    let mut conn = logged_in_learning(Config::default(), "USER\r\nPIPELINING\r\n", "TOP\r\n");
+    assert_eq!(conn.capabilities().pipelining(), Some(false));
+    conn.noop().unwrap();
+    conn.noop().unwrap();
+    assert_eq!(written(&mut conn), b"NOOP\r\n");
+}
+
+#[test]
+fn capa_refused_after_login_keeps_what_was_learnt_before() {
+    let mut conn = Connection::new(
+        Config::default()
+            .with_password("a", "b")
+            .with_tls(TlsMode::Implicit),
+    );
+    conn.receive(b"+OK ready\r\n+OK\r\nPIPELINING\r\nUSER\r\n.\r\n+OK\r\n+OK\r\n");
+    events(&mut conn);
+    assert_eq!(written(&mut conn), b"CAPA\r\nUSER a\r\nPASS b\r\nCAPA\r\n");
+    conn.receive(b"-ERR not now\r\n");
+    assert_eq!(
+        events(&mut conn),
+        [Event::Authenticated(AuthMethod::UserPass)]
+    );
+    assert_eq!(conn.capabilities().pipelining(), Some(true));
+    conn.noop().unwrap();
+    conn.noop().unwrap();
+    assert_eq!(written(&mut conn), b"NOOP\r\nNOOP\r\n");
+}
+
+#[test]
+fn no_second_capa_when_the_server_refused_the_first() {
+    let mut conn = Connection::new(
+        Config::default()
+            .with_password("a", "b")
+            .with_tls(TlsMode::Implicit),
+    );
+    conn.receive(b"+OK ready\r\n-ERR\r\n+OK\r\n+OK\r\n");
+    let got = events(&mut conn);
+    assert!(matches!(
+        got.last(),
+        Some(Event::Authenticated(AuthMethod::UserPass))
+    ));
+    assert_eq!(written(&mut conn), b"CAPA\r\nUSER a\r\nPASS b\r\n");
 }
 
 #[test]
@@ -192,6 +272,108 @@ fn auth_failures_are_classified_by_response_code() {
             )
         );
     }
+}
+
+fn tried(error: &AuthError) -> Vec<AuthMethod> {
+    error.methods_tried().iter().collect()
+}
+
+/// RFC 2449 section 8 and RFC 3206: a refusal naming the maildrop lock, a login delay or a
+/// server problem holds for any method; any other `-ERR` makes the client try the next
+/// method offered, and the final error names every method tried.
+#[test]
+fn login_falls_back_to_the_next_method_unless_the_refusal_is_final() {
+    for (code, final_refusal) in [
+        ("[AUTH] ", false),
+        ("", false),
+        ("[UNKNOWN-CODE] ", false),
+        ("[IN-USE] ", true),
+        ("[LOGIN-DELAY] ", true),
+        ("[SYS/TEMP] ", true),
+        ("[SYS/PERM] ", true),
+    ] {
+        let mut conn = Connection::new(
+            Config::default()
+                .with_password("a", "b")
+                .with_tls(TlsMode::Implicit),
+        );
+        conn.receive(b"+OK hi <1.2@x>\r\n+OK\r\nSASL PLAIN\r\nUSER\r\n.\r\n");
+        events(&mut conn);
+        assert_eq!(written(&mut conn), b"CAPA\r\nAUTH PLAIN AGEAYg==\r\n");
+        conn.receive(format!("-ERR {code}no\r\n").as_bytes());
+        let got = events(&mut conn);
+        let plain = AuthMethod::Sasl(mail_wire::sasl::Mechanism::Plain);
+        if final_refusal {
+            let [Event::Failed(Error::Auth(error))] = &got[..] else {
+                panic!("{code}: {got:?}");
+            };
+            assert!(matches!(error, AuthError::Rejected { method, .. } if *method == plain));
+            assert_eq!(tried(error), [plain], "{code}");
+            assert!(error.failure().unwrap().is_final());
+            assert_eq!(written(&mut conn), b"QUIT\r\n", "{code}");
+            continue;
+        }
+        assert!(
+            matches!(&got[..], [Event::AuthMethodRefused { method, .. }] if *method == plain),
+            "{code}: {got:?}"
+        );
+        let apop = written(&mut conn);
+        assert!(apop.starts_with(b"APOP a "), "{code}");
+        conn.receive(b"-ERR no\r\n");
+        assert!(matches!(
+            &events(&mut conn)[..],
+            [Event::AuthMethodRefused {
+                method: AuthMethod::Apop,
+                ..
+            }]
+        ));
+        assert_eq!(written(&mut conn), b"USER a\r\n");
+        conn.receive(b"+OK\r\n-ERR [AUTH] wrong\r\n");
+        let got = events(&mut conn);
+        let [Event::Failed(Error::Auth(error))] = &got[..] else {
+            panic!("{code}: {got:?}");
+        };
+        let all = [plain, AuthMethod::Apop, AuthMethod::UserPass];
+        assert!(matches!(error, AuthError::RejectedAll { .. }));
+        assert_eq!(tried(error), all);
+        assert_eq!(error.methods_tried().len(), 3);
+        assert!(error.methods_tried().contains(AuthMethod::Apop));
+        assert_eq!(error.methods_tried().get(2), Some(AuthMethod::UserPass));
+        assert_eq!(error.failure(), Some(AuthFailure::BadCredentials));
+        assert_eq!(
+            error.to_string(),
+            "AUTH PLAIN, APOP, USER/PASS rejected: -ERR [AUTH] wrong"
+        );
+        assert_eq!(written(&mut conn), b"PASS b\r\nQUIT\r\n");
+    }
+}
+
+#[test]
+fn fallback_never_reaches_a_plaintext_method_the_config_forbids() {
+    // No TLS, plaintext not allowed: PLAIN and USER/PASS are offered but left out; APOP
+    // refused ends the login, with no credentials in the clear.
+    let mut conn = Connection::new(
+        Config::default()
+            .with_password("a", "b")
+            .with_tls(TlsMode::Disabled),
+    );
+    conn.receive(b"+OK hi <1.2@x>\r\n+OK\r\nSASL PLAIN\r\nUSER\r\n.\r\n");
+    events(&mut conn);
+    let wire = written(&mut conn);
+    assert!(wire.starts_with(b"CAPA\r\nAPOP a "));
+    conn.receive(b"-ERR [AUTH] no\r\n");
+    let got = events(&mut conn);
+    let [Event::Failed(Error::Auth(error))] = &got[..] else {
+        panic!("{got:?}");
+    };
+    assert!(matches!(
+        error,
+        AuthError::Rejected {
+            method: AuthMethod::Apop,
+            ..
+        }
+    ));
+    assert_eq!(written(&mut conn), b"QUIT\r\n");
 }
 
 #[test]

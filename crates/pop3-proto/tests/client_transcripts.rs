@@ -170,6 +170,9 @@ pub fn render(event: &Event) -> String {
             }
         },
         Event::StartTls => "StartTls".into(),
+        Event::AuthMethodRefused { method, reply } => {
+            format!("AuthMethodRefused {method}: {reply}")
+        }
         Event::Authenticated(method) => format!("Authenticated {method}"),
         Event::Stat(stat) => format!("Stat {} {}", stat.count, stat.size),
         Event::ScanList(list) => {

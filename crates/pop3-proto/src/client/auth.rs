@@ -1,12 +1,12 @@
-//! Choosing how to log in: the best method the server offers that the credentials fit and
-//! the connection's security allows.
+//! Choosing how to log in: the methods the server offers that the credentials fit and the
+//! connection's security allows, best first.
 
 use mail_wire::sasl::{Credentials, Mechanism};
 
 use crate::Timestamp;
 
 use super::error::AuthError;
-use super::event::{AuthMethod, Capabilities};
+use super::event::{AuthMethod, AuthMethods, Capabilities};
 
 /// What the session knows when it chooses.
 pub(crate) struct Offer<'a> {
@@ -18,48 +18,54 @@ pub(crate) struct Offer<'a> {
     pub(crate) apop: bool,
 }
 
-/// The best method, in this order: SASL PLAIN (or LOGIN when PLAIN is not offered) or
-/// XOAUTH2 (RFC 5034), APOP (RFC 1939 section 7), USER/PASS. PLAIN, LOGIN, XOAUTH2 and
-/// USER/PASS put the password or token on the wire, so without TLS they need
-/// `allow_plaintext` (DESIGN.md security invariant 7); APOP sends only a digest.
-pub(crate) fn choose(
+/// The methods to try, best first: SASL PLAIN (or LOGIN when PLAIN is not offered) or
+/// XOAUTH2 (RFC 5034), APOP (RFC 1939 section 7), USER/PASS. When the server refuses one
+/// with a `-ERR` that is not final, the session falls back to the next. PLAIN, LOGIN,
+/// XOAUTH2 and USER/PASS put the password or token on the wire, so without TLS they are
+/// left out unless `allow_plaintext` (DESIGN.md security invariant 7); APOP sends only a
+/// digest. Never empty when it is `Ok`.
+pub(crate) fn candidates(
     credentials: Option<&Credentials>,
     offer: &Offer<'_>,
-) -> Result<AuthMethod, AuthError> {
+) -> Result<AuthMethods, AuthError> {
     let credentials = credentials.ok_or(AuthError::NoCredentials)?;
     let clear_ok = offer.secure || offer.allow_plaintext;
     let mut plaintext_refused = false;
-    let mut allow_clear = |method| {
-        if clear_ok {
-            Some(method)
-        } else {
+    let mut methods = AuthMethods::new();
+    let mut add = |method: AuthMethod, clear: bool| {
+        if clear && !clear_ok {
             plaintext_refused = true;
-            None
+        } else {
+            methods.push(method);
         }
     };
     let sasl = offer.capabilities.sasl();
     let offers = |name: &[u8]| sasl.as_ref().is_some_and(|list| list.contains(name));
-    let chosen = match credentials {
-        Credentials::OAuth2(_) => offers(b"XOAUTH2")
-            .then_some(AuthMethod::Sasl(Mechanism::XOAuth2))
-            .and_then(&mut allow_clear),
-        Credentials::Password(_) => {
-            let sasl = if offers(b"PLAIN") {
-                Some(AuthMethod::Sasl(Mechanism::Plain))
-            } else {
-                // LOGIN: the same secret in two steps, for servers without PLAIN.
-                offers(b"LOGIN").then_some(AuthMethod::Sasl(Mechanism::Login))
-            };
-            let plain = sasl.and_then(&mut allow_clear);
-            let apop = (offer.apop && offer.timestamp.is_some()).then_some(AuthMethod::Apop);
-            // RFC 2449 section 6.2: USER announces USER/PASS; without CAPA, try it.
-            let user_offered = offer.capabilities.user().unwrap_or(true);
-            plain.or(apop).or_else(|| {
-                user_offered
-                    .then_some(AuthMethod::UserPass)
-                    .and_then(&mut allow_clear)
-            })
+    match credentials {
+        Credentials::OAuth2(_) => {
+            if offers(b"XOAUTH2") {
+                add(AuthMethod::Sasl(Mechanism::XOAuth2), true);
+            }
         }
-    };
-    chosen.ok_or(AuthError::NoUsableMethod { plaintext_refused })
+        Credentials::Password(_) => {
+            if offers(b"PLAIN") {
+                add(AuthMethod::Sasl(Mechanism::Plain), true);
+            } else if offers(b"LOGIN") {
+                // LOGIN: the same secret in two steps, for servers without PLAIN.
+                add(AuthMethod::Sasl(Mechanism::Login), true);
+            }
+            if offer.apop && offer.timestamp.is_some() {
+                add(AuthMethod::Apop, false);
+            }
+            // RFC 2449 section 6.2: USER announces USER/PASS; without CAPA, try it.
+            if offer.capabilities.user().unwrap_or(true) {
+                add(AuthMethod::UserPass, true);
+            }
+        }
+    }
+    if methods.is_empty() {
+        Err(AuthError::NoUsableMethod { plaintext_refused })
+    } else {
+        Ok(methods)
+    }
 }

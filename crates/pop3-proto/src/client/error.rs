@@ -9,7 +9,7 @@ use mail_wire::sasl::SaslError;
 
 use crate::{ResponseCode, ResponseError, StatusLine, ValueError, Verb};
 
-use super::event::AuthMethod;
+use super::event::{AuthMethod, AuthMethods};
 
 /// What the client was waiting for when a bad response came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,12 +97,24 @@ pub enum AuthError {
     /// The client side of the SASL exchange failed.
     #[error("SASL exchange failed: {0}")]
     Sasl(SaslError),
-    /// The server said `-ERR` to the credentials.
+    /// The server said `-ERR` to the credentials, and this was the only method tried.
     #[error("{method} rejected: {reply}")]
     Rejected {
         /// The method tried.
         method: AuthMethod,
         /// The server's answer; its response code tells why (see [`AuthError::failure`]).
+        reply: StatusLine,
+    },
+    /// The server said `-ERR` to each of several methods, tried in turn (each refusal but
+    /// the last came as [`Event::AuthMethodRefused`](super::Event::AuthMethodRefused)):
+    /// the last one offered was refused, or its refusal was final (`[IN-USE]`,
+    /// `[LOGIN-DELAY]`, `[SYS/TEMP]`, `[SYS/PERM]`: RFC 2449 section 8, RFC 3206).
+    #[error("{tried} rejected: {reply}")]
+    RejectedAll {
+        /// Every method tried, in order.
+        tried: AuthMethods,
+        /// The server's answer to the last one; its response code tells why (see
+        /// [`AuthError::failure`]).
         reply: StatusLine,
     },
 }
@@ -142,14 +154,39 @@ impl AuthFailure {
     pub fn is_temporary(self) -> bool {
         matches!(self, Self::InUse | Self::LoginDelay | Self::TemporarySystem)
     }
+
+    /// Whether the refusal holds for any login method: the maildrop is locked, the user
+    /// must wait, or the server has a problem (RFC 2449 section 8, RFC 3206). The client
+    /// does not fall back to another method after one of these.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::InUse | Self::LoginDelay | Self::TemporarySystem | Self::PermanentSystem
+        )
+    }
 }
 
 impl AuthError {
     /// Why the server refused, when it did (None for local failures).
     pub fn failure(&self) -> Option<AuthFailure> {
         match self {
-            Self::Rejected { reply, .. } => Some(AuthFailure::from_reply(reply)),
+            Self::Rejected { reply, .. } | Self::RejectedAll { reply, .. } => {
+                Some(AuthFailure::from_reply(reply))
+            }
             _ => None,
+        }
+    }
+
+    /// Every method the server refused, in the order tried (empty for local failures).
+    pub fn methods_tried(&self) -> AuthMethods {
+        match self {
+            Self::Rejected { method, .. } => {
+                let mut tried = AuthMethods::new();
+                tried.push(*method);
+                tried
+            }
+            Self::RejectedAll { tried, .. } => *tried,
+            _ => AuthMethods::new(),
         }
     }
 }

@@ -4,6 +4,7 @@ use core::fmt;
 
 use bytes::Bytes;
 use mail_wire::dot::BodyError;
+use mail_wire::sasl::Mechanism;
 
 use crate::{
     Capability, CapabilityList, Command, Mechanisms, MsgNumber, ScanList, ScanListing, Stat,
@@ -100,6 +101,108 @@ impl fmt::Display for AuthMethod {
             Self::Apop => f.write_str("APOP"),
             Self::UserPass => f.write_str("USER/PASS"),
         }
+    }
+}
+
+/// Login methods in the order the client tried them (RFC 1939 section 7, RFC 5034), at
+/// most [`AuthMethods::CAPACITY`]. Held inline in a few octets, without allocation: the
+/// methods are those the client runs (SASL PLAIN, LOGIN and XOAUTH2, APOP, USER/PASS), so
+/// lists are built by the session only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AuthMethods {
+    codes: [u8; AuthMethods::CAPACITY],
+    len: u8,
+}
+
+impl AuthMethods {
+    /// The most methods a list holds: a SASL mechanism, APOP and USER/PASS, with room to
+    /// spare.
+    pub const CAPACITY: usize = 4;
+
+    /// An empty list.
+    pub const fn new() -> Self {
+        Self {
+            codes: [0; Self::CAPACITY],
+            len: 0,
+        }
+    }
+
+    /// Appends `method`; false (and nothing changes) when the list is full or the method
+    /// is not one the client runs.
+    pub(crate) fn push(&mut self, method: AuthMethod) -> bool {
+        let code = match method {
+            AuthMethod::Sasl(Mechanism::Plain) => 0,
+            AuthMethod::Sasl(Mechanism::Login) => 1,
+            AuthMethod::Sasl(Mechanism::XOAuth2) => 2,
+            AuthMethod::Apop => 3,
+            AuthMethod::UserPass => 4,
+            AuthMethod::Sasl(_) => return false,
+        };
+        match self.codes.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = code;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The method at `index`.
+    pub fn get(&self, index: usize) -> Option<AuthMethod> {
+        self.iter().nth(index)
+    }
+
+    /// How many methods the list holds.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether `method` is in the list.
+    pub fn contains(&self, method: AuthMethod) -> bool {
+        self.iter().any(|tried| tried == method)
+    }
+
+    /// The methods, in order.
+    pub fn iter(&self) -> impl Iterator<Item = AuthMethod> + '_ {
+        self.codes[..self.len()].iter().map(|code| match code {
+            0 => AuthMethod::Sasl(Mechanism::Plain),
+            1 => AuthMethod::Sasl(Mechanism::Login),
+            2 => AuthMethod::Sasl(Mechanism::XOAuth2),
+            3 => AuthMethod::Apop,
+            _ => AuthMethod::UserPass,
+        })
+    }
+
+    /// The first `n` methods.
+    pub(crate) fn prefix(&self, n: usize) -> Self {
+        let mut prefix = *self;
+        prefix.len = prefix.len.min(u8::try_from(n).unwrap_or(u8::MAX));
+        prefix
+    }
+}
+
+impl Default for AuthMethods {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for AuthMethods {
+    /// The methods separated by `, `.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, method) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            method.fmt(f)?;
+        }
+        Ok(())
     }
 }
 
@@ -208,13 +311,27 @@ pub enum Event {
         /// The APOP timestamp in it, if any (RFC 1939 section 7).
         apop: Option<Timestamp>,
     },
-    /// The server's capabilities, after CAPA (before login, and again after STLS, when
-    /// the earlier ones are forgotten: RFC 2595 section 4).
+    /// The server's capabilities, after CAPA: before login, again after STLS, when the
+    /// earlier ones are forgotten (RFC 2595 section 4), and again right after login, before
+    /// [`Event::Authenticated`], when the server answered CAPA before (RFC 2449 section 5:
+    /// they may differ once logged in; PIPELINING, say, may appear only then). The last
+    /// ones are what the session uses.
     Capabilities(Capabilities),
     /// The server accepted STLS: write out every pending transmit, run the TLS handshake
     /// on the socket, then call `tls_established()`.
     StartTls,
-    /// Logged in: the session is in the TRANSACTION state and takes commands.
+    /// A login method was refused with `-ERR`, and the client goes on with the next one
+    /// the server offers and the configuration allows (informational; the final refusal
+    /// comes as [`Event::Failed`] with [`AuthError`](super::AuthError)).
+    AuthMethodRefused {
+        /// The method refused.
+        method: AuthMethod,
+        /// The server's line.
+        reply: StatusLine,
+    },
+    /// Logged in: the session is in the TRANSACTION state and takes commands; the
+    /// capabilities the server lists once logged in are known (see
+    /// [`Event::Capabilities`]).
     Authenticated(AuthMethod),
     /// `STAT` result.
     Stat(Stat),

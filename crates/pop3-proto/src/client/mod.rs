@@ -5,7 +5,11 @@
 //! write with [`poll_transmit`](Connection::poll_transmit). It runs the login by itself:
 //! greeting (APOP timestamp kept), CAPA (a plain RFC 1939 server's `-ERR` is fine), STLS
 //! when offered or required, then the best login method the server offers and the
-//! connection's security allows (see [`Config`]). Once [`Event::Authenticated`] arrives,
+//! connection's security allows (see [`Config`]), falling back to the next such method when
+//! the server refuses one (unless the refusal is final: `[IN-USE]`, `[LOGIN-DELAY]`,
+//! `[SYS/*]`). Once logged in it asks CAPA again when the server answered it before
+//! (RFC 2449 section 5: capabilities may change after login), and uses what it learns
+//! (PIPELINING, say). Then [`Event::Authenticated`] arrives: from there
 //! the application queues maildrop commands ([`stat`](Connection::stat),
 //! [`retr`](Connection::retr), [`dele`](Connection::dele), ...) and gets one result event
 //! per command, in order. With PIPELINING (RFC 2449 section 6.6) queued commands go out
@@ -71,7 +75,7 @@ use crate::{
 
 pub use config::{Config, TlsMode};
 pub use error::{AuthError, AuthFailure, Error, ProtocolViolation, Step, UsageError};
-pub use event::{AuthMethod, Capabilities, Event, MessageEnd, QuitOutcome, Request};
+pub use event::{AuthMethod, AuthMethods, Capabilities, Event, MessageEnd, QuitOutcome, Request};
 pub use plan::{DownloadPlan, plan_download};
 
 /// Unread input beyond which [`Connection::wants_input`] turns false (plus one line, or a
@@ -87,6 +91,9 @@ enum Phase {
     Authorization,
     /// STLS accepted: waiting for `tls_established`.
     TlsUpgrade,
+    /// Logged in (the server is in TRANSACTION); CAPA is asked again before the
+    /// application is told (RFC 2449 section 5).
+    CapaAfterLogin,
     /// TRANSACTION: the application's commands run.
     Transaction,
     /// Failed with the protocol still in step: a QUIT is out, its answer is awaited.
@@ -177,6 +184,9 @@ pub struct Connection {
     capabilities: Capabilities,
     pipelining: bool,
     method: Option<AuthMethod>,
+    /// The login methods to try, best first, and the index of the one being tried.
+    login_plan: AuthMethods,
+    login_attempt: usize,
     sasl: Option<SaslState>,
     /// The server closed the connection: once the buffered input is decoded, the session
     /// ends.
@@ -204,6 +214,8 @@ impl Connection {
             capabilities: Capabilities::unknown(),
             pipelining: false,
             method: None,
+            login_plan: AuthMethods::new(),
+            login_attempt: 0,
             sasl: None,
             peer_closed: false,
         }
@@ -277,7 +289,7 @@ impl Connection {
     /// response is awaited (restart it when bytes arrive), None when idle.
     pub fn timeout(&self) -> Option<Duration> {
         let waiting = match self.phase {
-            Phase::Greeting | Phase::Authorization | Phase::Closing => true,
+            Phase::Greeting | Phase::Authorization | Phase::CapaAfterLogin | Phase::Closing => true,
             Phase::Transaction => !self.in_flight.is_empty() || !self.queue.is_empty(),
             Phase::TlsUpgrade | Phase::Closed => false,
         };
@@ -610,6 +622,8 @@ impl Connection {
         }
         self.in_flight.pop_front();
         match pending {
+            // CAPA worked before login: without an answer now, what was learnt then holds.
+            Pending::Capa if self.phase == Phase::CapaAfterLogin => self.finish_login(),
             Pending::Capa => self.on_capabilities(Capabilities::unknown()),
             Pending::Stls if ok => {
                 self.phase = Phase::TlsUpgrade;
@@ -624,15 +638,7 @@ impl Connection {
                 if ok {
                     self.authenticated();
                 } else {
-                    let method = self.method.unwrap_or(AuthMethod::UserPass);
-                    self.method = None;
-                    self.fail_politely(
-                        AuthError::Rejected {
-                            method,
-                            reply: status,
-                        }
-                        .into(),
-                    );
+                    self.login_refused(status);
                 }
             }
             Pending::Farewell => self.close(),
@@ -690,6 +696,9 @@ impl Connection {
         self.pipelining = capabilities.pipelining() == Some(true);
         self.capabilities = capabilities.clone();
         self.events.push_back(Event::Capabilities(capabilities));
+        if self.phase == Phase::CapaAfterLogin {
+            return self.finish_login();
+        }
         if self.secure {
             return self.start_auth();
         }
@@ -717,9 +726,23 @@ impl Connection {
             allow_plaintext: self.config.allow_plaintext_auth,
             apop: self.config.apop,
         };
-        let method = match auth::choose(self.config.credentials.as_ref(), &offer) {
-            Ok(method) => method,
-            Err(error) => return self.fail_politely(error.into()),
+        match auth::candidates(self.config.credentials.as_ref(), &offer) {
+            Ok(plan) => {
+                self.login_plan = plan;
+                self.login_attempt = 0;
+                self.try_login_method();
+            }
+            Err(error) => self.fail_politely(error.into()),
+        }
+    }
+
+    /// Sends the first command of the login method the plan has reached.
+    fn try_login_method(&mut self) {
+        let Some(method) = self.login_plan.get(self.login_attempt) else {
+            let error = AuthError::NoUsableMethod {
+                plaintext_refused: false,
+            };
+            return self.fail_politely(error.into());
         };
         self.method = Some(method);
         let sent = match method {
@@ -848,7 +871,39 @@ impl Connection {
         }
     }
 
+    /// The server said `-ERR` to the login method being tried: go on with the next one,
+    /// unless the refusal holds for any method or none is left.
+    fn login_refused(&mut self, reply: StatusLine) {
+        let method = self.method.take().unwrap_or(AuthMethod::UserPass);
+        let final_refusal = AuthFailure::from_reply(&reply).is_final();
+        let next = self.login_attempt + 1;
+        if !final_refusal && next < self.login_plan.len() {
+            self.events
+                .push_back(Event::AuthMethodRefused { method, reply });
+            self.login_attempt = next;
+            return self.try_login_method();
+        }
+        let error = if self.login_attempt == 0 {
+            AuthError::Rejected { method, reply }
+        } else {
+            let tried = self.login_plan.prefix(self.login_attempt + 1);
+            AuthError::RejectedAll { tried, reply }
+        };
+        self.fail_politely(error.into());
+    }
+
+    /// The server accepted the login. When it answered CAPA before, CAPA goes out again
+    /// and the application is told once the answer is in (RFC 2449 section 5).
     fn authenticated(&mut self) {
+        if self.capabilities.is_known() {
+            self.phase = Phase::CapaAfterLogin;
+            self.send_internal(Command::Capa, Pending::Capa);
+        } else {
+            self.finish_login();
+        }
+    }
+
+    fn finish_login(&mut self) {
         self.phase = Phase::Transaction;
         let method = self.method.unwrap_or(AuthMethod::UserPass);
         self.events.push_back(Event::Authenticated(method));
