@@ -399,6 +399,89 @@ fn skip_clean_blocks(data: &[u8], mut pos: usize) -> usize {
     pos
 }
 
+/// Where a writer is in the body: what the next byte means depends on the last one.
+#[derive(Clone, Copy, Debug)]
+struct LineState {
+    /// The next byte begins a line (body start, or right after a line ending).
+    at_line_start: bool,
+    /// The last piece ended in CR; whether it begins a CRLF shows with the next byte.
+    pending_cr: bool,
+}
+
+impl LineState {
+    const START: Self = Self {
+        at_line_start: true,
+        pending_cr: false,
+    };
+
+    /// Walks `chunk` and hands `emit` the output in order: slices of `chunk`, with every bare
+    /// CR and bare LF written as CRLF and, when `stuff`, a `.` before every line that begins
+    /// with `.`. The one loop behind both [`DotEncoder`] and [`CrlfNormalizer`].
+    #[inline(always)]
+    fn walk(&mut self, chunk: &[u8], stuff: bool, mut emit: impl FnMut(&[u8])) {
+        let mut pos = 0;
+        if self.pending_cr && !chunk.is_empty() {
+            self.pending_cr = false;
+            emit(b"\r\n");
+            self.at_line_start = true;
+            if chunk[0] == b'\n' {
+                pos = 1;
+            }
+        }
+        let mut seg = pos;
+        loop {
+            if self.at_line_start && pos < chunk.len() {
+                if stuff && chunk[pos] == b'.' {
+                    emit(&chunk[seg..pos]);
+                    emit(b".");
+                    seg = pos;
+                }
+                self.at_line_start = false;
+            }
+            pos = skip_clean_blocks(chunk, pos);
+            let Some(found) = memchr::memchr2(b'\r', b'\n', &chunk[pos..]) else {
+                break;
+            };
+            let at = pos + found;
+            if chunk[at] == b'\r' {
+                match chunk.get(at + 1) {
+                    None => {
+                        emit(&chunk[seg..at]);
+                        self.pending_cr = true;
+                        return;
+                    }
+                    Some(b'\n') => {
+                        pos = at + 2;
+                        self.at_line_start = true;
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+            } else if at > 0 && chunk[at - 1] == b'\r' {
+                pos = at + 1;
+                self.at_line_start = true;
+                continue;
+            }
+            // Bare CR or bare LF: written as CRLF.
+            emit(&chunk[seg..at]);
+            emit(b"\r\n");
+            pos = at + 1;
+            seg = pos;
+            self.at_line_start = true;
+        }
+        emit(&chunk[seg..]);
+    }
+
+    /// The CRLF that ends a last line without one (nothing for an empty body).
+    fn final_crlf(&self) -> &'static [u8] {
+        if self.pending_cr || !self.at_line_start {
+            b"\r\n"
+        } else {
+            b""
+        }
+    }
+}
+
 /// Dot-stuffs a body given in pieces of any size.
 ///
 /// Bare CR and bare LF are written as CRLF (RFC 5321 section 2.3.8 allows no other line
@@ -417,8 +500,7 @@ fn skip_clean_blocks(data: &[u8], mut pos: usize) -> usize {
 /// ```
 #[derive(Clone, Debug)]
 pub struct DotEncoder {
-    at_line_start: bool,
-    pending_cr: bool,
+    state: LineState,
     written: u64,
 }
 
@@ -432,8 +514,7 @@ impl DotEncoder {
     /// An encoder at the first line of a body.
     pub const fn new() -> Self {
         Self {
-            at_line_start: true,
-            pending_cr: false,
+            state: LineState::START,
             written: 0,
         }
     }
@@ -448,58 +529,7 @@ impl DotEncoder {
     pub fn encode(&mut self, chunk: &[u8], out: &mut BytesMut) {
         let before = out.len();
         out.reserve(chunk.len() + chunk.len() / 64 + 4);
-        let mut pos = 0;
-        if self.pending_cr && !chunk.is_empty() {
-            self.pending_cr = false;
-            out.put_slice(b"\r\n");
-            self.at_line_start = true;
-            if chunk[0] == b'\n' {
-                pos = 1;
-            }
-        }
-        let mut seg = pos;
-        loop {
-            if self.at_line_start && pos < chunk.len() {
-                if chunk[pos] == b'.' {
-                    out.put_slice(&chunk[seg..pos]);
-                    out.put_u8(b'.');
-                    seg = pos;
-                }
-                self.at_line_start = false;
-            }
-            pos = skip_clean_blocks(chunk, pos);
-            let Some(found) = memchr::memchr2(b'\r', b'\n', &chunk[pos..]) else {
-                break;
-            };
-            let at = pos + found;
-            if chunk[at] == b'\r' {
-                match chunk.get(at + 1) {
-                    None => {
-                        out.put_slice(&chunk[seg..at]);
-                        self.pending_cr = true;
-                        seg = chunk.len();
-                        break;
-                    }
-                    Some(b'\n') => {
-                        pos = at + 2;
-                        self.at_line_start = true;
-                        continue;
-                    }
-                    Some(_) => {}
-                }
-            } else if at > 0 && chunk[at - 1] == b'\r' {
-                pos = at + 1;
-                self.at_line_start = true;
-                continue;
-            }
-            // Bare CR or bare LF: written as CRLF.
-            out.put_slice(&chunk[seg..at]);
-            out.put_slice(b"\r\n");
-            pos = at + 1;
-            seg = pos;
-            self.at_line_start = true;
-        }
-        out.put_slice(&chunk[seg..]);
+        self.state.walk(chunk, true, |piece| out.put_slice(piece));
         self.written += (out.len() - before) as u64;
     }
 
@@ -507,15 +537,82 @@ impl DotEncoder {
     /// ready for a new body.
     pub fn finish(&mut self, out: &mut BytesMut) {
         let before = out.len();
-        if self.pending_cr || !self.at_line_start {
-            out.put_slice(b"\r\n");
-        }
+        out.put_slice(self.state.final_crlf());
         out.put_slice(b".\r\n");
         self.written += (out.len() - before) as u64;
-        *self = Self {
-            written: self.written,
-            ..Self::new()
-        };
+        self.state = LineState::START;
+    }
+}
+
+/// Normalises line endings of a body given in pieces of any size, without dot-stuffing: every
+/// bare CR and bare LF becomes CRLF (RFC 5321 section 2.3.8), and a last line without a line
+/// ending gets one. For content framed by length rather than by a `.` line (SMTP BDAT,
+/// RFC 3030), and for counting the octets a body will take on the wire (POP3 sizes,
+/// RFC 1939 section 11): the same rules as [`DotEncoder`], so the two always agree.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use mail_wire::dot::CrlfNormalizer;
+///
+/// let mut normalizer = CrlfNormalizer::new();
+/// let mut out = BytesMut::new();
+/// normalizer.encode(b".a\nb\r", &mut out);
+/// normalizer.encode(b"\nc", &mut out);
+/// normalizer.finish(&mut out);
+/// assert_eq!(&out[..], b".a\r\nb\r\nc\r\n");
+///
+/// // Counting gives the same length without writing.
+/// let mut counter = CrlfNormalizer::new();
+/// let len = counter.measure(b".a\nb\r") + counter.measure(b"\nc") + counter.finish_len();
+/// assert_eq!(len, out.len() as u64);
+/// ```
+#[derive(Clone, Debug)]
+pub struct CrlfNormalizer {
+    state: LineState,
+}
+
+impl Default for CrlfNormalizer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CrlfNormalizer {
+    /// A normaliser at the start of a body.
+    pub const fn new() -> Self {
+        Self {
+            state: LineState::START,
+        }
+    }
+
+    /// Appends `chunk` to `out` with its line endings normalised. A CR at the end of `chunk`
+    /// is held until the next byte shows whether it begins a CRLF.
+    pub fn encode(&mut self, chunk: &[u8], out: &mut BytesMut) {
+        out.reserve(chunk.len() + chunk.len() / 64 + 2);
+        self.state.walk(chunk, false, |piece| out.put_slice(piece));
+    }
+
+    /// How many octets [`encode`](Self::encode) would append for `chunk` (and advances the
+    /// same way), without writing them.
+    pub fn measure(&mut self, chunk: &[u8]) -> u64 {
+        let mut len = 0u64;
+        self.state
+            .walk(chunk, false, |piece| len += piece.len() as u64);
+        len
+    }
+
+    /// Ends the body: the held CR as CRLF, or a CRLF when the last line lacks one. Ready for
+    /// a new body afterwards.
+    pub fn finish(&mut self, out: &mut BytesMut) {
+        out.put_slice(self.state.final_crlf());
+        self.state = LineState::START;
+    }
+
+    /// How many octets [`finish`](Self::finish) would append (and resets the same way).
+    pub fn finish_len(&mut self) -> u64 {
+        let len = self.state.final_crlf().len() as u64;
+        self.state = LineState::START;
+        len
     }
 }
 

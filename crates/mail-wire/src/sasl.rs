@@ -35,8 +35,8 @@ pub const LOGIN_PASSWORD_CHALLENGE: &[u8] = b"Password:";
 /// What went wrong in a SASL exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SaslError {
-    /// The client sent `*` (RFC 4954 section 4, RFC 5034 section 4): SMTP answers 501 5.0.0,
-    /// POP3 `-ERR`.
+    /// The client sent `*` (RFC 4954 section 4, RFC 5034 section 4): SMTP answers 501 (with
+    /// 5.7.0 when enhanced codes are on, as Postfix does; RFC 4954 assigns none), POP3 `-ERR`.
     #[error("authentication cancelled by the client")]
     Cancelled,
     /// A line that is not valid base64 (SMTP 501 5.5.2).

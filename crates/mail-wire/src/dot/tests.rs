@@ -315,6 +315,30 @@ proptest! {
     }
 
     #[test]
+    fn crlf_normalizer_matches_the_encoder_without_stuffing(
+        body in body_strategy(),
+        cuts in proptest::collection::vec(0usize..4000, 0..8),
+    ) {
+        let mut normalizer = CrlfNormalizer::new();
+        let mut counter = CrlfNormalizer::new();
+        let mut out = BytesMut::new();
+        let mut counted = 0;
+        let mut from = 0;
+        let mut cuts = cuts.clone();
+        cuts.sort_unstable();
+        for cut in cuts.into_iter().chain([body.len()]) {
+            let cut = cut.min(body.len()).max(from);
+            normalizer.encode(&body[from..cut], &mut out);
+            counted += counter.measure(&body[from..cut]);
+            from = cut;
+        }
+        normalizer.finish(&mut out);
+        counted += counter.finish_len();
+        prop_assert_eq!(&out[..], &normalised(&body)[..]);
+        prop_assert_eq!(counted, out.len() as u64);
+    }
+
+    #[test]
     fn any_split_matches_the_reference(
         input in proptest::collection::vec(prop_oneof![
             Just(b'.'), Just(b'\r'), Just(b'\n'), Just(b'a'), any::<u8>()
