@@ -45,7 +45,6 @@
 //! assert_eq!(reply.first_line(), b"Ok: queued as 4BX2");
 //! ```
 
-mod body;
 mod config;
 mod envelope;
 mod error;
@@ -70,7 +69,7 @@ use crate::capability::{Capabilities, Extension};
 use crate::command::Command;
 use crate::reply::{Class, Reply};
 
-use body::CrlfNormalizer;
+use mail_wire::dot::CrlfNormalizer;
 use reply_framer::ReplyFramer;
 use transaction::{BodyState, Transaction};
 
