@@ -716,7 +716,23 @@ impl MailParams {
         !self.region.is_ascii()
     }
 
-    pub(crate) fn write(&self, out: &mut BytesMut) {
+    /// Writes the parameters as they follow the path in `MAIL FROM:<path>`: each one
+    /// preceded by a space, typed ones first (SIZE, BODY, SMTPUTF8, RET, ENVID, AUTH,
+    /// REQUIRETLS), then the others in order; nothing when there are none (RFC 5321 section
+    /// 4.1.2 `Mail-parameters`). [`Command::write`](crate::Command::write) writes exactly this.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use smtp_proto::{BodyType, MailParams};
+    ///
+    /// let mut params = MailParams::new();
+    /// params.set_size(Some(1024));
+    /// params.set_body(Some(BodyType::EightBitMime));
+    /// let mut out = BytesMut::new();
+    /// params.write(&mut out);
+    /// assert_eq!(&out[..], b" SIZE=1024 BODY=8BITMIME");
+    /// ```
+    pub fn write(&self, out: &mut BytesMut) {
         if let Some(size) = self.size() {
             out.extend_from_slice(b" SIZE=");
             syntax::put_u64(out, size);
@@ -933,7 +949,22 @@ impl RcptParams {
         !self.region.is_ascii()
     }
 
-    pub(crate) fn write(&self, out: &mut BytesMut) {
+    /// Writes the parameters as they follow the path in `RCPT TO:<path>`: each one preceded
+    /// by a space, NOTIFY and ORCPT first, then the others in order; nothing when there are
+    /// none (RFC 5321 section 4.1.2 `Rcpt-parameters`). [`Command::write`](crate::Command::write)
+    /// writes exactly this.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use smtp_proto::{Notify, RcptParams};
+    ///
+    /// let mut params = RcptParams::new();
+    /// params.set_notify(Some(Notify::NEVER));
+    /// let mut out = BytesMut::new();
+    /// params.write(&mut out);
+    /// assert_eq!(&out[..], b" NOTIFY=NEVER");
+    /// ```
+    pub fn write(&self, out: &mut BytesMut) {
         if let Some(notify) = self.notify {
             out.extend_from_slice(b" NOTIFY=");
             if notify.is_never() {

@@ -548,6 +548,27 @@ impl Reply {
         ))
     }
 
+    /// Writes a one-line reply whose text is `parts` joined, with no `Reply` built (a text
+    /// with a part known only at run time, such as a queue id). The caller checked that no
+    /// part holds CR, LF or NUL.
+    pub(crate) fn write_line(
+        out: &mut BytesMut,
+        code: Code,
+        enhanced: Option<EnhancedCode>,
+        parts: &[&[u8]],
+    ) {
+        out.extend_from_slice(&code.digits());
+        out.put_u8(b' ');
+        if let Some(enhanced) = enhanced {
+            enhanced.write(out);
+            out.put_u8(b' ');
+        }
+        for part in parts {
+            out.extend_from_slice(part);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
     /// Writes the reply with its enhanced code (when it has one) on every line (RFC 2034 section 4).
     pub fn write(&self, out: &mut BytesMut) {
         self.write_with(out, true);
@@ -711,9 +732,19 @@ impl Reply {
     }
     /// 220 `domain` ESMTP: the greeting (RFC 5321 section 4.3.1; no enhanced code, RFC 2034).
     pub fn service_ready(domain: &crate::Domain) -> Reply {
-        let mut text = BytesMut::with_capacity(domain.as_bytes().len() + 6);
+        Reply::greeting(domain, b"ESMTP")
+    }
+    /// 220 `domain` LMTP: the greeting of an LMTP server, which names LMTP where an SMTP
+    /// server names ESMTP (RFC 2033 section 4; its example greets `220 foo.edu LMTP server
+    /// ready`), so a client that reached the wrong port can tell.
+    pub fn lmtp_service_ready(domain: &crate::Domain) -> Reply {
+        Reply::greeting(domain, b"LMTP")
+    }
+    fn greeting(domain: &crate::Domain, protocol: &[u8]) -> Reply {
+        let mut text = BytesMut::with_capacity(domain.as_bytes().len() + 1 + protocol.len());
         text.extend_from_slice(domain.as_bytes());
-        text.extend_from_slice(b" ESMTP");
+        text.put_u8(b' ');
+        text.extend_from_slice(protocol);
         Reply {
             code: Code(220),
             enhanced: None,
@@ -928,7 +959,10 @@ impl Reply {
             "Encryption required for requested authentication mechanism",
         )
     }
-    /// 501 5.7.0: the client cancelled the exchange with `*` (RFC 4954 section 4).
+    /// 501 5.7.0: the client cancelled the exchange with `*`. RFC 4954 section 4 requires
+    /// 501 and assigns no enhanced code to it (section 6 lists none); 5.7.0, "other security
+    /// status" (RFC 3463 section 3.8), is what Postfix sends (`501 5.7.0 Authentication
+    /// aborted`).
     pub const fn auth_cancelled() -> Reply {
         Reply::from_static(
             501,
@@ -950,6 +984,162 @@ impl Reply {
             554,
             Some(EnhancedCode::known(5, 0, 0)),
             "Transaction failed",
+        )
+    }
+    /// 554 5.5.1: DATA or BDAT in a transaction without an accepted recipient (RFC 5321
+    /// section 3.3: "554 No valid recipients"; RFC 3463 X.5.1, the command is out of place).
+    pub const fn no_valid_recipients() -> Reply {
+        Reply::from_static(
+            554,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "No valid recipients",
+        )
+    }
+    /// 550 5.6.11: a bare CR or LF in message content. RFC 5321 section 2.3.8 allows CR and
+    /// LF only together; a receiver that accepts them alone can be made to see the end of
+    /// the message where the next hop does not (the SMTP smuggling advisories, 2023), so
+    /// such a message is refused whole.
+    pub const fn bare_line_ending() -> Reply {
+        Reply::from_static(
+            550,
+            Some(EnhancedCode::known(5, 6, 11)),
+            "Bare CR or LF in message content is not allowed",
+        )
+    }
+    /// 250 2.0.0: a BDAT chunk that is not the last one was received (RFC 3030 section 2:
+    /// each BDAT gets a reply once its chunk is read).
+    pub const fn chunk_received() -> Reply {
+        Reply::from_static(250, Some(EnhancedCode::OK), "Chunk received")
+    }
+    /// 421 4.7.0: the session made too many errors and is closed (RFC 5321 section 3.8: a
+    /// server closes the channel only after 421; RFC 3463 X.7.0, a policy reason).
+    pub const fn too_many_errors() -> Reply {
+        Reply::from_static(
+            421,
+            Some(EnhancedCode::known(4, 7, 0)),
+            "Too many errors, closing connection",
+        )
+    }
+    /// 421 4.7.0: the client sent far more pipelined input than the server buffers unread
+    /// (a client that writes without reading replies would grow it without end), so the
+    /// session is closed (RFC 5321 section 3.8; RFC 3463 X.7.0, a policy reason).
+    pub const fn too_much_input() -> Reply {
+        Reply::from_static(
+            421,
+            Some(EnhancedCode::known(4, 7, 0)),
+            "Too much unread input, closing connection",
+        )
+    }
+    /// 503 5.5.1: MAIL or AUTH before EHLO (or HELO, for MAIL) (RFC 5321 section 4.1.4).
+    pub const fn hello_first() -> Reply {
+        Reply::from_static(
+            503,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "Send EHLO or HELO first",
+        )
+    }
+    /// 503 5.5.1: RCPT, DATA or BDAT without a MAIL first (RFC 5321 section 3.3).
+    pub const fn mail_first() -> Reply {
+        Reply::from_static(
+            503,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "Need MAIL command first",
+        )
+    }
+    /// 503 5.5.1: MAIL inside a transaction (RFC 5321 section 4.1.4: MAIL is not sent while a
+    /// transaction is open).
+    pub const fn sender_already_specified() -> Reply {
+        Reply::from_static(
+            503,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "Sender already specified",
+        )
+    }
+    /// 503 5.5.1: any command but QUIT after a refusing greeting (RFC 5321 section 3.1: the
+    /// server waits for QUIT and answers other commands with 503).
+    pub const fn only_quit_accepted() -> Reply {
+        Reply::from_static(
+            503,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "No service here; only QUIT is accepted",
+        )
+    }
+    /// 503 5.5.1: STARTTLS over a channel already secured (RFC 3207 section 4.2: once TLS is
+    /// on, STARTTLS is no longer offered).
+    pub const fn tls_already_active() -> Reply {
+        Reply::from_static(
+            503,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "TLS already active",
+        )
+    }
+    /// 503 5.5.1: AUTH after a successful AUTH (RFC 4954 section 4).
+    pub const fn already_authenticated() -> Reply {
+        Reply::from_static(
+            503,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "Already authenticated",
+        )
+    }
+    /// 503 5.5.1: AUTH inside a mail transaction (RFC 4954 section 4).
+    pub const fn auth_in_transaction() -> Reply {
+        Reply::from_static(
+            503,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "AUTH not allowed during a mail transaction",
+        )
+    }
+    /// 503 5.5.1: DATA in a BODY=BINARYMIME transaction, which only BDAT may carry (RFC 3030
+    /// section 3).
+    pub const fn binarymime_requires_bdat() -> Reply {
+        Reply::from_static(
+            503,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "BODY=BINARYMIME requires BDAT",
+        )
+    }
+    /// 503 5.5.1: DATA after BDAT chunks of the same message (RFC 3030 section 2: a message
+    /// is sent with DATA or with BDAT, not both).
+    pub const fn data_after_bdat() -> Reply {
+        Reply::from_static(
+            503,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "DATA not allowed after BDAT",
+        )
+    }
+    /// 500 5.5.1: the greeting verb of the other protocol: LHLO to an SMTP server, HELO or
+    /// EHLO to an LMTP server (RFC 2033 section 4.1).
+    pub const fn wrong_hello_verb() -> Reply {
+        Reply::from_static(
+            500,
+            Some(EnhancedCode::INVALID_COMMAND),
+            "Command unrecognized here",
+        )
+    }
+    /// 501 5.5.2: an AUTH response (or initial response) that is not base64 (RFC 4954
+    /// sections 4 and 6).
+    pub const fn auth_bad_base64() -> Reply {
+        Reply::from_static(
+            501,
+            Some(EnhancedCode::SYNTAX_ERROR),
+            "Cannot decode base64 response",
+        )
+    }
+    /// 504 5.5.4: AUTH with a mechanism the server does not offer (RFC 4954 sections 4 and 6).
+    pub const fn unrecognized_auth_mechanism() -> Reply {
+        Reply::from_static(
+            504,
+            Some(EnhancedCode::INVALID_ARGUMENTS),
+            "Unrecognized authentication type",
+        )
+    }
+    /// 535 5.7.8: a decoded SASL message that breaks its mechanism's syntax (RFC 4954
+    /// section 6 gives 5.7.8 to credentials that cannot be used).
+    pub const fn auth_malformed() -> Reply {
+        Reply::from_static(
+            535,
+            Some(EnhancedCode::known(5, 7, 8)),
+            "Malformed authentication message",
         )
     }
     /// 334 with a base64 challenge (RFC 4954 section 4); `challenge` must be base64 (may be empty).

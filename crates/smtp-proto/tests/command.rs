@@ -519,6 +519,33 @@ proptest! {
     }
 
     #[test]
+    fn params_write_as_the_command_does(
+        from in common::reverse_path(),
+        to in common::forward_path(),
+        mail in common::mail_params(),
+        rcpt in common::rcpt_params(),
+    ) {
+        let mut expected = BytesMut::from(&b"MAIL FROM:"[..]);
+        from.write(&mut expected);
+        mail.write(&mut expected);
+        expected.extend_from_slice(b"\r\n");
+        prop_assert_eq!(written(&Command::Mail { from, params: mail.clone() }), expected.to_vec());
+        expected = BytesMut::from(&b"RCPT TO:"[..]);
+        to.write(&mut expected);
+        rcpt.write(&mut expected);
+        expected.extend_from_slice(b"\r\n");
+        prop_assert_eq!(written(&Command::Rcpt { to, params: rcpt.clone() }), expected.to_vec());
+        // Nothing at all for no parameters; otherwise a leading space.
+        let (mut m, mut r) = (BytesMut::new(), BytesMut::new());
+        mail.write(&mut m);
+        rcpt.write(&mut r);
+        prop_assert_eq!(m.is_empty(), mail.is_empty());
+        prop_assert_eq!(r.is_empty(), rcpt.is_empty());
+        prop_assert!(m.is_empty() || m.starts_with(b" "));
+        prop_assert!(r.is_empty() || r.starts_with(b" "));
+    }
+
+    #[test]
     fn paths_round_trip(from in common::reverse_path(), to in common::forward_path()) {
         let mail = Command::Mail { from, params: MailParams::new() };
         let rcpt = Command::Rcpt { to, params: RcptParams::new() };

@@ -115,6 +115,25 @@ fn well_known_replies_carry_rfc3463_codes() {
         (Reply::cannot_verify(), 252, Some("2.5.0")),
         (Reply::unsupported_parameter(), 555, Some("5.5.4")),
         (Reply::line_too_long(), 500, Some("5.5.6")),
+        (Reply::no_valid_recipients(), 554, Some("5.5.1")),
+        (Reply::bare_line_ending(), 550, Some("5.6.11")),
+        (Reply::chunk_received(), 250, Some("2.0.0")),
+        (Reply::too_many_errors(), 421, Some("4.7.0")),
+        (Reply::too_much_input(), 421, Some("4.7.0")),
+        (Reply::hello_first(), 503, Some("5.5.1")),
+        (Reply::mail_first(), 503, Some("5.5.1")),
+        (Reply::sender_already_specified(), 503, Some("5.5.1")),
+        (Reply::only_quit_accepted(), 503, Some("5.5.1")),
+        (Reply::tls_already_active(), 503, Some("5.5.1")),
+        (Reply::already_authenticated(), 503, Some("5.5.1")),
+        (Reply::auth_in_transaction(), 503, Some("5.5.1")),
+        (Reply::binarymime_requires_bdat(), 503, Some("5.5.1")),
+        (Reply::data_after_bdat(), 503, Some("5.5.1")),
+        (Reply::wrong_hello_verb(), 500, Some("5.5.1")),
+        (Reply::auth_bad_base64(), 501, Some("5.5.2")),
+        (Reply::unrecognized_auth_mechanism(), 504, Some("5.5.4")),
+        (Reply::auth_malformed(), 535, Some("5.7.8")),
+        (Reply::auth_cancelled(), 501, Some("5.7.0")),
     ];
     for (reply, code, enhanced) in cases {
         assert_eq!(reply.code().get(), *code);
@@ -127,6 +146,13 @@ fn well_known_replies_carry_rfc3463_codes() {
     }
     let greeting = Reply::service_ready(&Domain::new("mx.example.com").unwrap());
     assert_eq!(written(&greeting, true), b"220 mx.example.com ESMTP\r\n");
+    let lmtp = Reply::lmtp_service_ready(&Domain::new("[192.0.2.1]").unwrap());
+    assert_eq!(written(&lmtp, true), b"220 [192.0.2.1] LMTP\r\n");
+    assert_eq!(lmtp.enhanced_code(), None);
+    assert_eq!(
+        written(&Reply::bare_line_ending(), false),
+        b"550 Bare CR or LF in message content is not allowed\r\n"
+    );
     assert_eq!(Reply::auth_challenge(b"").unwrap().to_string(), "334");
     assert!(Reply::auth_challenge(b"bad\r\n").is_err());
 }

@@ -36,7 +36,6 @@
 
 mod config;
 mod event;
-mod replies;
 
 use alloc::collections::VecDeque;
 use core::time::Duration;
@@ -52,7 +51,6 @@ pub use self::event::{AbortReason, Event, HelloVerb, UsageError};
 pub use mail_wire::dot::BareLineEnding;
 pub use mail_wire::sasl::{Credentials, OAuth2Credentials, PasswordCredentials};
 
-use self::replies::Canned;
 use crate::address::{Domain, ForwardPath, ReversePath};
 use crate::auth::{Mechanism, SaslData};
 use crate::capability::{Capabilities, Extension};
@@ -61,7 +59,7 @@ use crate::error::CommandError;
 use crate::limits::{self, Limits};
 use crate::options::ParseOptions;
 use crate::params::{BodyType, MailParams, RcptParams};
-use crate::reply::{Class, Reply};
+use crate::reply::{Class, Code, EnhancedCode, Reply};
 
 /// Events queued at once at most: a decision, plus what a call like `handle_close` adds.
 const EVENT_QUEUE: usize = 4;
@@ -113,10 +111,16 @@ enum Mode {
     Closed,
 }
 
+/// Why a BDAT chunk is drained and refused.
 #[derive(Debug, Clone, Copy)]
 enum Refusal {
-    Canned(Canned),
+    /// CHUNKING was not offered: 502.
     NotImplemented,
+    /// No MAIL yet: 503.
+    NeedMail,
+    /// No accepted recipient: 554.
+    NoRecipients,
+    /// The message outgrew the size limit: 552.
     TooBig,
 }
 
@@ -239,9 +243,8 @@ impl Connection {
         }
         let hard_cap = self.config.max_buffered_input.saturating_mul(2);
         if self.input.len().saturating_add(bytes.len()) > hard_cap {
-            self.abort_message(AbortReason::SessionClosed);
-            self.send_canned(replies::TOO_MUCH_INPUT);
-            self.close();
+            // A 421 aborts the message in progress and closes the session.
+            self.send_reply(&Reply::too_much_input());
             return;
         }
         self.input.extend_from_slice(bytes);
@@ -391,10 +394,12 @@ impl Connection {
         self.pending = None;
         let enhanced = self.enhanced();
         for _ in 0..self.replies_at_end() {
-            replies::start_line(&mut self.out, 250, enhanced.then_some((2, 0, 0)));
-            self.out.extend_from_slice(b"Message accepted, queued as ");
-            self.out.extend_from_slice(queue_id.as_bytes());
-            self.out.extend_from_slice(b"\r\n");
+            Reply::write_line(
+                &mut self.out,
+                Code::OK,
+                enhanced.then_some(EnhancedCode::OK),
+                &[b"Message accepted, queued as ", queue_id.as_bytes()],
+            );
         }
         self.tx = Transaction::default();
         Ok(())
@@ -604,7 +609,7 @@ impl Connection {
         if self.session.refused {
             match command {
                 Command::Quit => self.quit(),
-                _ => self.protocol_canned(replies::REFUSED_SESSION),
+                _ => self.protocol_error(&Reply::only_quit_accepted()),
             }
             return;
         }
@@ -647,7 +652,7 @@ impl Connection {
 
     fn on_hello(&mut self, verb: HelloVerb, domain: Domain) {
         if (verb == HelloVerb::Lhlo) != self.config.lmtp {
-            self.protocol_canned(replies::WRONG_HELLO);
+            self.protocol_error(&Reply::wrong_hello_verb());
             return;
         }
         // RFC 5321 section 4.1.4: EHLO/HELO in a session resets it like RSET.
@@ -662,10 +667,10 @@ impl Connection {
 
     fn on_mail(&mut self, from: ReversePath, params: MailParams) {
         if self.session.greeted.is_none() {
-            return self.protocol_canned(replies::NEED_HELLO);
+            return self.protocol_error(&Reply::hello_first());
         }
         if self.tx.mail {
-            return self.protocol_canned(replies::NESTED_MAIL);
+            return self.protocol_error(&Reply::sender_already_specified());
         }
         if self.config.require_tls && !self.session.secure {
             return self.send_reply(&Reply::starttls_required());
@@ -706,7 +711,7 @@ impl Connection {
 
     fn on_rcpt(&mut self, to: ForwardPath, params: RcptParams) {
         if !self.tx.mail || self.tx.chunking {
-            return self.protocol_canned(replies::NEED_MAIL);
+            return self.protocol_error(&Reply::mail_first());
         }
         let dsn = params.notify().is_some() || params.orcpt().is_some();
         if dsn && !self.offers(Extension::Dsn) || params.extensions().next().is_some() {
@@ -720,16 +725,16 @@ impl Connection {
 
     fn on_data(&mut self) {
         if !self.tx.mail {
-            return self.protocol_canned(replies::NEED_MAIL);
+            return self.protocol_error(&Reply::mail_first());
         }
         if self.tx.chunking {
-            return self.protocol_canned(replies::DATA_AFTER_BDAT);
+            return self.protocol_error(&Reply::data_after_bdat());
         }
         if self.tx.recipients == 0 {
-            return self.send_canned(replies::NO_VALID_RECIPIENTS);
+            return self.send_reply(&Reply::no_valid_recipients());
         }
         if self.tx.binary {
-            return self.protocol_canned(replies::BINARYMIME_NEEDS_BDAT);
+            return self.protocol_error(&Reply::binarymime_requires_bdat());
         }
         let limit = match self.config.max_message_size {
             0 => u64::MAX,
@@ -749,9 +754,9 @@ impl Connection {
         let refusal = if !self.offers(Extension::Chunking) {
             Some(Refusal::NotImplemented)
         } else if !self.tx.mail {
-            Some(Refusal::Canned(replies::NEED_MAIL))
+            Some(Refusal::NeedMail)
         } else if self.tx.recipients == 0 {
-            Some(Refusal::Canned(replies::NO_VALID_RECIPIENTS))
+            Some(Refusal::NoRecipients)
         } else {
             None
         };
@@ -767,7 +772,7 @@ impl Connection {
 
     fn on_starttls(&mut self) {
         if self.session.secure {
-            return self.protocol_canned(replies::ALREADY_TLS);
+            return self.protocol_error(&Reply::tls_already_active());
         }
         if self.config.tls != TlsState::StartTlsAvailable {
             return self.protocol_error(&Reply::not_implemented());
@@ -793,16 +798,16 @@ impl Connection {
             self.session.greeted,
             Some(HelloVerb::Ehlo | HelloVerb::Lhlo)
         ) {
-            return self.protocol_canned(replies::NEED_HELLO);
+            return self.protocol_error(&Reply::hello_first());
         }
         if self.session.authenticated {
-            return self.protocol_canned(replies::ALREADY_AUTHENTICATED);
+            return self.protocol_error(&Reply::already_authenticated());
         }
         if self.tx.mail {
-            return self.protocol_canned(replies::AUTH_IN_TRANSACTION);
+            return self.protocol_error(&Reply::auth_in_transaction());
         }
         if !self.config.auth_mechanisms.contains(&mechanism) {
-            return self.protocol_canned(replies::UNKNOWN_MECHANISM);
+            return self.protocol_error(&Reply::unrecognized_auth_mechanism());
         }
         if !self.auth_allowed(&mechanism) {
             return self.protocol_error(&Reply::encryption_required_for_mechanism());
@@ -828,7 +833,7 @@ impl Connection {
                 None => None,
                 Some(Ok(SaslResponse::Data(data))) => Some(Secret::new(data)),
                 Some(Ok(SaslResponse::Cancel)) | Some(Err(_)) => {
-                    return self.protocol_canned(replies::AUTH_BAD_BASE64);
+                    return self.protocol_error(&Reply::auth_bad_base64());
                 }
             };
             self.decide(
@@ -857,11 +862,11 @@ impl Connection {
             Err(error) => {
                 self.mode = Mode::Command;
                 let reply = match error {
-                    SaslError::Cancelled => replies::AUTH_CANCELLED,
-                    SaslError::InvalidBase64 => replies::AUTH_BAD_BASE64,
-                    _ => replies::AUTH_MALFORMED,
+                    SaslError::Cancelled => Reply::auth_cancelled(),
+                    SaslError::InvalidBase64 => Reply::auth_bad_base64(),
+                    _ => Reply::auth_malformed(),
                 };
-                self.protocol_canned(reply);
+                self.protocol_error(&reply);
             }
         }
     }
@@ -874,7 +879,7 @@ impl Connection {
                 self.mode = Mode::Command;
                 match error {
                     LineError::TooLong { .. } => self.protocol_error(&Reply::auth_line_too_long()),
-                    _ => self.protocol_canned(replies::AUTH_BAD_BASE64),
+                    _ => self.protocol_error(&Reply::auth_bad_base64()),
                 }
                 return true;
             }
@@ -900,8 +905,8 @@ impl Connection {
                     },
                     Pending::AuthRelay,
                 ),
-                Ok(SaslResponse::Cancel) => self.protocol_canned(replies::AUTH_CANCELLED),
-                Err(_) => self.protocol_canned(replies::AUTH_BAD_BASE64),
+                Ok(SaslResponse::Cancel) => self.protocol_error(&Reply::auth_cancelled()),
+                Err(_) => self.protocol_error(&Reply::auth_bad_base64()),
             },
             other => self.mode = other,
         }
@@ -966,7 +971,7 @@ impl Connection {
             }
             Some(BodyError::BareLf | BodyError::BareCr) => {
                 self.tx = Transaction::default();
-                self.send_canned(replies::BARE_LINE_ENDING);
+                self.send_reply(&Reply::bare_line_ending());
             }
         }
     }
@@ -1012,7 +1017,8 @@ impl Connection {
         self.mode = Mode::Command;
         match refusal {
             Some(Refusal::NotImplemented) => self.protocol_error(&Reply::not_implemented()),
-            Some(Refusal::Canned(reply)) => self.protocol_canned(reply),
+            Some(Refusal::NeedMail) => self.protocol_error(&Reply::mail_first()),
+            Some(Refusal::NoRecipients) => self.send_reply(&Reply::no_valid_recipients()),
             Some(Refusal::TooBig) => {
                 self.tx = Transaction::default();
                 self.send_reply(&Reply::message_too_big());
@@ -1024,7 +1030,7 @@ impl Connection {
                 },
                 Pending::MessageEnd,
             ),
-            None => self.send_canned(replies::CHUNK_RECEIVED),
+            None => self.send_reply(&Reply::chunk_received()),
         }
         true
     }
@@ -1109,13 +1115,12 @@ impl Connection {
     }
 
     fn write_greeting(&mut self) {
-        self.out.extend_from_slice(b"220 ");
-        self.out.extend_from_slice(self.config.hostname.as_bytes());
-        self.out.extend_from_slice(if self.config.lmtp {
-            b" LMTP\r\n"
+        let greeting = if self.config.lmtp {
+            Reply::lmtp_service_ready(&self.config.hostname)
         } else {
-            b" ESMTP\r\n"
-        });
+            Reply::service_ready(&self.config.hostname)
+        };
+        self.send_reply(&greeting);
     }
 
     fn write_hello(&mut self, verb: HelloVerb) {
@@ -1149,27 +1154,17 @@ impl Connection {
         }
     }
 
-    fn send_canned(&mut self, reply: Canned) {
-        let enhanced = self.enhanced();
-        reply.write(&mut self.out, enhanced);
-    }
-
     /// A reply to something the client got wrong: counts against the session's error budget.
     fn protocol_error(&mut self, reply: &Reply) {
         self.send_reply(reply);
         self.count_error();
     }
 
-    fn protocol_canned(&mut self, reply: Canned) {
-        self.send_canned(reply);
-        self.count_error();
-    }
-
     fn count_error(&mut self) {
         self.session.errors = self.session.errors.saturating_add(1);
         if self.session.errors >= self.config.max_errors && !matches!(self.mode, Mode::Closed) {
-            self.send_canned(replies::TOO_MANY_ERRORS);
-            self.close();
+            // A 421 aborts the message in progress and closes the session.
+            self.send_reply(&Reply::too_many_errors());
         }
     }
 
@@ -1196,7 +1191,9 @@ impl Connection {
             && !matches!(
                 self.mode,
                 Mode::Chunk {
-                    refusal: Some(Refusal::NotImplemented | Refusal::Canned(_)),
+                    refusal: Some(
+                        Refusal::NotImplemented | Refusal::NeedMail | Refusal::NoRecipients
+                    ),
                     ..
                 }
             );
