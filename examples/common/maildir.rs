@@ -35,7 +35,7 @@ mod lock;
 mod wire;
 
 pub use lock::{MaildropGuard, MaildropLocks};
-pub use wire::{CrlfNormaliser, WireReader, WireSize};
+pub use wire::{WireReader, WireSize};
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
