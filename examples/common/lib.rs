@@ -21,6 +21,8 @@
 //! - [`tls`]: rustls configurations (ring provider), self-signed certificates via rcgen.
 //! - [`cli`]: shared clap flags, `USER:PASS` and `HOST:PORT` values, logging.
 //! - [`driver`]: the socket loops (tokio, blocking) that drive any session machine.
+//! - [`pop3`]: the POP3 servers and clients (tokio, blocking) over Maildirs.
+//! - [`smtp`]: the SMTP servers and clients (tokio, blocking), Maildir delivery, no open relay.
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -47,5 +49,7 @@
 pub mod cli;
 pub mod driver;
 pub mod maildir;
+pub mod pop3;
+pub mod smtp;
 pub mod store;
 pub mod tls;

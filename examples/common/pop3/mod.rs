@@ -1,0 +1,27 @@
+//! The POP3 adapters: servers and clients, tokio and blocking, around the session machines of
+//! `pop3-proto`, over Maildirs.
+//!
+//! - [`server_tokio`], [`server_blocking`]: serve the Maildir `DIR/<user>` of each account
+//!   on a plain port (STLS offered) and optionally an implicit-TLS port (RFC 8314). The
+//!   policy they share: [`server`] (flags, per-connection machine configuration, the login
+//!   decision), [`accounts`] (password and APOP checks), [`maildrop`] (lock, listing,
+//!   deletion at QUIT only).
+//! - [`client_tokio`], [`client_blocking`]: download a maildrop into a local Maildir, deleting
+//!   on the server (`--delete`) or leaving mail there and remembering unique-ids
+//!   ([`client`], [`uid_memory`]).
+//! - [`session`]: the machines as [`Session`](mail_wire::session::Session)s for the socket
+//!   loops of [`crate::driver`].
+//!
+//! What to answer when is the machines' business; here is only what they ask the application:
+//! is this login valid, what is in the maildrop, what does message N contain, remove these.
+
+pub mod accounts;
+pub mod client;
+pub mod client_blocking;
+pub mod client_tokio;
+pub mod maildrop;
+pub mod server;
+pub mod server_blocking;
+pub mod server_tokio;
+pub mod session;
+pub mod uid_memory;

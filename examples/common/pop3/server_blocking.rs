@@ -1,0 +1,292 @@
+//! The blocking POP3 server: one thread per connection, over the blocking socket loop.
+
+use std::fs::File;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pop3_proto::server::{Connection, Event, LoginRefusal};
+
+use super::maildrop::{CHUNK, OpenMaildrop, read_chunk};
+use super::server::{
+    ServerArgs, ServerOptions, SetupError, announce, login_method, login_user, usage,
+};
+use super::session::ServerSession;
+use crate::driver::Flow;
+use crate::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
+use crate::maildir::WireReader;
+
+/// How long an implicit-TLS client may take over its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a stopping server waits for open sessions to end.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Serves `plain` (STLS offered) and `implicit` (TLS from the first byte) until `stop` is set
+/// (see [`Stopper`]), then waits a little for open sessions.
+pub fn serve(
+    options: Arc<ServerOptions>,
+    plain: TcpListener,
+    implicit: Option<TcpListener>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<()> {
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut acceptors = Vec::new();
+    for (listener, implicit_tls) in [(Some(plain), false), (implicit, true)] {
+        let Some(listener) = listener else { continue };
+        let (options, stop, active) = (options.clone(), stop.clone(), active.clone());
+        acceptors.push(std::thread::spawn(move || {
+            accept_loop(&listener, &options, implicit_tls, &stop, &active)
+        }));
+    }
+    for acceptor in acceptors {
+        acceptor
+            .join()
+            .map_err(|_| io::Error::other("an accept thread panicked"))??;
+    }
+    let deadline = Instant::now() + GRACE;
+    while active.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn accept_loop(
+    listener: &TcpListener,
+    options: &Arc<ServerOptions>,
+    implicit_tls: bool,
+    stop: &AtomicBool,
+    active: &Arc<AtomicUsize>,
+) -> io::Result<()> {
+    for tcp in listener.incoming() {
+        if stop.load(Ordering::Acquire) {
+            break;
+        }
+        let tcp = match tcp {
+            Ok(tcp) => tcp,
+            Err(error) => {
+                // Out of descriptors and the like: wait, do not spin or die.
+                tracing::warn!(%error, "accept failed");
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        let (options, active) = (options.clone(), active.clone());
+        active.fetch_add(1, Ordering::AcqRel);
+        std::thread::spawn(move || {
+            let peer = tcp.peer_addr().ok();
+            if let Err(error) = connection(&options, tcp, implicit_tls) {
+                tracing::info!(?peer, %error, "connection ended with an error");
+            }
+            active.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+    Ok(())
+}
+
+/// One connection, from greeting to close.
+pub fn connection(
+    options: &Arc<ServerOptions>,
+    tcp: TcpStream,
+    implicit_tls: bool,
+) -> io::Result<()> {
+    let peer = tcp.peer_addr()?;
+    tcp.set_nodelay(true)?;
+    let tls = BlockingTls::Server(options.tls.clone());
+    let stream = if implicit_tls {
+        tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+        BlockingStream::implicit_tls(tcp, &tls)?
+    } else {
+        BlockingStream::Plain(tcp)
+    };
+    tracing::info!(%peer, tls = implicit_tls, "connection");
+    let mut conn = ServerSession(Connection::new(options.session_config(implicit_tls)));
+    let mut handler = Handler {
+        options: options.clone(),
+        peer,
+        user: None,
+        maildrop: None,
+        reading: None,
+        buf: vec![0; CHUNK],
+    };
+    blocking::run(&mut conn, stream, &tls, &mut handler)?;
+    Ok(())
+}
+
+/// The application side of one session.
+struct Handler {
+    options: Arc<ServerOptions>,
+    peer: SocketAddr,
+    user: Option<String>,
+    maildrop: Option<OpenMaildrop>,
+    /// The message being sent (RETR, TOP), a chunk per turn of the loop.
+    reading: Option<WireReader<File>>,
+    buf: Vec<u8>,
+}
+
+impl Handler {
+    /// Hands the machine the next chunk of the message being sent; the last one ends it.
+    fn pump(&mut self, conn: &mut ServerSession) -> io::Result<()> {
+        let Some(reader) = self.reading.as_mut() else {
+            return Ok(());
+        };
+        if conn.0.message_complete() {
+            self.reading = None;
+            return conn.0.end_message().map_err(usage);
+        }
+        // A read error in the middle of a message cannot be told to the client any more:
+        // the error ends the connection, and the client sees no terminating dot.
+        let n = read_chunk(reader, &mut self.buf)?;
+        if n > 0 {
+            conn.0.send_message_chunk(&self.buf[..n]).map_err(usage)?;
+        }
+        if n < self.buf.len() {
+            self.reading = None;
+            conn.0.end_message().map_err(usage)?;
+        }
+        Ok(())
+    }
+}
+
+impl BlockingHandler<ServerSession> for Handler {
+    fn on_event(&mut self, conn: &mut ServerSession, event: Event) -> io::Result<Flow> {
+        match event {
+            Event::Login(login) => match self.options.open_maildrop(&login) {
+                Ok((user, maildrop)) => {
+                    tracing::info!(peer = %self.peer, user, method = login_method(&login), messages = maildrop.len(), "login");
+                    conn.0.accept(maildrop.listing()).map_err(usage)?;
+                    self.user = Some(user);
+                    self.maildrop = Some(maildrop);
+                }
+                Err(refusal) => {
+                    tracing::warn!(peer = %self.peer, user = login_user(&login), method = login_method(&login), ?refusal, "login refused");
+                    conn.0.reject(refusal).map_err(usage)?;
+                }
+            },
+            // Only PLAIN and LOGIN are offered, and the machine runs both itself.
+            Event::AuthStep { .. } => conn.0.reject(LoginRefusal::SysPerm).map_err(usage)?,
+            Event::StartTls => return Ok(Flow::StartTls),
+            Event::Retrieve(retrieve) => {
+                let opened = match self.maildrop.as_ref() {
+                    Some(maildrop) => maildrop.open_message(retrieve.index),
+                    None => Err(io::Error::other("no maildrop")),
+                };
+                match opened {
+                    Ok(reader) => {
+                        self.reading = Some(reader);
+                        self.pump(conn)?;
+                    }
+                    Err(error) => {
+                        tracing::warn!(peer = %self.peer, msg = %retrieve.msg, %error, "message unavailable");
+                        conn.0.message_unavailable().map_err(usage)?;
+                    }
+                }
+            }
+            Event::Commit { deleted } => {
+                let report = self.maildrop.as_ref().map(|m| m.commit(&deleted));
+                match report {
+                    Some(report) if report.is_complete() => {
+                        tracing::info!(peer = %self.peer, user = ?self.user, deleted = report.deleted, "update");
+                        conn.0.commit_succeeded().map_err(usage)?;
+                    }
+                    Some(report) => {
+                        for failure in &report.failed {
+                            tracing::error!(uid = failure.uid, error = %failure.error, "cannot delete");
+                        }
+                        conn.0.commit_failed().map_err(usage)?;
+                    }
+                    None if deleted.is_empty() => conn.0.commit_succeeded().map_err(usage)?,
+                    None => conn.0.commit_failed().map_err(usage)?,
+                }
+                self.maildrop = None;
+            }
+            Event::Closed {
+                reason,
+                discarded_deletions,
+            } => {
+                tracing::info!(peer = %self.peer, user = ?self.user, ?reason, discarded_deletions, "closed");
+                self.reading = None;
+                self.maildrop = None;
+            }
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn on_idle(&mut self, conn: &mut ServerSession) -> io::Result<bool> {
+        if self.reading.is_none() {
+            return Ok(false);
+        }
+        self.pump(conn)?;
+        Ok(true)
+    }
+}
+
+/// Stops a blocking server: sets the flag its accept loops check, then wakes them with a
+/// connection each (a blocked `accept` has no other portable way out).
+#[derive(Debug, Clone)]
+pub struct Stopper {
+    flag: Arc<AtomicBool>,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Stopper {
+    /// A stopper for listeners bound to `addrs`.
+    pub fn new(addrs: Vec<SocketAddr>) -> Self {
+        Self {
+            flag: Arc::new(AtomicBool::new(false)),
+            addrs,
+        }
+    }
+
+    /// The flag to give [`serve`].
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.flag.clone()
+    }
+
+    /// Stops accepting.
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::Release);
+        for addr in &self.addrs {
+            let _ = TcpStream::connect_timeout(addr, Duration::from_secs(1));
+        }
+    }
+
+    /// Calls [`stop`](Self::stop) on Ctrl-C or SIGTERM, from a watcher thread (the signal
+    /// itself is caught with tokio's portable handler on a one-thread runtime).
+    pub fn stop_on_signal(&self) -> io::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let signal = {
+            let _context = runtime.enter();
+            crate::driver::tokio::ShutdownSignal::new()?
+        };
+        let stopper = self.clone();
+        std::thread::spawn(move || {
+            runtime.block_on(signal.wait());
+            tracing::info!("stopping");
+            stopper.stop();
+        });
+        Ok(())
+    }
+}
+
+/// `pop3_server_blocking`: binds, prints the addresses, serves until Ctrl-C.
+pub fn run(args: &ServerArgs) -> Result<(), SetupError> {
+    let options = Arc::new(ServerOptions::from_args(args)?);
+    let plain = TcpListener::bind(args.listen)?;
+    let implicit = args.tls_listen.map(TcpListener::bind).transpose()?;
+    let mut addrs = vec![plain.local_addr()?];
+    if let Some(implicit) = &implicit {
+        addrs.push(implicit.local_addr()?);
+    }
+    // Caught before the announcement: a signal right after it must not kill the process.
+    let stopper = Stopper::new(addrs.clone());
+    stopper.stop_on_signal()?;
+    announce(&options, addrs[0], addrs.get(1).copied());
+    serve(options, plain, implicit, stopper.flag())?;
+    Ok(())
+}

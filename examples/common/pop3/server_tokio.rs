@@ -1,0 +1,278 @@
+//! The tokio POP3 server: a task per connection over the tokio socket loop. The file system
+//! work (listing a maildrop, reading a message, deleting at QUIT) runs on tokio's blocking
+//! pool, so a slow disk never stalls other sessions.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pop3_proto::server::{Connection, Event, LoginRefusal};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinSet, spawn_blocking};
+
+use super::maildrop::OpenMaildrop;
+use super::maildrop::{CHUNK, read_chunk};
+use super::server::{
+    ServerArgs, ServerOptions, SetupError, announce, login_method, login_user, usage,
+};
+use super::session::ServerSession;
+use crate::driver::Flow;
+use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
+use crate::maildir::WireReader;
+
+/// How long an implicit-TLS client may take over its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a stopping server waits for open sessions to end; the rest are dropped, which
+/// deletes nothing (security invariant 6).
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Serves `plain` (STLS offered) and `implicit` (TLS from the first byte) until `shutdown`
+/// completes, then gives open sessions a few seconds to finish.
+pub async fn serve(
+    options: Arc<ServerOptions>,
+    plain: TcpListener,
+    implicit: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let mut sessions = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (accepted, implicit_tls) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = plain.accept() => (accepted, false),
+            accepted = accept_optional(implicit.as_ref()) => (accepted, true),
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => continue,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let options = options.clone();
+        sessions.spawn(async move {
+            if let Err(error) = connection(options, tcp, peer, implicit_tls).await {
+                tracing::info!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    let drained = tokio::time::timeout(GRACE, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::info!(open = sessions.len(), "closing the sessions still open");
+        sessions.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn accept_optional(listener: Option<&TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One connection, from greeting to close.
+pub async fn connection(
+    options: Arc<ServerOptions>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    implicit_tls: bool,
+) -> io::Result<()> {
+    tcp.set_nodelay(true)?;
+    let tls = TlsUpgrade::server(options.tls.clone());
+    let stream = if implicit_tls {
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, Stream::implicit_tls(tcp, &tls))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??
+    } else {
+        Stream::Plain(tcp)
+    };
+    tracing::info!(%peer, tls = implicit_tls, "connection");
+    let mut conn = ServerSession(Connection::new(options.session_config(implicit_tls)));
+    let mut handler = SessionHandler {
+        options,
+        peer,
+        user: None,
+        maildrop: None,
+        reading: None,
+        spare: None,
+    };
+    driver::run(&mut conn, stream, &tls, &mut handler).await?;
+    Ok(())
+}
+
+/// A message being sent, with its read buffer.
+struct Reading {
+    reader: WireReader<std::fs::File>,
+    buf: Vec<u8>,
+}
+
+/// The application side of one session.
+struct SessionHandler {
+    options: Arc<ServerOptions>,
+    peer: SocketAddr,
+    user: Option<String>,
+    maildrop: Option<OpenMaildrop>,
+    /// The message being sent (RETR, TOP), a chunk per turn of the loop.
+    reading: Option<Reading>,
+    /// The read buffer between messages.
+    spare: Option<Vec<u8>>,
+}
+
+impl SessionHandler {
+    /// Hands the machine the chunk just read; the last one ends the message.
+    fn deliver_chunk(
+        &mut self,
+        conn: &mut ServerSession,
+        reading: Reading,
+        n: usize,
+    ) -> io::Result<()> {
+        if n > 0 {
+            conn.0
+                .send_message_chunk(&reading.buf[..n])
+                .map_err(usage)?;
+        }
+        if n < reading.buf.len() || conn.0.message_complete() {
+            self.spare = Some(reading.buf);
+            conn.0.end_message().map_err(usage)?;
+        } else {
+            self.reading = Some(reading);
+        }
+        Ok(())
+    }
+
+    async fn retrieve(&mut self, conn: &mut ServerSession, index: usize) -> io::Result<()> {
+        let message = self.maildrop.as_ref().and_then(|m| m.message(index));
+        let buf = self.spare.take().unwrap_or_else(|| vec![0; CHUNK]);
+        let opened = spawn_blocking(move || {
+            let (maildir, entry) = message.ok_or_else(|| io::Error::other("no such message"))?;
+            let mut reader = maildir.open_message(&entry)?;
+            let mut reading_buf = buf;
+            let n = read_chunk(&mut reader, &mut reading_buf)?;
+            Ok::<_, io::Error>((
+                Reading {
+                    reader,
+                    buf: reading_buf,
+                },
+                n,
+            ))
+        })
+        .await
+        .map_err(io::Error::other)?;
+        match opened {
+            Ok((reading, n)) => self.deliver_chunk(conn, reading, n),
+            Err(error) => {
+                tracing::warn!(peer = %self.peer, index, %error, "message unavailable");
+                conn.0.message_unavailable().map_err(usage)
+            }
+        }
+    }
+}
+
+impl Handler<ServerSession> for SessionHandler {
+    async fn on_event(&mut self, conn: &mut ServerSession, event: Event) -> io::Result<Flow> {
+        match event {
+            Event::Login(login) => {
+                let (method, user) = (login_method(&login), login_user(&login));
+                let options = self.options.clone();
+                let opened = spawn_blocking(move || options.open_maildrop(&login))
+                    .await
+                    .map_err(io::Error::other)?;
+                match opened {
+                    Ok((user, maildrop)) => {
+                        tracing::info!(peer = %self.peer, user, method, messages = maildrop.len(), "login");
+                        conn.0.accept(maildrop.listing()).map_err(usage)?;
+                        self.user = Some(user);
+                        self.maildrop = Some(maildrop);
+                    }
+                    Err(refusal) => {
+                        tracing::warn!(peer = %self.peer, user, method, ?refusal, "login refused");
+                        conn.0.reject(refusal).map_err(usage)?;
+                    }
+                }
+            }
+            // Only PLAIN and LOGIN are offered, and the machine runs both itself.
+            Event::AuthStep { .. } => conn.0.reject(LoginRefusal::SysPerm).map_err(usage)?,
+            Event::StartTls => return Ok(Flow::StartTls),
+            Event::Retrieve(retrieve) => self.retrieve(conn, retrieve.index).await?,
+            Event::Commit { deleted } => {
+                let maildrop = self.maildrop.take();
+                let report = spawn_blocking(move || maildrop.map(|m| m.commit(&deleted)))
+                    .await
+                    .map_err(io::Error::other)?;
+                match report {
+                    Some(report) if report.is_complete() => {
+                        tracing::info!(peer = %self.peer, user = ?self.user, deleted = report.deleted, "update");
+                        conn.0.commit_succeeded().map_err(usage)?;
+                    }
+                    Some(report) => {
+                        for failure in &report.failed {
+                            tracing::error!(uid = failure.uid, error = %failure.error, "cannot delete");
+                        }
+                        conn.0.commit_failed().map_err(usage)?;
+                    }
+                    None => conn.0.commit_failed().map_err(usage)?,
+                }
+            }
+            Event::Closed {
+                reason,
+                discarded_deletions,
+            } => {
+                tracing::info!(peer = %self.peer, user = ?self.user, ?reason, discarded_deletions, "closed");
+                self.reading = None;
+                self.maildrop = None;
+            }
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_idle(&mut self, conn: &mut ServerSession) -> io::Result<bool> {
+        let Some(mut reading) = self.reading.take() else {
+            return Ok(false);
+        };
+        if conn.0.message_complete() {
+            self.spare = Some(reading.buf);
+            conn.0.end_message().map_err(usage)?;
+            return Ok(true);
+        }
+        // A read error in the middle of a message cannot be told to the client any more:
+        // the error ends the connection, and the client sees no terminating dot.
+        let (reading, n) = spawn_blocking(move || {
+            let n = read_chunk(&mut reading.reader, &mut reading.buf)?;
+            Ok::<_, io::Error>((reading, n))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        self.deliver_chunk(conn, reading, n)?;
+        Ok(true)
+    }
+}
+
+/// `pop3_server_tokio`: binds, prints the addresses, serves until Ctrl-C.
+pub async fn run(args: &ServerArgs) -> Result<(), SetupError> {
+    // Caught from here on: a signal right after the announcement must not kill the process.
+    let signal = driver::ShutdownSignal::new()?;
+    let options = Arc::new(ServerOptions::from_args(args)?);
+    let plain = TcpListener::bind(args.listen).await?;
+    let implicit = match args.tls_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    let implicit_addr = implicit.as_ref().map(TcpListener::local_addr).transpose()?;
+    announce(&options, plain.local_addr()?, implicit_addr);
+    serve(options, plain, implicit, async {
+        signal.wait().await;
+        tracing::info!("stopping");
+    })
+    .await?;
+    Ok(())
+}

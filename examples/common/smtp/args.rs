@@ -1,0 +1,85 @@
+//! The command lines of the SMTP examples (issue 8 fixes the flags; keep them stable).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Parser};
+
+use crate::cli::{ClientTrustArgs, HostPort, ServerTlsArgs, UserPass};
+
+/// `smtp_server_tokio` and `smtp_server_blocking`: the same flags.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    about = "An SMTP server over smtp-proto: STARTTLS, implicit TLS, AUTH, Maildir delivery, no open relay",
+    long_about = None
+)]
+pub struct ServerArgs {
+    /// Plain SMTP listener; STARTTLS is offered
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2525")]
+    pub listen: SocketAddr,
+    /// Implicit TLS listener (RFC 8314, the port 465 style)
+    #[arg(long, value_name = "ADDR")]
+    pub tls_listen: Option<SocketAddr>,
+    /// Greeting, certificate and key (`--hostname`, `--cert`, `--key`)
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
+    /// The Maildir root: each recipient's mail goes to `DIR/<local-part>/`; none: sink mode.
+    #[arg(
+        long,
+        value_name = "DIR",
+        help = "Deliver to DIR/<local-part>/ as Maildir before answering 250; without it, count and discard (sink mode)"
+    )]
+    pub maildir: Option<PathBuf>,
+    /// A local domain (repeatable; default: the hostname). Mail to other domains needs AUTH
+    #[arg(long = "domain", value_name = "NAME")]
+    pub domains: Vec<String>,
+    /// An account for AUTH PLAIN and LOGIN (repeatable)
+    #[arg(long = "user", value_name = "USER:PASS")]
+    pub users: Vec<UserPass>,
+    /// Largest message accepted, in octets (advertised with SIZE)
+    #[arg(long, value_name = "BYTES", default_value_t = 26_214_400)]
+    pub max_size: u64,
+    /// Most recipients per message
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_rcpt: usize,
+    /// Offer AUTH before TLS (testing only)
+    #[arg(long)]
+    pub insecure_auth: bool,
+}
+
+/// `smtp_client_tokio` and `smtp_client_blocking`: the same flags.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    about = "Sends one message with smtp-proto's client: exit status 0 only when the server accepted every recipient and the message",
+    long_about = None
+)]
+#[command(group(ArgGroup::new("tls_mode").args(["starttls", "tls"])))]
+pub struct ClientArgs {
+    /// The server
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: HostPort,
+    /// Upgrade with STARTTLS before anything else (required: no plaintext fallback)
+    #[arg(long)]
+    pub starttls: bool,
+    /// TLS from the start (implicit TLS, RFC 8314)
+    #[arg(long)]
+    pub tls: bool,
+    /// Whom to trust (`--insecure`, `--ca`)
+    #[command(flatten)]
+    pub trust: ClientTrustArgs,
+    /// Authenticate (PLAIN or LOGIN; needs TLS)
+    #[arg(long, value_name = "USER:PASS")]
+    pub auth: Option<UserPass>,
+    /// The name sent with EHLO
+    #[arg(long, value_name = "NAME", default_value = "localhost")]
+    pub helo: String,
+    /// The sender (empty for the null reverse-path `<>`)
+    #[arg(long, value_name = "ADDR")]
+    pub from: String,
+    /// A recipient (repeatable)
+    #[arg(long = "to", value_name = "ADDR", required = true)]
+    pub to: Vec<String>,
+    /// The message (headers and body); standard input when absent
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}

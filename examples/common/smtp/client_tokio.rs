@@ -1,0 +1,64 @@
+//! The SMTP client on tokio: connect, optional implicit TLS, drive the session, report.
+
+use std::io;
+use std::time::Duration;
+
+use smtp_proto::client::{Connection, Event};
+use tokio::net::TcpStream;
+
+use super::args::ClientArgs;
+use super::machine::ClientMachine;
+use super::submission::{self, Submission};
+use crate::driver::Flow;
+use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
+use crate::tls::{client_config, server_name};
+
+/// Longest wait for the TCP connection and the implicit TLS handshake.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Sends the message the flags describe. `Ok` with the final reply's text when the server
+/// accepted every recipient and the message; `Err` with the reason (the server's reply)
+/// otherwise.
+pub async fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>> {
+    let config = submission::machine_config(&args)?;
+    let message = submission::read_message(args.file.as_deref())?;
+    let envelope = submission::envelope(&args, &message)?;
+    let tls = TlsUpgrade::client(
+        client_config(&args.trust.trust())?,
+        server_name(&args.server.host)?,
+    );
+    let connect = async {
+        let tcp = TcpStream::connect((args.server.host.as_str(), args.server.port)).await?;
+        let _ = tcp.set_nodelay(true);
+        if args.tls {
+            Stream::implicit_tls(tcp, &tls).await
+        } else {
+            Ok(Stream::Plain(tcp))
+        }
+    };
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connecting timed out"))??;
+    let mut machine = ClientMachine(Connection::new(config));
+    let mut handler = TokioClient(Submission::new(envelope, args.to.clone(), message));
+    let ended = driver::run(&mut machine, stream, &tls, &mut handler).await;
+    tracing::debug!(?ended, "connection ended");
+    let outcome = handler.0.outcome();
+    match (outcome, ended) {
+        (Ok(reply), _) => Ok(reply.to_string()),
+        (Err(why), Err(error)) => Err(format!("{why} ({error})").into()),
+        (Err(why), Ok(_)) => Err(why.into()),
+    }
+}
+
+struct TokioClient(Submission);
+
+impl Handler<ClientMachine> for TokioClient {
+    async fn on_event(&mut self, conn: &mut ClientMachine, event: Event) -> io::Result<Flow> {
+        self.0.on_event(&mut conn.0, event)
+    }
+
+    async fn on_idle(&mut self, conn: &mut ClientMachine) -> io::Result<bool> {
+        self.0.on_idle(&mut conn.0)
+    }
+}

@@ -1,0 +1,485 @@
+//! The SMTP server's decisions, the same under both runtimes: which domains are local, who may
+//! relay (only authenticated clients: no open relay, DESIGN.md invariant 8), which accounts
+//! exist, and delivery through the [`Store`] before the 250 (invariant 5).
+//!
+//! [`ServerSession`] answers the machine's events for one connection. The end of a message is
+//! the one step that differs between runtimes (the commit fsyncs: tokio runs it on its blocking
+//! pool), so [`ServerSession::on_event`] hands it back as [`Step::Commit`] and the runtime calls
+//! [`ServerSession::finish_message`] with the result.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use smtp_proto::server::{self, AbortReason, Connection, Credentials, Event, TlsState};
+use smtp_proto::{
+    Code, Domain, EnhancedCode, ForwardPath, Mechanism, Reply, ReplyText, ReversePath,
+};
+
+use super::args::ServerArgs;
+use super::trace;
+use crate::cli::UserPass;
+use crate::driver::Flow;
+use crate::store::{Incoming, Store, Stored};
+
+/// Why the server cannot start with these flags.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// `--hostname` or a `--domain` is not a domain name (RFC 5321 section 4.1.2).
+    #[error("{0:?} is not a valid domain name")]
+    InvalidDomain(String),
+}
+
+/// What the server decides, built once from the command line and shared by all sessions.
+#[derive(Debug)]
+pub struct Policy {
+    hostname: Domain,
+    /// Local domains, lowercase (domains compare without case, RFC 5321 section 2.4).
+    local_domains: Vec<String>,
+    accounts: Vec<UserPass>,
+    store: Store,
+    max_size: u64,
+    max_recipients: usize,
+    insecure_auth: bool,
+}
+
+impl Policy {
+    /// The policy the flags describe.
+    pub fn from_args(args: &ServerArgs) -> Result<Self, PolicyError> {
+        let domain = |name: &str| {
+            Domain::new(name.to_owned()).map_err(|_| PolicyError::InvalidDomain(name.to_owned()))
+        };
+        let hostname = domain(&args.tls.hostname)?;
+        let mut local_domains = Vec::new();
+        for name in &args.domains {
+            domain(name)?;
+            local_domains.push(name.to_ascii_lowercase());
+        }
+        if local_domains.is_empty() {
+            local_domains.push(args.tls.hostname.to_ascii_lowercase());
+        }
+        let store = match &args.maildir {
+            Some(root) => Store::maildir(root),
+            None => Store::sink(),
+        };
+        Ok(Self {
+            hostname,
+            local_domains,
+            accounts: args.users.clone(),
+            store,
+            max_size: args.max_size,
+            max_recipients: args.max_rcpt,
+            insecure_auth: args.insecure_auth,
+        })
+    }
+
+    /// The store messages go to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The machine's configuration for a connection starting in `tls` state. AUTH (PLAIN,
+    /// LOGIN) is offered when accounts exist: after TLS only, unless `--insecure-auth`.
+    pub fn machine_config(&self, tls: TlsState) -> server::Config {
+        let mechanisms = if self.accounts.is_empty() {
+            Vec::new()
+        } else {
+            vec![Mechanism::Plain, Mechanism::Login]
+        };
+        // The HELO name goes into the Received: line.
+        let decisions = server::Decisions {
+            hello: true,
+            ..server::Decisions::default()
+        };
+        server::Config::new(self.hostname.clone())
+            .with_tls(tls)
+            .with_max_message_size(self.max_size)
+            .with_max_recipients(self.max_recipients)
+            .with_auth_mechanisms(mechanisms)
+            .with_plaintext_auth_without_tls(self.insecure_auth)
+            .with_decisions(decisions)
+    }
+
+    /// Whether `domain` is one of ours.
+    pub fn is_local(&self, domain: &[u8]) -> bool {
+        self.local_domains
+            .iter()
+            .any(|local| local.as_bytes().eq_ignore_ascii_case(domain))
+    }
+
+    /// The Maildir a recipient's mail goes to, or the refusal. Local domains: the local part
+    /// (`<postmaster>` too, RFC 5321 section 4.5.1). Other domains: relaying, for
+    /// authenticated clients only (554 5.7.1 otherwise); with no outbound queue in this demo,
+    /// the mail is kept in the Maildir named by the whole address, domain in lowercase.
+    pub fn recipient_mailbox(
+        &self,
+        to: &ForwardPath,
+        authenticated: bool,
+    ) -> Result<String, Reply> {
+        let mailbox = match to {
+            ForwardPath::Postmaster => "postmaster".to_owned(),
+            ForwardPath::Mailbox(mailbox) => {
+                let local_part =
+                    String::from_utf8_lossy(&mailbox.local_part_unquoted()).into_owned();
+                if self.is_local(mailbox.domain_bytes()) {
+                    local_part
+                } else if authenticated {
+                    let domain = String::from_utf8_lossy(mailbox.domain_bytes());
+                    format!("{local_part}@{}", domain.to_ascii_lowercase())
+                } else {
+                    return Err(reply(554, (5, 7, 1), "Relaying denied: authenticate first"));
+                }
+            }
+        };
+        match self.store.check_recipient(&mailbox) {
+            Ok(()) => Ok(mailbox),
+            Err(why) => Err(reply(
+                550,
+                (5, 1, 3),
+                &format!("Mailbox name refused: {why}"),
+            )),
+        }
+    }
+
+    /// Whether the credentials name an account with its password. An authorization identity
+    /// other than the user's own is refused (no proxy rights here).
+    pub fn check_credentials(&self, credentials: &Credentials) -> Option<&str> {
+        let Credentials::Password(password) = credentials else {
+            return None;
+        };
+        if password
+            .authzid
+            .as_deref()
+            .is_some_and(|authzid| authzid != password.username)
+        {
+            return None;
+        }
+        // Compare every account in constant time: no timing hint about which user exists.
+        let mut found = None;
+        for account in &self.accounts {
+            let matches = account.pass.constant_time_eq(password.password.expose())
+                & (account.user == password.username);
+            if matches {
+                found = Some(account.user.as_str());
+            }
+        }
+        found
+    }
+}
+
+/// A refusal the application sends. The codes and texts here are literals; should one ever
+/// be malformed, the client gets a plain 451 (try again later), never a positive reply.
+fn reply(code: u16, (class, subject, detail): (u8, u16, u16), text: &str) -> Reply {
+    let text = ReplyText::new(text.to_owned());
+    match (Code::new(code), text) {
+        (Some(code), Ok(text)) if code.is_negative() => {
+            Reply::new(code, EnhancedCode::new(class, subject, detail), text)
+        }
+        _ => Reply::local_error(),
+    }
+}
+
+/// What the runtime does after an event.
+#[derive(Debug)]
+pub enum Step {
+    /// Tell the socket loop this.
+    Flow(Flow),
+    /// The whole message has arrived: commit it (blocking: fsync), then call
+    /// [`ServerSession::finish_message`] with the result.
+    Commit(Incoming),
+}
+
+/// Session numbers for the log.
+static SESSIONS: AtomicU64 = AtomicU64::new(1);
+
+/// The application side of one server connection.
+#[derive(Debug)]
+pub struct ServerSession {
+    policy: Arc<Policy>,
+    id: u64,
+    peer: SocketAddr,
+    implicit_tls: bool,
+    /// TLS is in place (implicit, or STARTTLS done).
+    tls: bool,
+    helo: Option<String>,
+    esmtp: bool,
+    user: Option<String>,
+    /// The transaction: sender (for Return-Path), Maildirs of the accepted recipients, the
+    /// message being stored, and whether storing failed.
+    sender: String,
+    mailboxes: Vec<String>,
+    incoming: Option<Incoming>,
+    store_failed: bool,
+    message_started: Option<Instant>,
+    messages: u64,
+}
+
+impl ServerSession {
+    /// A session for a client at `peer`; `implicit_tls` when the connection is TLS from the
+    /// start. Logs the connection.
+    pub fn new(policy: Arc<Policy>, peer: SocketAddr, implicit_tls: bool) -> Self {
+        let id = SESSIONS.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(session = id, %peer, tls = implicit_tls, "connected");
+        Self {
+            policy,
+            id,
+            peer,
+            implicit_tls,
+            tls: implicit_tls,
+            helo: None,
+            esmtp: false,
+            user: None,
+            sender: String::new(),
+            mailboxes: Vec::new(),
+            incoming: None,
+            store_failed: false,
+            message_started: None,
+            messages: 0,
+        }
+    }
+
+    /// The session number in the log.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The machine's configuration for this session.
+    pub fn machine_config(&self) -> server::Config {
+        let tls = if self.implicit_tls {
+            TlsState::Secure
+        } else {
+            TlsState::StartTlsAvailable
+        };
+        self.policy.machine_config(tls)
+    }
+
+    /// Answers one event of the machine.
+    pub fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Step> {
+        match event {
+            Event::Hello { domain, verb } => {
+                self.helo = Some(domain.as_str().to_owned());
+                self.esmtp = verb != server::HelloVerb::Helo;
+                conn.accept().map_err(misuse)?;
+            }
+            Event::UpgradeTls => {
+                // The handshake follows; if it fails, the session ends with it.
+                self.tls = true;
+                tracing::info!(session = self.id, "STARTTLS");
+                return Ok(Step::Flow(Flow::StartTls));
+            }
+            Event::Authenticate {
+                mechanism,
+                credentials,
+            } => match self.policy.check_credentials(&credentials) {
+                Some(user) => {
+                    tracing::info!(session = self.id, ?mechanism, user, "authenticated");
+                    self.user = Some(user.to_owned());
+                    conn.accept().map_err(misuse)?;
+                }
+                None => {
+                    tracing::warn!(session = self.id, ?mechanism, "authentication failed");
+                    conn.reject(reply(535, (5, 7, 8), "Authentication credentials invalid"))
+                        .map_err(misuse)?;
+                }
+            },
+            Event::AuthStart { mechanism, .. } => {
+                // Only PLAIN and LOGIN are offered, and the machine runs those itself.
+                tracing::warn!(session = self.id, ?mechanism, "unexpected relayed AUTH");
+                conn.reject(reply(504, (5, 5, 4), "Mechanism not supported"))
+                    .map_err(misuse)?;
+            }
+            Event::AuthResponse { .. } => {
+                conn.reject(reply(535, (5, 7, 8), "Authentication failed"))
+                    .map_err(misuse)?;
+            }
+            Event::Mail { from, .. } => {
+                self.abort_message();
+                self.mailboxes.clear();
+                self.sender = match &from {
+                    ReversePath::Null => String::new(),
+                    ReversePath::Mailbox(mailbox) => mailbox.as_str().to_owned(),
+                };
+                conn.accept().map_err(misuse)?;
+            }
+            Event::Rcpt { to, .. } => {
+                match self.policy.recipient_mailbox(&to, self.user.is_some()) {
+                    Ok(mailbox) => {
+                        if !self.mailboxes.contains(&mailbox) {
+                            self.mailboxes.push(mailbox);
+                        }
+                        conn.accept().map_err(misuse)?;
+                    }
+                    Err(refusal) => {
+                        tracing::warn!(session = self.id, recipient = %DisplayPath(&to), reply = %refusal, "recipient refused");
+                        conn.reject(refusal).map_err(misuse)?;
+                    }
+                }
+            }
+            Event::MessageData(chunk) => self.store_chunk(&chunk),
+            Event::MessageEnd { .. } => {
+                if self.incoming.is_none() && !self.store_failed {
+                    self.begin_message(); // an empty message: no data event came
+                }
+                match self.incoming.take() {
+                    Some(incoming) if !self.store_failed => return Ok(Step::Commit(incoming)),
+                    _ => {
+                        self.store_failed = false;
+                        self.mailboxes.clear();
+                        conn.reject(reply(
+                            451,
+                            (4, 3, 0),
+                            "Cannot store the message, try again later",
+                        ))
+                        .map_err(misuse)?;
+                    }
+                }
+            }
+            Event::MessageAborted { reason } => {
+                self.abort_message();
+                self.mailboxes.clear();
+                log_abort(self.id, reason);
+            }
+            Event::Vrfy(_) | Event::Expn(_) | Event::Connected | Event::StartTlsRequested => {
+                // Not asked for in the configuration; answer as the machine would by default.
+                conn.accept().map_err(misuse)?;
+            }
+        }
+        Ok(Step::Flow(Flow::Continue))
+    }
+
+    /// Answers the end of the message after the runtime committed it: 250 only when every
+    /// copy is durable, 451 otherwise (the client tries again later).
+    pub fn finish_message(
+        &mut self,
+        conn: &mut Connection,
+        result: io::Result<Stored>,
+    ) -> io::Result<()> {
+        self.messages += 1;
+        let queue_id = format!("{:x}.{}", self.id, self.messages);
+        let mailboxes = std::mem::take(&mut self.mailboxes);
+        let elapsed = self.message_started.take().map(|t| t.elapsed());
+        match result {
+            Ok(stored) => {
+                tracing::info!(
+                    session = self.id,
+                    queue_id,
+                    from = %self.sender,
+                    recipients = mailboxes.len(),
+                    size = stored.size,
+                    ms = elapsed.map(|d| d.as_millis() as u64),
+                    "message stored"
+                );
+                conn.accept_message(&queue_id).map_err(misuse)
+            }
+            Err(error) => {
+                tracing::error!(session = self.id, %error, "storing the message failed");
+                conn.reject(reply(
+                    451,
+                    (4, 3, 0),
+                    "Cannot store the message, try again later",
+                ))
+                .map_err(misuse)
+            }
+        }
+    }
+
+    /// Logs how the session ended.
+    pub fn ended(&mut self, how: &io::Result<crate::driver::Ended>) {
+        self.abort_message();
+        match how {
+            Ok(ended) => tracing::info!(
+                session = self.id,
+                ?ended,
+                messages = self.messages,
+                "closed"
+            ),
+            Err(error) => {
+                tracing::info!(session = self.id, %error, messages = self.messages, "closed by error")
+            }
+        }
+    }
+
+    fn begin_message(&mut self) {
+        self.message_started = Some(Instant::now());
+        let started = self
+            .policy
+            .store()
+            .begin(self.mailboxes.iter().map(String::as_str))
+            .map_err(io::Error::other)
+            .and_then(|mut incoming| {
+                incoming.write_all(self.trace_headers().as_bytes())?;
+                Ok(incoming)
+            });
+        match started {
+            Ok(incoming) => self.incoming = Some(incoming),
+            Err(error) => {
+                tracing::error!(session = self.id, %error, "cannot start storing a message");
+                self.store_failed = true;
+            }
+        }
+    }
+
+    fn store_chunk(&mut self, chunk: &[u8]) {
+        if self.store_failed {
+            return; // drained; the end gets 451
+        }
+        if self.incoming.is_none() {
+            self.begin_message();
+        }
+        if let Some(incoming) = &mut self.incoming
+            && let Err(error) = incoming.write_all(chunk)
+        {
+            tracing::error!(session = self.id, %error, "writing a message failed");
+            self.incoming = None; // removes the partial file
+            self.store_failed = true;
+        }
+    }
+
+    /// Drops the message in progress: nothing of it is stored.
+    fn abort_message(&mut self) {
+        self.incoming = None;
+        self.store_failed = false;
+        self.message_started = None;
+    }
+
+    /// `Return-Path:` and `Received:` (RFC 5321 section 4.4), on top of the stored message.
+    fn trace_headers(&self) -> String {
+        let with = trace::protocol(self.esmtp, self.tls, self.user.is_some());
+        trace::headers(
+            &self.sender,
+            self.helo.as_deref().unwrap_or("unknown"),
+            self.peer.ip(),
+            self.policy.hostname.as_str(),
+            with,
+            std::time::SystemTime::now(),
+        )
+    }
+}
+
+/// A machine misuse is a bug of this adapter: end the session with an error.
+fn misuse(error: server::UsageError) -> io::Error {
+    io::Error::other(format!("SMTP server machine misused: {error}"))
+}
+
+fn log_abort(session: u64, reason: AbortReason) {
+    match reason {
+        AbortReason::ConnectionLost => {
+            tracing::warn!(session, "connection lost in a message; nothing stored")
+        }
+        other => tracing::warn!(session, reason = ?other, "message refused; nothing stored"),
+    }
+}
+
+/// A forward path for the log.
+struct DisplayPath<'a>(&'a ForwardPath);
+
+impl std::fmt::Display for DisplayPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            ForwardPath::Postmaster => f.write_str("<postmaster>"),
+            ForwardPath::Mailbox(mailbox) => write!(f, "<{}>", mailbox.as_str()),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The SMTP server with blocking sockets: one thread per connection, one per listener, and a
+//! graceful stop on Ctrl-C / SIGTERM (the signal is awaited on a small tokio runtime: std has
+//! no portable signal API).
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use smtp_proto::server::{Connection, Event};
+
+use super::args::ServerArgs;
+use super::machine::ServerMachine;
+use super::policy::{Policy, ServerSession, Step};
+use crate::driver::Flow;
+use crate::driver::blocking::{self as driver, BlockingHandler, BlockingStream, BlockingTls};
+
+/// How long sessions in progress may go on after a stop signal.
+pub const GRACE: Duration = Duration::from_secs(10);
+/// Longest TLS handshake of the implicit TLS listener.
+pub const HANDSHAKE: Duration = Duration::from_secs(30);
+
+/// What the accept threads and the main thread share.
+struct Shared {
+    policy: Arc<Policy>,
+    tls: BlockingTls,
+    stopping: AtomicBool,
+    active: AtomicUsize,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Caught from here on: a signal right after "listening" must not kill the process.
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let shutdown = {
+        let _context = signals.enter();
+        crate::driver::tokio::ShutdownSignal::new()?
+    };
+    let policy = Arc::new(Policy::from_args(&args)?);
+    let identity = args.tls.identity()?;
+    let shared = Arc::new(Shared {
+        policy,
+        tls: BlockingTls::Server(identity.config.clone()),
+        stopping: AtomicBool::new(false),
+        active: AtomicUsize::new(0),
+    });
+    let mut listeners = vec![(TcpListener::bind(args.listen)?, false)];
+    tracing::info!(addr = %listeners[0].0.local_addr()?, "listening (SMTP, STARTTLS)");
+    if let Some(addr) = args.tls_listen {
+        let listener = TcpListener::bind(addr)?;
+        tracing::info!(addr = %listener.local_addr()?, "listening (implicit TLS)");
+        listeners.push((listener, true));
+    }
+    let mode = match &args.maildir {
+        Some(dir) => format!("delivering to {}", dir.display()),
+        None => "sink mode: counting and discarding".to_owned(),
+    };
+    tracing::info!(hostname = %args.tls.hostname, "{mode}");
+
+    let mut addrs = Vec::new();
+    for (listener, implicit_tls) in listeners {
+        addrs.push(listener.local_addr()?);
+        let shared = shared.clone();
+        std::thread::spawn(move || accept_loop(&listener, implicit_tls, &shared));
+    }
+
+    signals.block_on(shutdown.wait());
+    shared.stopping.store(true, Ordering::SeqCst);
+    for addr in addrs {
+        // Wake each accept loop so it sees `stopping`.
+        let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+    }
+    tracing::info!(
+        sessions = shared.active.load(Ordering::SeqCst),
+        "stopping: no new connections"
+    );
+    let start = Instant::now();
+    while shared.active.load(Ordering::SeqCst) > 0 && start.elapsed() < GRACE {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = shared.active.load(Ordering::SeqCst);
+    if left > 0 {
+        tracing::warn!(sessions = left, "cutting sessions still open");
+    }
+    if let crate::store::Store::Sink(stats) = shared.policy.store() {
+        tracing::info!(
+            messages = stats.messages(),
+            octets = stats.octets(),
+            "sink totals"
+        );
+    }
+    Ok(())
+}
+
+fn accept_loop(listener: &TcpListener, implicit_tls: bool, shared: &Arc<Shared>) {
+    for accepted in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let tcp = match accepted {
+            Ok(tcp) => tcp,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let Ok(peer) = tcp.peer_addr() else { continue };
+        shared.active.fetch_add(1, Ordering::SeqCst);
+        let for_thread = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("smtp {peer}"))
+            .spawn(move || {
+                session(&for_thread, tcp, peer, implicit_tls);
+                for_thread.active.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(error) = spawned {
+            shared.active.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!(%error, "cannot start a session thread");
+        }
+    }
+}
+
+/// One connection, start to end.
+fn session(shared: &Shared, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool) {
+    let _ = tcp.set_nodelay(true);
+    let mut handler = BlockingServer(ServerSession::new(
+        shared.policy.clone(),
+        peer,
+        implicit_tls,
+    ));
+    let stream = if implicit_tls {
+        // The machine's timeouts do not run yet: bound the handshake here.
+        let handshake = tcp
+            .set_read_timeout(Some(HANDSHAKE))
+            .and_then(|()| BlockingStream::implicit_tls(tcp, &shared.tls));
+        match handshake {
+            Ok(stream) => stream,
+            Err(error) => return handler.0.ended(&Err(error)),
+        }
+    } else {
+        BlockingStream::Plain(tcp)
+    };
+    let mut machine = ServerMachine(Connection::new(handler.0.machine_config()));
+    let ended = driver::run(&mut machine, stream, &shared.tls, &mut handler);
+    handler.0.ended(&ended);
+}
+
+/// [`ServerSession`] with blocking I/O: the commit runs right here.
+struct BlockingServer(ServerSession);
+
+impl BlockingHandler<ServerMachine> for BlockingServer {
+    fn on_event(&mut self, conn: &mut ServerMachine, event: Event) -> io::Result<Flow> {
+        match self.0.on_event(&mut conn.0, event)? {
+            Step::Flow(flow) => Ok(flow),
+            Step::Commit(incoming) => {
+                let result = incoming.commit();
+                self.0.finish_message(&mut conn.0, result)?;
+                Ok(Flow::Continue)
+            }
+        }
+    }
+}

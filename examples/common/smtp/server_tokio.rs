@@ -1,0 +1,151 @@
+//! The SMTP server on tokio: one task per connection, the plain listener (STARTTLS) and the
+//! optional implicit TLS listener, graceful stop on Ctrl-C / SIGTERM.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smtp_proto::server::{Connection, Event};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use super::args::ServerArgs;
+use super::machine::ServerMachine;
+use super::policy::{Policy, ServerSession, Step};
+use crate::driver::Flow;
+use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
+
+/// How long sessions in progress may go on after a stop signal before they are cut.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Caught from here on: a signal right after "listening" must not kill the process.
+    let signal = driver::ShutdownSignal::new()?;
+    serve_until(args, signal.wait()).await
+}
+
+/// Runs the server until `shutdown` completes (a composed server such as `maildrop` shares
+/// one stop signal between its parts).
+pub async fn serve_until(
+    args: ServerArgs,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let policy = Arc::new(Policy::from_args(&args)?);
+    let identity = args.tls.identity()?;
+    let tls = TlsUpgrade::server(identity.config.clone());
+    let plain = TcpListener::bind(args.listen).await?;
+    tracing::info!(addr = %plain.local_addr()?, "listening (SMTP, STARTTLS)");
+    let implicit = match args.tls_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await?;
+            tracing::info!(addr = %listener.local_addr()?, "listening (implicit TLS)");
+            Some(listener)
+        }
+        None => None,
+    };
+    let mode = match &args.maildir {
+        Some(dir) => format!("delivering to {}", dir.display()),
+        None => "sink mode: counting and discarding".to_owned(),
+    };
+    tracing::info!(hostname = %args.tls.hostname, "{mode}");
+
+    let mut sessions = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        while sessions.try_join_next().is_some() {}
+        tokio::select! {
+            accepted = plain.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    sessions.spawn(session(policy.clone(), tcp, peer, tls.clone(), false));
+                }
+                Err(error) => accept_failed(error).await,
+            },
+            accepted = accept_optional(implicit.as_ref()) => match accepted {
+                Ok((tcp, peer)) => {
+                    sessions.spawn(session(policy.clone(), tcp, peer, tls.clone(), true));
+                }
+                Err(error) => accept_failed(error).await,
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    while sessions.try_join_next().is_some() {}
+    tracing::info!(sessions = sessions.len(), "stopping: no new connections");
+    if tokio::time::timeout(GRACE, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!(sessions = sessions.len(), "cutting sessions still open");
+        sessions.shutdown().await;
+    }
+    if let crate::store::Store::Sink(stats) = policy.store() {
+        tracing::info!(
+            messages = stats.messages(),
+            octets = stats.octets(),
+            "sink totals"
+        );
+    }
+    Ok(())
+}
+
+/// Accepts on the implicit TLS listener, or never when there is none.
+async fn accept_optional(listener: Option<&TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An accept error (e.g. out of file descriptors): log it and pause instead of spinning.
+async fn accept_failed(error: io::Error) {
+    tracing::warn!(%error, "accept failed");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// One connection, start to end.
+async fn session(
+    policy: Arc<Policy>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: TlsUpgrade,
+    implicit_tls: bool,
+) {
+    let _ = tcp.set_nodelay(true);
+    let mut handler = TokioServer(ServerSession::new(policy, peer, implicit_tls));
+    let stream = if implicit_tls {
+        // The machine's greeting timeout does not run yet: bound the handshake here.
+        match tokio::time::timeout(HANDSHAKE, Stream::implicit_tls(tcp, &tls)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => return handler.0.ended(&Err(error)),
+            Err(_) => return handler.0.ended(&Err(io::ErrorKind::TimedOut.into())),
+        }
+    } else {
+        Stream::Plain(tcp)
+    };
+    let mut machine = ServerMachine(Connection::new(handler.0.machine_config()));
+    let ended = driver::run(&mut machine, stream, &tls, &mut handler).await;
+    handler.0.ended(&ended);
+}
+
+/// Longest TLS handshake of the implicit TLS listener.
+pub const HANDSHAKE: Duration = Duration::from_secs(30);
+
+/// [`ServerSession`] under tokio: the commit runs on the blocking pool.
+struct TokioServer(ServerSession);
+
+impl Handler<ServerMachine> for TokioServer {
+    async fn on_event(&mut self, conn: &mut ServerMachine, event: Event) -> io::Result<Flow> {
+        match self.0.on_event(&mut conn.0, event)? {
+            Step::Flow(flow) => Ok(flow),
+            Step::Commit(incoming) => {
+                let result = incoming.commit_async().await;
+                self.0.finish_message(&mut conn.0, result)?;
+                Ok(Flow::Continue)
+            }
+        }
+    }
+}

@@ -1,0 +1,826 @@
+//! The POP3 examples against real mail software (issue 9): our servers with curl, Python's
+//! poplib and mpop as clients; our clients with Dovecot as the server; misbehaving clients;
+//! the `maildrop` demo end to end with swaks; and a load run printing messages/s and MB/s.
+//!
+//! Every test uses its own temporary directories and loopback ports, and bounds every child
+//! process with a timeout. A peer that is not installed skips its test with a message, unless
+//! `MAIL_INTEROP=required` (CI), where it fails.
+
+mod pop3_support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use pop3_support::dovecot::Dovecot;
+use pop3_support::{
+    Pop3Server, Raw, TestCert, corpus, example, fill_maildir, maildir_contents, maildir_count,
+    peer_available, run, run_ok, to_crlf,
+};
+
+const LIMIT: Duration = Duration::from_secs(60);
+const ALICE: &str = "alice:wonder land";
+
+/// Python's poplib: log in as the mode says, RETR every message, compare each with the file
+/// `<expected>/<n>` (unless `-`), print `count octets seconds`.
+const POPLIB: &str = r#"
+import os, poplib, ssl, sys, time
+mode, host, port, user, password, cafile, expected = sys.argv[1:8]
+start = time.monotonic()
+context = ssl.create_default_context(cafile=cafile)
+if mode == "ssl":
+    pop = poplib.POP3_SSL(host, int(port), context=context, timeout=30)
+else:
+    pop = poplib.POP3(host, int(port), timeout=30)
+if mode == "stls":
+    pop.stls(context=context)
+if mode == "apop":
+    pop.apop(user, password)
+else:
+    pop.user(user)
+    pop.pass_(password)
+count, _ = pop.stat()
+octets = 0
+for n in range(1, count + 1):
+    _, lines, _ = pop.retr(n)
+    body = b"\r\n".join(lines) + b"\r\n"
+    octets += len(body)
+    if expected != "-":
+        with open(os.path.join(expected, str(n)), "rb") as f:
+            want = f.read()
+        if body != want:
+            print("MISMATCH", n, len(body), len(want))
+            sys.exit(1)
+        # TOP n 0: the header and the empty line after it (RFC 1939 section 7).
+        _, lines, _ = pop.top(n, 0)
+        if b"\r\n".join(lines) + b"\r\n" != want[: want.index(b"\r\n\r\n") + 4]:
+            print("TOP MISMATCH", n)
+            sys.exit(1)
+pop.quit()
+print(count, octets, time.monotonic() - start)
+"#;
+
+/// Runs the poplib script; returns (messages, octets, seconds).
+fn poplib(
+    mode: &str,
+    addr: std::net::SocketAddr,
+    user: &str,
+    cert: &TestCert,
+    expected: &str,
+) -> (usize, u64, f64) {
+    let (name, password) = user.split_once(':').unwrap();
+    let out = run_ok(
+        Command::new("python3")
+            .args([
+                "-c",
+                POPLIB,
+                mode,
+                "127.0.0.1",
+                &addr.port().to_string(),
+                name,
+                password,
+            ])
+            .arg(&cert.cert)
+            .arg(expected),
+        LIMIT,
+    );
+    let text = String::from_utf8(out).unwrap();
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(fields.len(), 3, "poplib printed {text:?}");
+    (
+        fields[0].parse().unwrap(),
+        fields[1].parse().unwrap(),
+        fields[2].parse().unwrap(),
+    )
+}
+
+/// Writes the expected wire forms as `<dir>/1`, `<dir>/2`, ... for the poplib script.
+fn write_expected(dir: &Path, wire: &[Vec<u8>]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (i, message) in wire.iter().enumerate() {
+        std::fs::write(dir.join((i + 1).to_string()), message).unwrap();
+    }
+}
+
+/// A served corpus: a temp dir with the certificate, alice's Maildir and a running server.
+struct Served {
+    dir: tempfile::TempDir,
+    cert: TestCert,
+    wire: Vec<Vec<u8>>,
+    server: Pop3Server,
+}
+
+fn serve_corpus(flavour: &str, extra: &[&str]) -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = TestCert::generate(dir.path());
+    let wire = fill_maildir(&dir.path().join("mail/alice"), &corpus());
+    let server = Pop3Server::start(flavour, &dir.path().join("mail"), &cert, &[ALICE], extra);
+    Served {
+        dir,
+        cert,
+        wire,
+        server,
+    }
+}
+
+/// Runs one of our clients; returns its summary line.
+fn our_client(flavour: &str, args: &[&str], out: &Path) -> String {
+    let stdout = run_ok(
+        Command::new(example(&format!("pop3_client_{flavour}")))
+            .args(args)
+            .arg("--out")
+            .arg(out)
+            .env("RUST_LOG", "warn"),
+        LIMIT,
+    );
+    String::from_utf8(stdout).unwrap().trim().to_owned()
+}
+
+/// `messages/s` and `MB/s` of a run.
+fn rates(messages: usize, octets: u64, seconds: f64) -> (f64, f64) {
+    (messages as f64 / seconds, octets as f64 / seconds / 1e6)
+}
+
+// ----- our servers <- real clients -----
+
+fn curl_downloads_identical_messages(flavour: &str) {
+    if !peer_available("curl", &["--version"]) {
+        return;
+    }
+    let served = serve_corpus(flavour, &[]);
+    let cacert = served.cert.cert.to_str().unwrap();
+    for (n, want) in served.wire.iter().enumerate() {
+        let n = n + 1;
+        for url in [
+            format!("pop3://127.0.0.1:{}/{n}", served.server.plain.port()),
+            format!("pop3s://127.0.0.1:{}/{n}", served.server.implicit.port()),
+        ] {
+            let got = run_ok(
+                Command::new("curl").args([
+                    "-s",
+                    "-S",
+                    "--ssl-reqd",
+                    "--cacert",
+                    cacert,
+                    "-u",
+                    ALICE,
+                    &url,
+                ]),
+                LIMIT,
+            );
+            assert!(
+                got == *want,
+                "{url}: {} octets, stored {} (wire form)",
+                got.len(),
+                want.len()
+            );
+        }
+    }
+    // The listing's sizes are the octets sent (RFC 1939 section 11).
+    let listing = run_ok(
+        Command::new("curl").args([
+            "-s",
+            "--ssl-reqd",
+            "--cacert",
+            cacert,
+            "-u",
+            ALICE,
+            &format!("pop3://127.0.0.1:{}/", served.server.plain.port()),
+        ]),
+        LIMIT,
+    );
+    let sizes: Vec<usize> = String::from_utf8(listing)
+        .unwrap()
+        .lines()
+        .map(|line| line.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(sizes, served.wire.iter().map(Vec::len).collect::<Vec<_>>());
+}
+
+fn poplib_all_login_modes(flavour: &str) {
+    if !peer_available("python3", &["--version"]) {
+        return;
+    }
+    // --insecure-auth: USER/PASS on the plain port for the "user" mode.
+    let served = serve_corpus(flavour, &["--insecure-auth"]);
+    let expected = served.dir.path().join("expected");
+    write_expected(&expected, &served.wire);
+    let expected = expected.to_str().unwrap();
+    for (mode, addr) in [
+        ("stls", served.server.plain),
+        ("apop", served.server.plain),
+        ("user", served.server.plain),
+        ("ssl", served.server.implicit),
+    ] {
+        let (count, _, _) = poplib(mode, addr, ALICE, &served.cert, expected);
+        assert_eq!(count, served.wire.len(), "{mode}");
+    }
+    // Nothing was deleted by reading.
+    assert_eq!(
+        maildir_count(&served.dir.path().join("mail/alice")),
+        served.wire.len()
+    );
+}
+
+fn mpop_keep_then_delete(flavour: &str) {
+    if !peer_available("mpop", &["--version"]) {
+        return;
+    }
+    let served = serve_corpus(flavour, &[]);
+    let dir = served.dir.path();
+    let fetched = dir.join("mpop-inbox");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(fetched.join(sub)).unwrap();
+    }
+    let config = |keep: bool, implicit: bool| {
+        let (port, starttls) = if implicit {
+            (served.server.implicit.port(), "off")
+        } else {
+            (served.server.plain.port(), "on")
+        };
+        let path = dir.join(format!("mpoprc-{keep}-{implicit}"));
+        std::fs::write(
+            &path,
+            format!(
+                "defaults\ntls on\ntls_starttls {starttls}\ntls_trust_file {cert}\n\
+                 account test\nhost 127.0.0.1\nport {port}\nuser alice\npassword wonder land\n\
+                 keep {keep}\ndelivery maildir {inbox}\nuidls_file {uidls}\nreceived_header off\n",
+                keep = if keep { "on" } else { "off" },
+                cert = served.cert.cert.display(),
+                inbox = fetched.display(),
+                uidls = dir.join("mpop-uidls").display(),
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    };
+    let mpop = |config: &Path| {
+        run_ok(
+            Command::new("mpop")
+                .arg("-q")
+                .arg("-C")
+                .arg(config)
+                .arg("test"),
+            LIMIT,
+        );
+    };
+    let mut want = served.wire.clone();
+    want.sort();
+    let normalised = |dir: &Path| {
+        let mut all: Vec<Vec<u8>> = maildir_contents(dir).iter().map(|m| to_crlf(m)).collect();
+        all.sort();
+        all
+    };
+    // Keep mode, STLS: everything once, identical; the second run fetches nothing new.
+    mpop(&config(true, false));
+    assert_eq!(normalised(&fetched), want, "mpop keep (STLS)");
+    mpop(&config(true, true));
+    assert_eq!(
+        maildir_count(&fetched),
+        want.len(),
+        "second keep run fetched again"
+    );
+    assert_eq!(maildir_count(&dir.join("mail/alice")), want.len());
+    // Delete mode over implicit TLS: the maildrop empties, nothing new is fetched twice.
+    mpop(&config(false, true));
+    assert_eq!(
+        maildir_count(&dir.join("mail/alice")),
+        0,
+        "mpop delete left mail"
+    );
+    assert_eq!(maildir_count(&fetched), want.len());
+}
+
+// ----- bad peers -----
+
+fn dele_then_disconnect_deletes_nothing(flavour: &str) {
+    let served = serve_corpus(flavour, &["--insecure-auth"]);
+    let (mut raw, greeting) = Raw::connect(served.server.plain);
+    assert!(greeting.starts_with("+OK"), "{greeting}");
+    assert!(raw.command("USER alice").starts_with("+OK"));
+    assert!(raw.command("PASS wonder land").starts_with("+OK"));
+    for n in 1..=served.wire.len() {
+        assert!(raw.command(&format!("DELE {n}")).starts_with("+OK"));
+    }
+    raw.drop_connection();
+    // Once the server let go of the maildrop, everything is still there.
+    let stat = retry_login(&served.server, |raw| raw.command("STAT"));
+    assert_eq!(
+        stat,
+        format!(
+            "+OK {} {}",
+            served.wire.len(),
+            served.wire.iter().map(Vec::len).sum::<usize>()
+        )
+    );
+    assert_eq!(
+        maildir_count(&served.dir.path().join("mail/alice")),
+        served.wire.len()
+    );
+}
+
+/// Logs in as alice (retrying while the maildrop is still locked by a session that is going
+/// away), runs `then`, quits.
+fn retry_login(server: &Pop3Server, then: impl Fn(&mut Raw) -> String) -> String {
+    for _ in 0..100 {
+        let (mut raw, _) = Raw::connect(server.plain);
+        raw.command("USER alice");
+        let answer = raw.command("PASS wonder land");
+        if answer.starts_with("+OK") {
+            let result = then(&mut raw);
+            raw.command("QUIT");
+            return result;
+        }
+        assert!(answer.contains("[IN-USE]"), "{answer}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the maildrop stayed locked");
+}
+
+fn second_concurrent_login_gets_in_use(flavour: &str) {
+    let served = serve_corpus(flavour, &["--insecure-auth"]);
+    let (mut first, _) = Raw::connect(served.server.plain);
+    first.command("USER alice");
+    assert!(first.command("PASS wonder land").starts_with("+OK"));
+    let (mut second, _) = Raw::connect(served.server.plain);
+    second.command("USER alice");
+    let refused = second.command("PASS wonder land");
+    assert!(refused.starts_with("-ERR [IN-USE]"), "{refused}");
+    assert!(first.command("QUIT").starts_with("+OK"));
+    // Free again after QUIT.
+    let stat = retry_login(&served.server, |raw| raw.command("STAT"));
+    assert!(stat.starts_with("+OK"), "{stat}");
+}
+
+fn wrong_passwords_get_err_auth(flavour: &str) {
+    let served = serve_corpus(flavour, &["--insecure-auth"]);
+    let (mut raw, greeting) = Raw::connect(served.server.plain);
+    raw.command("USER alice");
+    let refused = raw.command("PASS wonder");
+    assert!(refused.starts_with("-ERR [AUTH]"), "{refused}");
+    raw.command("USER nobody");
+    let unknown = raw.command("PASS wonder land");
+    assert!(unknown.starts_with("-ERR [AUTH]"), "{unknown}");
+    // APOP with a digest of the wrong secret.
+    let start = greeting.find('<').expect("APOP timestamp in the greeting");
+    let timestamp = &greeting[start..=greeting.find('>').unwrap()];
+    let digest = pop3_proto::Timestamp::new(timestamp.to_owned())
+        .unwrap()
+        .digest(b"wrong");
+    let apop = raw.command(&format!("APOP alice {digest}"));
+    assert!(apop.starts_with("-ERR [AUTH]"), "{apop}");
+    // And the right one works on a new connection.
+    let (mut raw, greeting) = Raw::connect(served.server.plain);
+    let start = greeting.find('<').unwrap();
+    let timestamp = &greeting[start..=greeting.find('>').unwrap()];
+    let digest = pop3_proto::Timestamp::new(timestamp.to_owned())
+        .unwrap()
+        .digest(b"wonder land");
+    let apop = raw.command(&format!("APOP alice {digest}"));
+    assert!(apop.starts_with("+OK"), "{apop}");
+}
+
+fn stls_with_pipelined_plaintext_executes_nothing(flavour: &str) {
+    use std::io::{BufRead, BufReader, Write};
+    // --insecure-auth, so USER/PASS would be accepted in plaintext if they were executed.
+    let served = serve_corpus(flavour, &["--insecure-auth"]);
+    let tcp = std::net::TcpStream::connect(served.server.plain).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut plain = BufReader::new(tcp);
+    let mut line = String::new();
+    plain.read_line(&mut line).unwrap();
+    plain
+        .get_mut()
+        .write_all(b"STLS\r\nUSER alice\r\nPASS wonder land\r\nDELE 1\r\n")
+        .unwrap();
+    line.clear();
+    plain.read_line(&mut line).unwrap();
+    assert!(line.starts_with("+OK"), "{line}");
+    assert!(
+        plain.buffer().is_empty(),
+        "plaintext after the STLS answer: {:?}",
+        plain.buffer()
+    );
+    let tcp = plain.into_inner();
+    let config = adapters::tls::client_config(&adapters::tls::ClientTrust::CaFile(
+        served.cert.cert.clone(),
+    ))
+    .unwrap();
+    let session =
+        rustls::ClientConnection::new(config, adapters::tls::server_name("localhost").unwrap())
+            .unwrap();
+    let mut tls = BufReader::new(rustls::StreamOwned::new(session, tcp));
+    tls.get_mut().write_all(b"STAT\r\n").unwrap();
+    line.clear();
+    tls.read_line(&mut line).unwrap();
+    // Not logged in: the pipelined USER/PASS were dropped, not executed.
+    assert!(line.starts_with("-ERR"), "first answer under TLS: {line:?}");
+    tls.get_mut().write_all(b"QUIT\r\n").unwrap();
+    assert_eq!(
+        maildir_count(&served.dir.path().join("mail/alice")),
+        served.wire.len()
+    );
+}
+
+fn long_line_gets_err_and_server_stays_up(flavour: &str) {
+    let mut served = serve_corpus(flavour, &["--insecure-auth"]);
+    let (mut raw, _) = Raw::connect(served.server.plain);
+    let mut line = b"USER ".to_vec();
+    line.extend(std::iter::repeat_n(b'a', 100 * 1024));
+    line.extend_from_slice(b"\r\n");
+    raw.send(&line);
+    let answer = raw.line();
+    assert!(answer.starts_with("-ERR"), "{answer:?}");
+    drop(raw);
+    assert!(served.server.is_running());
+    let stat = retry_login(&served.server, |raw| raw.command("STAT"));
+    assert!(
+        stat.starts_with(&format!("+OK {}", served.wire.len())),
+        "{stat}"
+    );
+}
+
+// ----- our clients -> Dovecot -----
+
+fn client_against_dovecot(flavour: &str) {
+    if !Dovecot::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cert = TestCert::generate(dir.path());
+    let dovecot = Dovecot::start(&dir.path().join("dovecot"), &cert, &[ALICE]);
+    let messages = corpus();
+    let wire = fill_maildir(&dovecot.maildir("alice"), &messages[..6]);
+    dovecot.chown_mail();
+    let ca = cert.cert.to_str().unwrap();
+    let plain = dovecot.plain.to_string();
+    let implicit = format!("localhost:{}", dovecot.implicit.port());
+    let keep_args = [
+        "--server",
+        &plain,
+        "--stls",
+        "--ca",
+        ca,
+        "--user",
+        "alice",
+        "--pass",
+        "wonder land",
+    ];
+    let inbox = dir.path().join("inbox");
+
+    // Keep mode over STLS: everything, identical to the wire form.
+    let summary = our_client(flavour, &keep_args, &inbox);
+    assert!(summary.starts_with("6 messages"), "{summary}");
+    let mut want = wire.clone();
+    want.sort();
+    assert_eq!(maildir_contents(&inbox), want);
+    // A new message arrives; the second run fetches only it.
+    let extra = fill_maildir(&dir.path().join("extra"), &messages[6..7]);
+    let target = dovecot.maildir("alice").join("new/1800000000.M1P1.extra");
+    std::fs::copy(
+        dir.path()
+            .join("extra/new")
+            .read_dir()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+        &target,
+    )
+    .unwrap();
+    dovecot.chown_mail();
+    let summary = our_client(flavour, &keep_args, &inbox);
+    assert!(summary.starts_with("1 messages"), "{summary}");
+    want.extend(extra);
+    want.sort();
+    assert_eq!(maildir_contents(&inbox), want);
+    // Delete mode over implicit TLS: everything again, and the maildrop is empty.
+    let fresh = dir.path().join("fresh");
+    let summary = our_client(
+        flavour,
+        &[
+            "--server",
+            &implicit,
+            "--tls",
+            "--ca",
+            ca,
+            "--user",
+            "alice",
+            "--pass",
+            "wonder land",
+            "--delete",
+        ],
+        &fresh,
+    );
+    assert!(summary.starts_with("7 messages"), "{summary}");
+    assert_eq!(maildir_contents(&fresh), want);
+    assert_eq!(
+        maildir_count(&dovecot.maildir("alice")),
+        0,
+        "dovecot's maildrop is not empty"
+    );
+}
+
+/// Our client against our server too (keep, then delete), so both ends of ours meet.
+fn client_against_our_server(flavour: &str) {
+    let served = serve_corpus(flavour, &[]);
+    let ca = served.cert.cert.to_str().unwrap();
+    let implicit = format!("localhost:{}", served.server.implicit.port());
+    let inbox = served.dir.path().join("inbox");
+    let args = [
+        "--server",
+        &implicit,
+        "--tls",
+        "--ca",
+        ca,
+        "--user",
+        "alice",
+        "--pass",
+        "wonder land",
+    ];
+    let summary = our_client(flavour, &args, &inbox);
+    assert!(
+        summary.starts_with(&format!("{} messages", served.wire.len())),
+        "{summary}"
+    );
+    let summary = our_client(flavour, &args, &inbox);
+    assert!(summary.starts_with("0 messages"), "{summary}");
+    let mut delete = args.to_vec();
+    delete.push("--delete");
+    let summary = our_client(flavour, &delete, &served.dir.path().join("fresh"));
+    assert!(
+        summary.starts_with(&format!("{} messages", served.wire.len())),
+        "{summary}"
+    );
+    let mut want = served.wire.clone();
+    want.sort();
+    assert_eq!(maildir_contents(&inbox), want);
+    assert_eq!(maildir_count(&served.dir.path().join("mail/alice")), 0);
+}
+
+macro_rules! both_flavours {
+    ($($test:ident),* $(,)?) => {
+        mod tokio_server {
+            $(#[test] fn $test() { super::$test("tokio") })*
+        }
+        mod blocking_server {
+            $(#[test] fn $test() { super::$test("blocking") })*
+        }
+    };
+}
+
+both_flavours!(
+    curl_downloads_identical_messages,
+    poplib_all_login_modes,
+    mpop_keep_then_delete,
+    dele_then_disconnect_deletes_nothing,
+    second_concurrent_login_gets_in_use,
+    wrong_passwords_get_err_auth,
+    stls_with_pipelined_plaintext_executes_nothing,
+    long_line_gets_err_and_server_stays_up,
+    client_against_dovecot,
+    client_against_our_server,
+);
+
+// ----- load -----
+
+/// 1000 messages of 10 KiB, fetched by the tokio client from the tokio server and from
+/// Dovecot, and by poplib from both, in one run. Prints messages/s and MB/s of each pairing
+/// (figures of the build profile the test runs in: `--release` for real ones).
+#[test]
+fn load_1000_messages_of_10_kib() {
+    const COUNT: usize = 1000;
+    let have_dovecot = Dovecot::available();
+    let have_python = peer_available("python3", &["--version"]);
+    let dir = tempfile::tempdir().unwrap();
+    let cert = TestCert::generate(dir.path());
+    let mut messages = Vec::with_capacity(COUNT);
+    for n in 0..COUNT {
+        let mut message =
+            format!("Subject: load {n}\r\nFrom: load@example.com\r\n\r\n").into_bytes();
+        let mut line = 0;
+        while message.len() < 10 * 1024 - 80 {
+            message.extend_from_slice(format!("{line:05} {}\r\n", "z".repeat(70)).as_bytes());
+            line += 1;
+        }
+        messages.push((format!("load{n}"), message));
+    }
+    let ours_root = dir.path().join("ours");
+    let wire = fill_maildir(&ours_root.join("alice"), &messages);
+    let total: u64 = wire.iter().map(|m| m.len() as u64).sum();
+    let server = Pop3Server::start("tokio", &ours_root, &cert, &[ALICE], &[]);
+    let dovecot = have_dovecot.then(|| {
+        let dovecot = Dovecot::start(&dir.path().join("dovecot"), &cert, &[ALICE]);
+        fill_maildir(&dovecot.maildir("alice"), &messages);
+        dovecot.chown_mail();
+        dovecot
+    });
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let report = |pairing: &str, messages: usize, octets: u64, seconds: f64| {
+        assert_eq!(messages, COUNT, "{pairing}");
+        assert_eq!(octets, total, "{pairing}");
+        let (mps, mbps) = rates(messages, octets, seconds);
+        eprintln!(
+            "load ({profile}): {pairing:<34} {messages} messages in {seconds:.3} s: {mps:.0} messages/s, {mbps:.1} MB/s"
+        );
+    };
+    let mut servers = vec![("tokio server", server.plain)];
+    if let Some(dovecot) = &dovecot {
+        servers.push(("dovecot", dovecot.plain));
+    }
+    for (name, addr) in &servers {
+        let inbox = dir.path().join(format!("inbox-{}", name.replace(' ', "-")));
+        let started = std::time::Instant::now();
+        let summary = our_client(
+            "tokio",
+            &[
+                "--server",
+                &addr.to_string(),
+                "--stls",
+                "--ca",
+                cert.cert.to_str().unwrap(),
+                "--user",
+                "alice",
+                "--pass",
+                "wonder land",
+            ],
+            &inbox,
+        );
+        let seconds = started.elapsed().as_secs_f64();
+        let fields: Vec<&str> = summary.split_whitespace().collect();
+        report(
+            &format!("tokio client <- {name}"),
+            fields[0].parse().unwrap(),
+            fields[2].parse().unwrap(),
+            seconds,
+        );
+        assert_eq!(maildir_count(&inbox), COUNT);
+        if have_python {
+            let started = std::time::Instant::now();
+            let (count, octets, _) = poplib("stls", *addr, ALICE, &cert, "-");
+            report(
+                &format!("python poplib <- {name}"),
+                count,
+                octets,
+                started.elapsed().as_secs_f64(),
+            );
+        }
+    }
+}
+
+// ----- maildrop end to end -----
+
+/// swaks sends to the maildrop's SMTP port; curl and our client fetch it from its POP3 port.
+#[test]
+fn maildrop_end_to_end_swaks_curl_and_client() {
+    if !peer_available("swaks", &["--version"]) || !peer_available("curl", &["--version"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ports: Vec<u16> = (0..4)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let addr = |i: usize| format!("127.0.0.1:{}", ports[i]);
+    let mut child = Command::new(example("maildrop"))
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "--smtp-listen",
+            &addr(0),
+            "--pop3-listen",
+            &addr(1),
+            "--smtps-listen",
+            &addr(2),
+            "--pop3s-listen",
+            &addr(3),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("starting maildrop");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let child = Kill(child);
+    // The banner ends with the account line: wait for the servers to listen.
+    let banner = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut all = String::new();
+        let _ = std::io::BufReader::new(stdout).read_to_string(&mut all);
+        all
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    for port in &ports {
+        while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "maildrop did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let cert = data.join("cert.pem");
+    let body = "Hello through the mail drop.\r\n.a dotted line\r\nGr\u{fc}\u{df}e\r\n";
+    run_ok(
+        Command::new("swaks")
+            .args([
+                "--server",
+                "127.0.0.1",
+                "--port",
+                &ports[0].to_string(),
+                "--tls",
+                "--tls-verify",
+                "--tls-ca-path",
+            ])
+            .arg(&cert)
+            .args([
+                "--from",
+                "sender@example.com",
+                "--to",
+                "demo@localhost",
+                "--header",
+                "Subject: end to end",
+                "--body",
+                body,
+            ]),
+        LIMIT,
+    );
+    // curl over implicit TLS, verifying the demo's certificate.
+    let fetched = run_ok(
+        Command::new("curl")
+            .args(["-s", "-S", "--cacert"])
+            .arg(&cert)
+            .args([
+                "-u",
+                "demo:demo",
+                &format!("pop3s://localhost:{}/1", ports[3]),
+            ]),
+        LIMIT,
+    );
+    let fetched = String::from_utf8(fetched).unwrap();
+    assert!(fetched.contains("Subject: end to end"), "{fetched}");
+    let text_of = |message: &str| {
+        message
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap()
+    };
+    // swaks ends its DATA with an empty line after the body; the rest is the body as sent.
+    let fetched_body = text_of(&fetched);
+    assert_eq!(
+        fetched_body.trim_end_matches("\r\n"),
+        body.trim_end_matches("\r\n"),
+        "the body through SMTP and POP3"
+    );
+    // What POP3 served is exactly what SMTP stored (in its wire form).
+    let stored = maildir_contents(&data.join("mail/demo"));
+    assert_eq!(stored.len(), 1, "one message in demo's Maildir");
+    assert_eq!(to_crlf(&stored[0]), fetched.as_bytes());
+    // Our client, over STLS, gets the identical message.
+    let inbox = dir.path().join("inbox");
+    let summary = our_client(
+        "tokio",
+        &[
+            "--server",
+            &format!("localhost:{}", ports[1]),
+            "--stls",
+            "--ca",
+            cert.to_str().unwrap(),
+            "--user",
+            "demo",
+            "--pass",
+            "demo",
+        ],
+        &inbox,
+    );
+    assert!(summary.starts_with("1 messages"), "{summary}");
+    let stored = maildir_contents(&inbox);
+    assert_eq!(String::from_utf8(stored[0].clone()).unwrap(), fetched);
+    drop(child);
+    let banner = banner.join().unwrap();
+    assert!(
+        banner.contains("curl"),
+        "the banner shows curl commands: {banner}"
+    );
+    let _ = run; // (kept for symmetry with the other helpers)
+}

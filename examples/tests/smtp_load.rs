@@ -1,0 +1,98 @@
+//! Load (issue 8): postfix's `smtp-source` sends 2000 messages of 10 KiB over 20 concurrent
+//! sessions to the tokio server with a Maildir (all 2000 must be stored), then the same to
+//! postfix's `smtp-sink` and to the tokio server in sink mode, in the same run. The rates are
+//! printed (`cargo test -p examples --test smtp_load -- --nocapture`), not asserted: they
+//! depend on the machine and on the build profile (`cargo test` builds the examples in debug).
+//!
+//! A test binary of its own: cargo runs test binaries one after another, so no other test
+//! competes for the CPU while this one measures.
+
+mod smtp_support;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use smtp_support::*;
+
+const MESSAGES: usize = 2000;
+const SESSIONS: usize = 20;
+const SIZE: usize = 10 * 1024;
+
+/// Runs smtp-source against `addr`; gives messages per second.
+fn blast(source: &std::path::Path, addr: SocketAddr, to: &str) -> f64 {
+    let mut c = Command::new(source);
+    c.args(["-s", &SESSIONS.to_string(), "-m", &MESSAGES.to_string()])
+        .args(["-l", &SIZE.to_string(), "-M", "source.example.test"])
+        .args(["-f", "load@example.test", "-t", to])
+        .arg(addr.to_string());
+    let start = Instant::now();
+    run_ok(c, b"");
+    MESSAGES as f64 / start.elapsed().as_secs_f64()
+}
+
+#[test]
+fn smtp_source_2000_messages_to_maildir_smtp_sink_and_sink_mode() {
+    let Some(source) = peer("smtp-source") else {
+        return;
+    };
+    let Some(sink) = peer("smtp-sink") else {
+        return;
+    };
+
+    // 1. The tokio server delivering into a Maildir: every message stored.
+    let maildir = Server::start("smtp_server_tokio", true, &[]);
+    let maildir_rate = blast(&source, maildir.addr, "load@localhost");
+    let root = maildir.maildir.as_ref().unwrap().join("load");
+    assert_eq!(count_files(&root.join("new")), MESSAGES, "messages stored");
+    assert_eq!(count_files(&root.join("tmp")), 0, "partial files left");
+    drop(maildir);
+
+    // 2. postfix's smtp-sink.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut c = Command::new(sink);
+    if Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n")
+    {
+        c.args(["-u", "nobody"]); // smtp-sink refuses to run as root without it
+    }
+    c.arg(addr.to_string()).arg("100");
+    let mut sink_proc = Proc::spawn(c, dir.path().join("sink.log"), "smtp-sink");
+    wait_for_greeting(addr, &mut sink_proc);
+    let sink_rate = blast(&source, addr, "load@localhost");
+    drop(sink_proc);
+
+    // 3. The tokio server in sink mode: counts every message (logged when it stops).
+    let mut counting = Server::start("smtp_server_tokio", false, &[]);
+    let sink_mode_rate = blast(&source, counting.addr, "load@localhost");
+    let stopped = Command::new("kill")
+        .args(["-INT", &counting.proc.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    counting
+        .proc
+        .wait(Duration::from_secs(15))
+        .expect("the sink-mode server did not stop");
+    let log = counting.proc.log();
+    assert!(
+        log.contains(&format!("sink totals messages={MESSAGES}")),
+        "sink mode did not count {MESSAGES} messages:\n{}",
+        log.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+    );
+
+    eprintln!(
+        "LOAD smtp-source -s {SESSIONS} -m {MESSAGES} -l {SIZE}: \
+         smtp-sink {sink_rate:.0} msg/s, tokio sink mode {sink_mode_rate:.0} msg/s, \
+         tokio maildir {maildir_rate:.0} msg/s (examples built in {} mode)",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+}
