@@ -73,8 +73,21 @@ impl Toy {
     }
 }
 
+/// The toy's only misuse: TLS reported when it did not ask for it.
+#[derive(Debug)]
+struct NotUpgrading;
+
+impl std::fmt::Display for NotUpgrading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no TLS upgrade pending")
+    }
+}
+
+impl std::error::Error for NotUpgrading {}
+
 impl Session for Toy {
     type Event = ToyEvent;
+    type UsageError = NotUpgrading;
     fn receive(&mut self, bytes: &[u8]) {
         self.input.extend_from_slice(bytes);
         self.process();
@@ -96,11 +109,15 @@ impl Session for Toy {
         self.closed_by_peer = true;
         self.events.push_back(ToyEvent::PeerGone);
     }
-    fn tls_established(&mut self) {
+    fn tls_established(&mut self) -> Result<(), NotUpgrading> {
+        if !self.awaiting_tls {
+            return Err(NotUpgrading);
+        }
         // What arrived before the handshake was plaintext: dropped (CVE-2011-0411).
         self.input.clear();
         self.lines.reset();
         self.awaiting_tls = false;
+        Ok(())
     }
     fn is_closed(&self) -> bool {
         self.closing && self.out.is_empty()

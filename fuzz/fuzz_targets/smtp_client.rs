@@ -112,7 +112,9 @@ fuzz_target!(|data: &[u8]| {
             11 => {
                 let _ = conn.reset();
             }
-            12 => conn.tls_established(),
+            12 => {
+                let _ = conn.tls_established();
+            }
             13 => conn.handle_timeout(),
             14 => {
                 let _ = conn.wants_body();

@@ -22,15 +22,22 @@
 //!     }
 //! }
 //! # struct Echo(Vec<Bytes>);
+//! # #[derive(Debug)]
+//! # struct NoTls;
+//! # impl core::fmt::Display for NoTls {
+//! #     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result { f.write_str("no TLS") }
+//! # }
+//! # impl core::error::Error for NoTls {}
 //! # impl Session for Echo {
 //! #     type Event = ();
+//! #     type UsageError = NoTls;
 //! #     fn receive(&mut self, b: &[u8]) { self.0.push(Bytes::copy_from_slice(b)) }
 //! #     fn poll_event(&mut self) -> Option<()> { None }
 //! #     fn poll_transmit(&mut self) -> Option<Bytes> { self.0.pop() }
 //! #     fn timeout(&self) -> Option<Duration> { None }
 //! #     fn handle_timeout(&mut self) {}
 //! #     fn handle_close(&mut self) {}
-//! #     fn tls_established(&mut self) {}
+//! #     fn tls_established(&mut self) -> Result<(), NoTls> { Err(NoTls) }
 //! #     fn is_closed(&self) -> bool { false }
 //! # }
 //! # let mut out = Vec::new();
@@ -51,6 +58,10 @@ use core::time::Duration;
 pub trait Session {
     /// What the machine tells the application (protocol- and role-specific).
     type Event;
+
+    /// A misuse of the machine's API by the application (as opposed to a fault of the peer,
+    /// which the machine answers on the wire itself).
+    type UsageError: core::error::Error + Send + Sync + 'static;
 
     /// Buffers bytes received from the peer, split anywhere. Bounded: see
     /// [`wants_input`](Self::wants_input).
@@ -81,10 +92,56 @@ pub trait Session {
     fn handle_close(&mut self);
 
     /// The adapter completed the TLS handshake the machine asked for (STARTTLS, STLS).
-    /// Input received before it and not yet processed is discarded (CVE-2011-0411).
-    fn tls_established(&mut self);
+    /// Input received before it and not yet processed is discarded (CVE-2011-0411). Refused
+    /// when no upgrade was asked for, so a session is never marked secure by mistake.
+    fn tls_established(&mut self) -> Result<(), Self::UsageError>;
 
     /// True once the session is over and everything to transmit was taken: the adapter
     /// closes the socket.
     fn is_closed(&self) -> bool;
+}
+
+/// Implements [`Session`] for a machine whose inherent methods already have the trait's
+/// names and signatures, by delegation: the protocol crates keep their methods callable
+/// without the trait in scope, and state the contract once.
+///
+/// ```ignore
+/// mail_wire::impl_session!(Connection, Event, UsageError);
+/// ```
+#[macro_export]
+macro_rules! impl_session {
+    ($machine:ty, $event:ty, $usage_error:ty) => {
+        impl $crate::session::Session for $machine {
+            type Event = $event;
+            type UsageError = $usage_error;
+
+            fn receive(&mut self, bytes: &[u8]) {
+                <$machine>::receive(self, bytes)
+            }
+            fn wants_input(&self) -> bool {
+                <$machine>::wants_input(self)
+            }
+            fn poll_event(&mut self) -> Option<$event> {
+                <$machine>::poll_event(self)
+            }
+            fn poll_transmit(&mut self) -> Option<$crate::__private::Bytes> {
+                <$machine>::poll_transmit(self)
+            }
+            fn timeout(&self) -> Option<core::time::Duration> {
+                <$machine>::timeout(self)
+            }
+            fn handle_timeout(&mut self) {
+                <$machine>::handle_timeout(self)
+            }
+            fn handle_close(&mut self) {
+                <$machine>::handle_close(self)
+            }
+            fn tls_established(&mut self) -> Result<(), $usage_error> {
+                <$machine>::tls_established(self)
+            }
+            fn is_closed(&self) -> bool {
+                <$machine>::is_closed(self)
+            }
+        }
+    };
 }

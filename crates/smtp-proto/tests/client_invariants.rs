@@ -88,7 +88,7 @@ fn invariant_2_plaintext_after_starttls_is_dropped() {
     // More plaintext before the handshake completes is dropped too.
     let (out, events) = exchange(&mut conn, b"250 PIPELINING\r\n");
     assert!(out.is_empty() && events.is_empty());
-    conn.tls_established();
+    conn.tls_established().unwrap();
     assert!(conn.is_secure());
     assert!(conn.capabilities().is_none(), "old capabilities forgotten");
     let (out, events) = drain(&mut conn);
@@ -232,10 +232,7 @@ fn invariant_4_no_panic_on_arbitrary_server_bytes() {
                         2 => conn.end_body().map_err(|_| ()),
                         3 => conn.quit().map_err(|_| ()),
                         4 => conn.reset().map_err(|_| ()),
-                        5 => {
-                            conn.tls_established();
-                            Ok(())
-                        }
+                        5 => conn.tls_established().map_err(|_| ()),
                         6 => {
                             conn.handle_timeout();
                             Ok(())

@@ -254,6 +254,7 @@ fn render_usage(error: &UsageError) -> String {
         UsageError::NoBodyExpected => "no-body-expected",
         UsageError::BodyInProgress => "body-in-progress",
         UsageError::Closed => "closed",
+        UsageError::NotUpgrading => "not-upgrading",
     }
     .into()
 }
@@ -428,10 +429,7 @@ fn run(script: &str, split: &mut dyn FnMut(&[u8]) -> Vec<usize>) -> Result<(), S
                     "end-body" => conn.end_body().map_err(|e| render_usage(&e)),
                     "quit" => conn.quit().map_err(|e| render_usage(&e)),
                     "reset" => conn.reset().map_err(|e| render_usage(&e)),
-                    "tls-established" => {
-                        conn.tls_established();
-                        Ok(())
-                    }
+                    "tls-established" => conn.tls_established().map_err(|e| render_usage(&e)),
                     "close" => {
                         conn.handle_close();
                         Ok(())

@@ -181,7 +181,7 @@ where
                 Flow::StartTls => {
                     flush(conn, &mut stream)?;
                     stream = stream.upgrade(tls)?;
-                    conn.tls_established();
+                    conn.tls_established().map_err(io::Error::other)?;
                 }
                 Flow::Close => {
                     flush(conn, &mut stream)?;

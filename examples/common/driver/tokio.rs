@@ -151,7 +151,7 @@ where
                 Flow::StartTls => {
                     flush(conn, &mut stream).await?;
                     stream = stream.upgrade(tls).await?;
-                    conn.tls_established();
+                    conn.tls_established().map_err(io::Error::other)?;
                 }
                 Flow::Close => {
                     flush(conn, &mut stream).await?;

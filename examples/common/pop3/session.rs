@@ -23,6 +23,7 @@ pub struct ClientSession(pub client::Connection);
 
 impl Session for ServerSession {
     type Event = server::Event;
+    type UsageError = pop3_proto::server::UsageError;
 
     fn receive(&mut self, bytes: &[u8]) {
         self.0.receive(bytes)
@@ -52,10 +53,8 @@ impl Session for ServerSession {
         self.0.handle_close()
     }
 
-    fn tls_established(&mut self) {
-        if let Err(error) = self.0.tls_established() {
-            tracing::error!(%error, "TLS established without an STLS in progress");
-        }
+    fn tls_established(&mut self) -> Result<(), Self::UsageError> {
+        self.0.tls_established()
     }
 
     fn is_closed(&self) -> bool {
@@ -65,6 +64,7 @@ impl Session for ServerSession {
 
 impl Session for ClientSession {
     type Event = client::Event;
+    type UsageError = pop3_proto::client::UsageError;
 
     fn receive(&mut self, bytes: &[u8]) {
         self.0.receive(bytes)
@@ -94,10 +94,8 @@ impl Session for ClientSession {
         self.0.handle_close()
     }
 
-    fn tls_established(&mut self) {
-        if let Err(error) = self.0.tls_established() {
-            tracing::error!(%error, "TLS established without an STLS in progress");
-        }
+    fn tls_established(&mut self) -> Result<(), Self::UsageError> {
+        self.0.tls_established()
     }
 
     fn is_closed(&self) -> bool {

@@ -13,6 +13,7 @@ pub struct ServerMachine(pub server::Connection);
 
 impl Session for ServerMachine {
     type Event = server::Event;
+    type UsageError = server::UsageError;
 
     fn receive(&mut self, bytes: &[u8]) {
         self.0.receive(bytes);
@@ -42,12 +43,8 @@ impl Session for ServerMachine {
         self.0.handle_close();
     }
 
-    fn tls_established(&mut self) {
-        // The loops call this only after `Event::UpgradeTls` asked for it, so the machine
-        // always has an upgrade pending; a refusal would be a bug of the loop.
-        if let Err(error) = self.0.tls_established() {
-            tracing::error!(%error, "TLS established without a pending upgrade");
-        }
+    fn tls_established(&mut self) -> Result<(), Self::UsageError> {
+        self.0.tls_established()
     }
 
     fn is_closed(&self) -> bool {
@@ -61,6 +58,7 @@ pub struct ClientMachine(pub client::Connection);
 
 impl Session for ClientMachine {
     type Event = client::Event;
+    type UsageError = client::UsageError;
 
     fn receive(&mut self, bytes: &[u8]) {
         self.0.receive(bytes);
@@ -90,8 +88,8 @@ impl Session for ClientMachine {
         self.0.handle_close();
     }
 
-    fn tls_established(&mut self) {
-        self.0.tls_established();
+    fn tls_established(&mut self) -> Result<(), Self::UsageError> {
+        self.0.tls_established()
     }
 
     fn is_closed(&self) -> bool {

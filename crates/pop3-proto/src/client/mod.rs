@@ -193,6 +193,9 @@ pub struct Connection {
     peer_closed: bool,
 }
 
+// The sans-IO contract shared by every session machine (see `mail_wire::session`).
+mail_wire::impl_session!(Connection, Event, UsageError);
+
 impl Connection {
     /// A session waiting for the server's greeting.
     pub fn new(config: Config) -> Self {

@@ -194,6 +194,9 @@ impl core::fmt::Debug for Connection {
     }
 }
 
+// The sans-IO contract shared by every session machine (see `mail_wire::session`).
+mail_wire::impl_session!(Connection, Event, UsageError);
+
 impl Connection {
     /// A session that has just sent its greeting (RFC 1939 section 4): the `+OK` line is
     /// the first thing [`poll_transmit`](Self::poll_transmit) gives.

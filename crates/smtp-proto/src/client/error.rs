@@ -85,6 +85,10 @@ pub enum UsageError {
     /// The session is over.
     #[error("session closed")]
     Closed,
+    /// [`tls_established`](super::Connection::tls_established) without a pending
+    /// [`Event::UpgradeTls`](super::Event::UpgradeTls).
+    #[error("no TLS upgrade pending")]
+    NotUpgrading,
 }
 
 /// Why [`send_mail`](super::Connection::send_mail) refused an envelope. Nothing was sent.

@@ -200,6 +200,9 @@ pub struct Connection {
     quit_requested: bool,
 }
 
+// The sans-IO contract shared by every session machine (see `mail_wire::session`).
+mail_wire::impl_session!(Connection, Event, UsageError);
+
 impl Connection {
     /// A session waiting for the server's greeting.
     pub fn new(config: Config) -> Connection {
@@ -330,11 +333,12 @@ impl Connection {
     }
 
     /// The TLS handshake asked for by [`Event::UpgradeTls`] is done: the session forgets what
-    /// it knew (RFC 3207 section 4.2), discards unread plaintext and sends EHLO again. Does
-    /// nothing unless an upgrade is pending.
-    pub fn tls_established(&mut self) {
+    /// it knew (RFC 3207 section 4.2), discards unread plaintext and sends EHLO again. Refused,
+    /// changing nothing, unless an upgrade is pending: a session is never marked secure by
+    /// mistake.
+    pub fn tls_established(&mut self) -> Result<(), UsageError> {
         if self.phase != Phase::TlsHandshake {
-            return;
+            return Err(UsageError::NotUpgrading);
         }
         self.secure = true;
         self.rx.clear();
@@ -346,6 +350,7 @@ impl Connection {
         } else {
             self.send_ehlo();
         }
+        Ok(())
     }
 
     /// Whether the session is over and everything to write was taken.

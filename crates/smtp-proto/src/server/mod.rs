@@ -191,6 +191,9 @@ struct Transaction {
     aborted: bool,
 }
 
+// The sans-IO contract shared by every session machine (see `mail_wire::session`).
+mail_wire::impl_session!(Connection, Event, UsageError);
+
 impl Connection {
     /// A connection that just opened: the greeting is queued (or, with
     /// [`Decisions::greeting`], [`Event::Connected`] waits for the application).
