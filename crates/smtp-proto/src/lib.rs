@@ -201,3 +201,8 @@ pub use params::{
     XText,
 };
 pub use reply::{Category, Class, Code, EnhancedCode, Reply, ReplyLines, ReplyText};
+
+// The README's examples compile and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
