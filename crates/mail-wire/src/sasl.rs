@@ -152,18 +152,6 @@ impl Mechanism {
         !matches!(self, Self::Other(_))
     }
 
-    /// ANONYMOUS (RFC 4505): a mechanism without a variant of its own, the value
-    /// [`Mechanism::parse`] gives for that name. Kept for callers of `smtp_proto`'s former
-    /// `Mechanism::Anonymous` variant.
-    ///
-    /// ```
-    /// use mail_wire::sasl::Mechanism;
-    /// assert_eq!(Mechanism::parse(b"anonymous"), Ok(Mechanism::Anonymous));
-    /// assert_eq!(Mechanism::Anonymous.name(), b"ANONYMOUS");
-    /// ```
-    #[allow(non_upper_case_globals)]
-    pub const Anonymous: Mechanism = Mechanism::Other(MechanismName::known(b"ANONYMOUS"));
-
     /// [`Mechanism::parse`] of anything that holds the name's octets (`&str`, `String`, `Bytes`...).
     pub fn new(name: impl AsRef<[u8]>) -> Result<Self, SaslError> {
         Self::parse(name.as_ref())
@@ -172,22 +160,6 @@ impl Mechanism {
     /// The name as sent on the wire, as bytes (the same as [`Mechanism::as_str`]).
     pub fn name(&self) -> &[u8] {
         self.as_str().as_bytes()
-    }
-}
-
-impl MechanismName {
-    /// A name from a literal: upper case, at most [`MAX_MECHANISM_LEN`] octets of `A-Z 0-9 - _`.
-    const fn known(name: &[u8]) -> MechanismName {
-        let mut bytes = [0; MAX_MECHANISM_LEN];
-        let mut i = 0;
-        while i < name.len() {
-            bytes[i] = name[i];
-            i += 1;
-        }
-        MechanismName {
-            bytes,
-            len: name.len() as u8,
-        }
     }
 }
 

@@ -61,15 +61,13 @@ use alloc::collections::VecDeque;
 use core::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use mail_wire::dot::DotEncoder;
-use mail_wire::sasl::{self, ClientExchange, Credentials, Mechanism as SaslMechanism};
+use mail_wire::dot::{CrlfNormalizer, DotEncoder};
+use mail_wire::sasl::{self, ClientExchange, Credentials, Mechanism};
 
-use crate::auth::Mechanism;
 use crate::capability::{Capabilities, Extension};
 use crate::command::Command;
 use crate::reply::{Class, Reply};
 
-use mail_wire::dot::CrlfNormalizer;
 use reply_framer::ReplyFramer;
 use transaction::{BodyState, Transaction};
 
@@ -578,16 +576,17 @@ impl Connection {
         let mut blocked = false;
         let mut chosen = None;
         for &mechanism in &self.config.mechanisms {
-            let (fits, name) = match (mechanism, credentials) {
-                (SaslMechanism::Plain, Credentials::Password(_)) => (true, Mechanism::Plain),
-                (SaslMechanism::Login, Credentials::Password(_)) => (true, Mechanism::Login),
-                (SaslMechanism::XOAuth2, Credentials::OAuth2(_)) => (true, Mechanism::XOAuth2),
-                _ => (false, Mechanism::Anonymous),
-            };
+            let fits = matches!(
+                (mechanism, credentials),
+                (
+                    Mechanism::Plain | Mechanism::Login,
+                    Credentials::Password(_)
+                ) | (Mechanism::XOAuth2, Credentials::OAuth2(_))
+            );
             let offered = self
                 .capabilities
                 .as_ref()
-                .is_some_and(|capabilities| capabilities.supports_auth(&name));
+                .is_some_and(|capabilities| capabilities.supports_auth(&mechanism));
             if !fits || !offered {
                 continue;
             }
