@@ -3,6 +3,11 @@
 //! lettre 0.11, in the same run. Throughput is per item: criterion prints time per mix;
 //! divide by the item count (15 commands, 9 replies) for time per item.
 //!
+//! Ours runs twice: `smtp-proto-borrowed` parses into values that borrow the input
+//! (`Command<&[u8]>`, `Reply<&[u8]>`: no reference count, like Stalwart's borrowed parse, the
+//! like-for-like comparison), `smtp-proto-bytes` into values holding `Bytes` slices (a
+//! reference count per slice, values that may outlive the read buffer).
+//!
 //! `cargo bench -p benches --bench smtp_parse`
 
 use std::str::FromStr;
@@ -16,6 +21,17 @@ fn commands_ours(lines: &[Bytes], opts: &ParseOptions) -> usize {
     let mut consumed = 0;
     for line in lines {
         let (command, used) = Command::parse(black_box(line), opts).expect("valid command");
+        black_box(&command);
+        consumed += used;
+    }
+    consumed
+}
+
+fn commands_borrowed(lines: &[Bytes], opts: &ParseOptions) -> usize {
+    let mut consumed = 0;
+    for line in lines {
+        let (command, used) =
+            Command::parse_borrowed(black_box(&line[..]), opts).expect("valid command");
         black_box(&command);
         consumed += used;
     }
@@ -39,6 +55,20 @@ fn replies_ours(ehlo: &Bytes, replies: &[Bytes], limits: &Limits) -> usize {
     black_box(&capabilities);
     for input in replies {
         let (reply, used) = Reply::parse(black_box(input), limits).expect("valid reply");
+        black_box(&reply);
+        consumed += used;
+    }
+    consumed
+}
+
+fn replies_borrowed(ehlo: &Bytes, replies: &[Bytes], limits: &Limits) -> usize {
+    let (reply, mut consumed) =
+        Reply::parse_borrowed(black_box(&ehlo[..]), limits).expect("valid reply");
+    let capabilities = Capabilities::from_reply(&reply).expect("EHLO reply");
+    black_box(&capabilities);
+    for input in replies {
+        let (reply, used) =
+            Reply::parse_borrowed(black_box(&input[..]), limits).expect("valid reply");
         black_box(&reply);
         consumed += used;
     }
@@ -75,7 +105,12 @@ fn bench_commands(c: &mut Criterion) {
     let opts = ParseOptions::default();
     let mut group = c.benchmark_group("smtp_command_mix");
     group.throughput(Throughput::Elements(smtp_mix::COMMANDS.len() as u64));
-    group.bench_function("smtp-proto", |b| b.iter(|| commands_ours(&lines, &opts)));
+    group.bench_function("smtp-proto-borrowed", |b| {
+        b.iter(|| commands_borrowed(&lines, &opts))
+    });
+    group.bench_function("smtp-proto-bytes", |b| {
+        b.iter(|| commands_ours(&lines, &opts))
+    });
     group.bench_function("stalwart-smtp-proto", |b| {
         b.iter(|| commands_stalwart(smtp_mix::COMMANDS))
     });
@@ -93,7 +128,10 @@ fn bench_replies(c: &mut Criterion) {
         .collect();
     let mut group = c.benchmark_group("smtp_reply_mix");
     group.throughput(Throughput::Elements(smtp_mix::REPLIES.len() as u64 + 1));
-    group.bench_function("smtp-proto", |b| {
+    group.bench_function("smtp-proto-borrowed", |b| {
+        b.iter(|| replies_borrowed(&ehlo, &replies, &limits))
+    });
+    group.bench_function("smtp-proto-bytes", |b| {
         b.iter(|| replies_ours(&ehlo, &replies, &limits))
     });
     group.bench_function("stalwart-smtp-proto", |b| {

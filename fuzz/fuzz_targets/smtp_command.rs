@@ -1,5 +1,6 @@
 //! Arbitrary bytes into the SMTP command parser: no panic; whatever parses writes back to
-//! bytes that parse to the same command (and the same bytes).
+//! bytes that parse to the same command (and the same bytes); the borrowed parse agrees with
+//! the shared one.
 #![no_main]
 
 use bytes::{Bytes, BytesMut};
@@ -20,11 +21,30 @@ fuzz_target!(|data: &[u8]| {
         limits: Limits::default(),
     };
     let input = Bytes::copy_from_slice(rest);
-    let _ = AuthResponse::parse(&input, &opts.limits);
+    match (
+        AuthResponse::parse(&input, &opts.limits),
+        AuthResponse::parse_borrowed(&input, &opts.limits),
+    ) {
+        (Ok((shared, used)), Ok((borrowed, borrowed_used))) => {
+            assert_eq!(used, borrowed_used);
+            assert_eq!(borrowed.to_shared(&input), shared);
+        }
+        (Err(shared), Err(borrowed)) => assert_eq!(shared, borrowed),
+        (shared, borrowed) => panic!("shared {shared:?}, borrowed {borrowed:?}"),
+    }
     let mut offset = 0;
     while offset < input.len() {
         let rest = input.slice(offset..);
-        match Command::parse(&rest, &opts) {
+        let parsed = Command::parse(&rest, &opts);
+        match (&parsed, Command::parse_borrowed(&rest, &opts)) {
+            (Ok((shared, used)), Ok((borrowed, borrowed_used))) => {
+                assert_eq!(*used, borrowed_used);
+                assert_eq!(&borrowed.to_shared(&rest), shared);
+            }
+            (Err(shared), Err(borrowed)) => assert_eq!(shared, &borrowed),
+            (shared, borrowed) => panic!("shared {shared:?}, borrowed {borrowed:?}"),
+        }
+        match parsed {
             Ok((command, consumed)) => {
                 assert!(consumed > 0 && consumed <= rest.len());
                 let mut out = BytesMut::new();

@@ -1,5 +1,6 @@
 //! Arbitrary bytes into the SMTP reply and EHLO capability parsers: no panic; whatever parses
-//! writes back to bytes that parse to the same value.
+//! writes back to bytes that parse to the same value; the borrowed parse agrees with the
+//! shared one.
 #![no_main]
 
 use bytes::{Bytes, BytesMut};
@@ -18,7 +19,26 @@ fuzz_target!(|data: &[u8]| {
     let mut offset = 0;
     while offset < input.len() {
         let rest = input.slice(offset..);
-        match Reply::parse(&rest, &limits) {
+        let parsed = Reply::parse(&rest, &limits);
+        match (&parsed, Reply::parse_borrowed(&rest, &limits)) {
+            (Ok((shared, used)), Ok((borrowed, borrowed_used))) => {
+                assert_eq!(*used, borrowed_used);
+                assert_eq!(&borrowed.to_shared(&rest), shared);
+                match (
+                    Capabilities::from_reply(shared),
+                    Capabilities::from_reply(&borrowed),
+                ) {
+                    (Ok(caps), Ok(borrowed_caps)) => {
+                        assert_eq!(borrowed_caps.to_shared(&rest), caps)
+                    }
+                    (Err(error), Err(borrowed_error)) => assert_eq!(error, borrowed_error),
+                    (caps, borrowed_caps) => panic!("shared {caps:?}, borrowed {borrowed_caps:?}"),
+                }
+            }
+            (Err(shared), Err(borrowed)) => assert_eq!(shared, &borrowed),
+            (shared, borrowed) => panic!("shared {shared:?}, borrowed {borrowed:?}"),
+        }
+        match parsed {
             Ok((reply, consumed)) => {
                 assert!(consumed > 0 && consumed <= rest.len());
                 let bytes = written(&reply);

@@ -20,6 +20,7 @@ use nom::{IResult, Parser};
 
 use crate::error::AddressError;
 use crate::limits;
+use crate::storage::{Storage, share};
 use crate::syntax::{self, ATEXT, DCONTENT, LDH, QTEXT};
 
 type Res<'a, O> = IResult<&'a [u8], O, ()>;
@@ -231,7 +232,7 @@ pub enum AddressLiteral<'a> {
 /// A domain name or an address literal: the argument of HELO/EHLO and the right side of a
 /// mailbox (RFC 5321 section 4.1.2 `Domain / address-literal`). Always well formed.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Domain(Bytes);
+pub struct Domain<B = Bytes>(B);
 
 impl Domain {
     /// Checks and wraps a domain; UTF-8 U-labels are accepted (the caller uses them only
@@ -239,62 +240,73 @@ impl Domain {
     pub fn new(domain: impl Into<Bytes>) -> Result<Domain, AddressError> {
         Domain::parse(domain.into(), true)
     }
+}
 
+impl Domain<&[u8]> {
+    /// The same domain in shared storage: a slice of `source` when this value was parsed from
+    /// it (a reference count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> Domain {
+        Domain(share(source, self.0))
+    }
+}
+
+impl<B: Storage> Domain<B> {
     #[inline(always)]
-    pub(crate) fn parse(bytes: Bytes, utf8: bool) -> Result<Domain, AddressError> {
-        if bytes.is_empty() {
+    pub(crate) fn parse(bytes: B, utf8: bool) -> Result<Domain<B>, AddressError> {
+        let text: &[u8] = bytes.as_ref();
+        if text.is_empty() {
             return Err(AddressError::Empty);
         }
-        if bytes.len() > limits::DOMAIN {
+        if text.len() > limits::DOMAIN {
             return Err(AddressError::TooLong {
                 limit: limits::DOMAIN,
             });
         }
-        if simple_domain(&bytes) != Some(bytes.len()) {
-            match domain(&bytes) {
+        if simple_domain(text) != Some(text.len()) {
+            match domain(text) {
                 Ok(([], _)) => {}
                 Ok(_) => return Err(AddressError::Trailing),
-                Err(_) if bytes[0] == b'[' => return Err(AddressError::AddressLiteral),
+                Err(_) if text[0] == b'[' => return Err(AddressError::AddressLiteral),
                 Err(_) => return Err(AddressError::Domain),
             }
         }
-        check_8bit(&bytes, utf8)?;
+        check_8bit(text, utf8)?;
         Ok(Domain(bytes))
     }
 
     /// The domain as sent.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_ref()
     }
 
     /// The domain as text (always UTF-8, ASCII unless it holds U-labels).
     pub fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.0).unwrap_or_default()
+        core::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 
     /// The address literal, when the domain is one.
     pub fn address_literal(&self) -> Option<AddressLiteral<'_>> {
-        literal_of(&self.0)
+        literal_of(self.as_bytes())
     }
 
     /// Whether the domain is ASCII only.
     pub fn is_ascii(&self) -> bool {
-        self.0.is_ascii()
+        self.as_bytes().is_ascii()
     }
 
     /// Compares domains ignoring ASCII case (domain names are case-insensitive).
-    pub fn eq_ignore_ascii_case(&self, other: &Domain) -> bool {
-        self.0.eq_ignore_ascii_case(&other.0)
+    pub fn eq_ignore_ascii_case<C: Storage>(&self, other: &Domain<C>) -> bool {
+        self.as_bytes().eq_ignore_ascii_case(other.as_bytes())
     }
 }
 
-impl fmt::Debug for Domain {
+impl<B: Storage> fmt::Debug for Domain<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
-impl fmt::Display for Domain {
+impl<B: Storage> fmt::Display for Domain<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -303,8 +315,8 @@ impl fmt::Display for Domain {
 /// A mailbox `local-part@domain` (RFC 5321 section 4.1.2). The local part is kept as sent
 /// (a Dot-string or a Quoted-string); always well formed.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Mailbox {
-    raw: Bytes,
+pub struct Mailbox<B = Bytes> {
+    raw: B,
     /// Length of the local part: the `@` is at this index.
     at: usize,
 }
@@ -313,7 +325,7 @@ impl Mailbox {
     /// Builds a mailbox from an unquoted local part and a domain; the local part is quoted
     /// when it is not a Dot-string. Fails on control characters (they cannot be quoted).
     pub fn new(local_part: &str, domain: &Domain) -> Result<Mailbox, AddressError> {
-        let mut raw = BytesMut::with_capacity(local_part.len() + domain.0.len() + 3);
+        let mut raw = BytesMut::with_capacity(local_part.len() + domain.as_bytes().len() + 3);
         let is_dot_string =
             matches!(dot_string(local_part.as_bytes()), Ok((rest, _)) if rest.is_empty());
         if is_dot_string {
@@ -336,7 +348,7 @@ impl Mailbox {
             });
         }
         raw.put_u8(b'@');
-        raw.extend_from_slice(&domain.0);
+        raw.extend_from_slice(domain.as_bytes());
         if raw.len() + 2 > limits::PATH {
             return Err(AddressError::TooLong {
                 limit: limits::PATH,
@@ -353,14 +365,27 @@ impl Mailbox {
         let raw = mailbox.into();
         Mailbox::parse_with(&raw, &raw, true, limits::LOCAL_PART)
     }
+}
 
+impl Mailbox<&[u8]> {
+    /// The same mailbox in shared storage: a slice of `source` when this value was parsed
+    /// from it (a reference count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> Mailbox {
+        Mailbox {
+            raw: share(source, self.raw),
+            at: self.at,
+        }
+    }
+}
+
+impl<B: Storage> Mailbox<B> {
     /// Parses `bytes` (a part of `source`) as a whole mailbox.
     pub(crate) fn parse_with(
-        source: &Bytes,
+        source: &B,
         bytes: &[u8],
         utf8: bool,
         local_limit: usize,
-    ) -> Result<Mailbox, AddressError> {
+    ) -> Result<Mailbox<B>, AddressError> {
         if let Some((len, at)) = simple_mailbox(bytes).filter(|&(len, _)| len == bytes.len()) {
             return Mailbox::checked(source, &bytes[..len], at, utf8, local_limit);
         }
@@ -373,12 +398,12 @@ impl Mailbox {
 
     #[inline(always)]
     fn checked(
-        source: &Bytes,
+        source: &B,
         raw: &[u8],
         at: usize,
         utf8: bool,
         local_limit: usize,
-    ) -> Result<Mailbox, AddressError> {
+    ) -> Result<Mailbox<B>, AddressError> {
         if at > local_limit {
             return Err(AddressError::TooLong { limit: local_limit });
         }
@@ -389,24 +414,24 @@ impl Mailbox {
         }
         check_8bit(raw, utf8)?;
         Ok(Mailbox {
-            raw: source.slice_ref(raw),
+            raw: source.slice_of(raw),
             at,
         })
     }
 
     /// The mailbox as sent, `local-part@domain`.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.raw
+        self.raw.as_ref()
     }
 
     /// The mailbox as text (always UTF-8).
     pub fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.raw).unwrap_or_default()
+        core::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 
     /// The local part as sent (quotes and backslashes included, when quoted).
     pub fn local_part(&self) -> &[u8] {
-        &self.raw[..self.at]
+        self.as_bytes().get(..self.at).unwrap_or_default()
     }
 
     /// The local part with quoting removed (RFC 5321 section 4.1.2: `"a b"` and `a\ b` name
@@ -434,36 +459,37 @@ impl Mailbox {
         }
     }
 
-    /// The domain (a slice of the same buffer: a reference count, no copy).
-    pub fn domain(&self) -> Domain {
-        Domain(self.raw.slice(self.at + 1..))
+    /// The domain (a slice of the same buffer: a reference count with `Bytes`, no copy).
+    pub fn domain(&self) -> Domain<B> {
+        Domain(self.raw.slice_range(self.at + 1, self.as_bytes().len()))
     }
 
     /// The domain as sent.
     pub fn domain_bytes(&self) -> &[u8] {
-        &self.raw[self.at + 1..]
+        self.as_bytes().get(self.at + 1..).unwrap_or_default()
     }
 
     /// Whether the mailbox is ASCII only (else it needs SMTPUTF8).
     pub fn is_ascii(&self) -> bool {
-        self.raw.is_ascii()
+        self.as_bytes().is_ascii()
     }
 
     pub(crate) fn write_path(&self, out: &mut BytesMut) {
-        out.reserve(self.raw.len() + 2);
+        let raw = self.as_bytes();
+        out.reserve(raw.len() + 2);
         out.put_u8(b'<');
-        out.extend_from_slice(&self.raw);
+        out.extend_from_slice(raw);
         out.put_u8(b'>');
     }
 }
 
-impl fmt::Debug for Mailbox {
+impl<B: Storage> fmt::Debug for Mailbox<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
-impl fmt::Display for Mailbox {
+impl<B: Storage> fmt::Display for Mailbox<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -471,26 +497,48 @@ impl fmt::Display for Mailbox {
 
 /// The argument of MAIL FROM: a mailbox, or `<>` for bounces (RFC 5321 section 4.1.1.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ReversePath {
+pub enum ReversePath<B: Storage = Bytes> {
     /// `<>`: the null reverse-path of notifications (RFC 5321 section 4.5.5).
     Null,
     /// A sender mailbox.
-    Mailbox(Mailbox),
+    Mailbox(Mailbox<B>),
 }
 
 /// The argument of RCPT TO: a mailbox, or the bare `<Postmaster>` every server accepts
 /// (RFC 5321 section 4.1.1.3 and 4.5.1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ForwardPath {
+pub enum ForwardPath<B: Storage = Bytes> {
     /// `<Postmaster>` without a domain (any case).
     Postmaster,
     /// A recipient mailbox.
-    Mailbox(Mailbox),
+    Mailbox(Mailbox<B>),
 }
 
-impl ReversePath {
+impl ReversePath<&[u8]> {
+    /// The same path in shared storage: a slice of `source` when this value was parsed from
+    /// it (a reference count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> ReversePath {
+        match self {
+            ReversePath::Null => ReversePath::Null,
+            ReversePath::Mailbox(m) => ReversePath::Mailbox(m.to_shared(source)),
+        }
+    }
+}
+
+impl ForwardPath<&[u8]> {
+    /// The same path in shared storage: a slice of `source` when this value was parsed from
+    /// it (a reference count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> ForwardPath {
+        match self {
+            ForwardPath::Postmaster => ForwardPath::Postmaster,
+            ForwardPath::Mailbox(m) => ForwardPath::Mailbox(m.to_shared(source)),
+        }
+    }
+}
+
+impl<B: Storage> ReversePath<B> {
     /// The mailbox, unless the path is null.
-    pub fn mailbox(&self) -> Option<&Mailbox> {
+    pub fn mailbox(&self) -> Option<&Mailbox<B>> {
         match self {
             ReversePath::Null => None,
             ReversePath::Mailbox(m) => Some(m),
@@ -506,9 +554,9 @@ impl ReversePath {
     }
 }
 
-impl ForwardPath {
+impl<B: Storage> ForwardPath<B> {
     /// The mailbox, unless the path is the bare `<Postmaster>`.
-    pub fn mailbox(&self) -> Option<&Mailbox> {
+    pub fn mailbox(&self) -> Option<&Mailbox<B>> {
         match self {
             ForwardPath::Postmaster => None,
             ForwardPath::Mailbox(m) => Some(m),
@@ -533,19 +581,19 @@ pub(crate) struct PathRules {
 }
 
 /// What a path parse found: the null path, `<Postmaster>`, or a mailbox.
-pub(crate) enum ParsedPath {
+pub(crate) enum ParsedPath<B> {
     Null,
     Postmaster,
-    Mailbox(Mailbox),
+    Mailbox(Mailbox<B>),
 }
 
 /// Parses a path at the front of `bytes` (a part of `source`); gives it and the rest of the line.
 #[inline(always)]
-pub(crate) fn parse_path<'a>(
-    source: &Bytes,
+pub(crate) fn parse_path<'a, B: Storage>(
+    source: &B,
     bytes: &'a [u8],
     rules: PathRules,
-) -> Result<(ParsedPath, &'a [u8]), AddressError> {
+) -> Result<(ParsedPath<B>, &'a [u8]), AddressError> {
     match bytes {
         [b'<', b'>', rest @ ..] => return Ok((ParsedPath::Null, rest)),
         [b'<', ..] => {}
@@ -553,7 +601,7 @@ pub(crate) fn parse_path<'a>(
         _ if rules.bare_address => {
             let end = memchr::memchr(b' ', bytes).unwrap_or(bytes.len());
             let mailbox = Mailbox::parse_with(source, &bytes[..end], true, rules.local_part_limit)?;
-            check_8bit(&mailbox.raw, rules.utf8)?;
+            check_8bit(mailbox.as_bytes(), rules.utf8)?;
             return Ok((ParsedPath::Mailbox(mailbox), &bytes[end..]));
         }
         _ => return Err(AddressError::MissingBrackets),
@@ -628,7 +676,7 @@ mod tests {
     fn path_of(
         text: &'static str,
         utf8: bool,
-    ) -> Result<(ParsedPath, &'static [u8]), AddressError> {
+    ) -> Result<(ParsedPath<Bytes>, &'static [u8]), AddressError> {
         let source = Bytes::from_static(text.as_bytes());
         parse_path(&source, text.as_bytes(), rules(utf8))
     }

@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::{CommandError, ParseError, ValueError};
 use crate::limits::Limits;
+use crate::storage::{Storage, share};
 use crate::syntax::{self, BASE64, LineScan};
 
 /// A SASL mechanism name (RFC 4422 section 3.1: 1 to 20 of upper-case letters, digits, `-`,
@@ -15,8 +16,14 @@ pub use mail_wire::sasl::{Mechanism, MechanismName};
 
 /// Base64 text of a SASL exchange (RFC 4954 section 4), as sent; may be empty.
 /// Its Debug output hides the content: it carries credentials.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct SaslData(Bytes);
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SaslData<B = Bytes>(B);
+
+impl Default for SaslData {
+    fn default() -> SaslData {
+        SaslData(Bytes::new())
+    }
+}
 
 impl SaslData {
     /// Checks base64 text (the alphabet of RFC 4648 section 4, `=` padding).
@@ -31,25 +38,41 @@ impl SaslData {
             Err(ValueError::Syntax("not base64"))
         }
     }
+}
 
-    pub(crate) fn parse(source: &Bytes, text: &[u8]) -> Option<SaslData> {
-        is_base64(text).then(|| SaslData(source.slice_ref(text)))
+impl SaslData<&[u8]> {
+    /// The same data in shared storage: a slice of `source` when this value was parsed from
+    /// it (a reference count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> SaslData {
+        SaslData(share(source, self.0))
+    }
+}
+
+impl<B: Storage> SaslData<B> {
+    #[inline(always)]
+    pub(crate) fn parse(source: &B, text: &[u8]) -> Option<SaslData<B>> {
+        is_base64(text).then(|| SaslData(source.slice_of(text)))
+    }
+
+    /// The empty response.
+    pub(crate) fn empty() -> SaslData<B> {
+        SaslData(B::empty())
     }
 
     /// The base64 text (decode it with `mail_wire::sasl`).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_ref()
     }
 
     /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_bytes().is_empty()
     }
 }
 
-impl fmt::Debug for SaslData {
+impl<B: Storage> fmt::Debug for SaslData<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SaslData(<{} octets hidden>)", self.0.len())
+        write!(f, "SaslData(<{} octets hidden>)", self.as_bytes().len())
     }
 }
 
@@ -67,9 +90,9 @@ fn is_base64(text: &[u8]) -> bool {
 
 /// A line the client sends after a 334 challenge (RFC 4954 section 4).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum AuthResponse {
+pub enum AuthResponse<B: Storage = Bytes> {
     /// A base64 response (an empty line is an empty response).
-    Data(SaslData),
+    Data(SaslData<B>),
     /// `*`: the client cancels the exchange; the server answers 501.
     Cancel,
 }
@@ -80,7 +103,38 @@ impl AuthResponse {
         AuthResponse::parse_slice(&line, &line)
     }
 
-    fn parse_slice(source: &Bytes, line: &[u8]) -> Result<AuthResponse, CommandError> {
+    /// Parses one line from the front of `input` (limit: `limits.auth_line`); gives the
+    /// response and the octets taken, CRLF included.
+    pub fn parse(
+        input: &Bytes,
+        limits: &Limits,
+    ) -> Result<(AuthResponse, usize), ParseError<CommandError>> {
+        AuthResponse::parse_from(input, limits)
+    }
+}
+
+impl<'a> AuthResponse<&'a [u8]> {
+    /// [`AuthResponse::parse`] for a borrowed buffer: the response borrows `input`, no
+    /// reference count is taken.
+    pub fn parse_borrowed(
+        input: &'a [u8],
+        limits: &Limits,
+    ) -> Result<(AuthResponse<&'a [u8]>, usize), ParseError<CommandError>> {
+        AuthResponse::parse_from(&input, limits)
+    }
+
+    /// The same response in shared storage: a slice of `source` when this value was parsed
+    /// from it (a reference count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> AuthResponse {
+        match self {
+            AuthResponse::Data(data) => AuthResponse::Data(data.to_shared(source)),
+            AuthResponse::Cancel => AuthResponse::Cancel,
+        }
+    }
+}
+
+impl<B: Storage> AuthResponse<B> {
+    fn parse_slice(source: &B, line: &[u8]) -> Result<AuthResponse<B>, CommandError> {
         if let Some(byte) = syntax::forbidden_byte(line) {
             return Err(CommandError::ForbiddenByte(byte));
         }
@@ -94,14 +148,13 @@ impl AuthResponse {
             ))
     }
 
-    /// Parses one line from the front of `input` (limit: `limits.auth_line`); gives the
-    /// response and the octets taken, CRLF included.
-    pub fn parse(
-        input: &Bytes,
+    fn parse_from(
+        input: &B,
         limits: &Limits,
-    ) -> Result<(AuthResponse, usize), ParseError<CommandError>> {
-        match syntax::scan_line(input, limits.auth_line, false) {
-            LineScan::Line { end, next } => match AuthResponse::parse_slice(input, &input[..end]) {
+    ) -> Result<(AuthResponse<B>, usize), ParseError<CommandError>> {
+        let bytes = input.as_ref();
+        match syntax::scan_line(bytes, limits.auth_line, false) {
+            LineScan::Line { end, next } => match AuthResponse::parse_slice(input, &bytes[..end]) {
                 Ok(response) => Ok((response, next)),
                 Err(error) => Err(ParseError::Invalid {
                     error,
@@ -125,7 +178,7 @@ impl AuthResponse {
     /// Writes the line with its CRLF.
     pub fn write(&self, out: &mut BytesMut) {
         match self {
-            AuthResponse::Data(data) => out.extend_from_slice(&data.0),
+            AuthResponse::Data(data) => out.extend_from_slice(data.as_bytes()),
             AuthResponse::Cancel => out.extend_from_slice(b"*"),
         }
         out.extend_from_slice(b"\r\n");

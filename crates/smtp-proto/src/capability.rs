@@ -9,6 +9,7 @@ use crate::address::Domain;
 use crate::auth::Mechanism;
 use crate::error::{ReplyError, ValueError};
 use crate::reply::{Code, Lines, Reply, ReplyLines};
+use crate::storage::Storage;
 use crate::syntax::{self, LDH, word_is};
 
 /// A service extension this crate has a name for.
@@ -243,7 +244,7 @@ impl Summary {
     }
 
     /// Reads every extension line (all but the first) of `lines`.
-    fn of(lines: &Lines) -> Summary {
+    fn of<B: Storage>(lines: &Lines<B>) -> Summary {
         let region = lines.raw();
         let mut summary = Summary::EMPTY;
         for line in lines.iter(None).skip(1).filter(|line| !line.is_empty()) {
@@ -257,95 +258,20 @@ impl Summary {
 /// The service extensions of an EHLO reply: kept as the reply's lines (no copy), with the
 /// known keywords and the SIZE limit read once. Two values are equal when they advertise the
 /// same things.
+///
+/// `Capabilities<&[u8]>` (from a `Reply<&[u8]>`) borrows the reply's buffer.
 #[derive(Clone)]
-pub struct Capabilities {
+pub struct Capabilities<B = Bytes> {
     /// The lines, their [`Summary`] read.
-    lines: Lines,
+    lines: Lines<B>,
 }
 
 impl Capabilities {
-    /// Reads the extensions of a 250 reply to EHLO (RFC 5321 section 4.1.1.1: the first line
-    /// names the server, each other line is `keyword *(SP param)`).
-    pub fn from_reply(reply: &Reply) -> Result<Capabilities, ReplyError> {
-        if reply.code().get() != 250 {
-            return Err(ReplyError::NotEhlo);
-        }
-        let mut lines = reply.raw_lines().clone();
-        if !lines.summary.is_read() {
-            lines.summary = Summary::of(&lines);
-        }
-        Ok(Capabilities { lines })
-    }
-
     /// No extension yet; the first line of the reply is `domain`.
     pub fn new(domain: &Domain) -> Capabilities {
         let mut lines = Lines::plain(Bytes::copy_from_slice(domain.as_bytes()), 1);
         lines.summary = Summary::EMPTY;
         Capabilities { lines }
-    }
-
-    /// The reply to send: 250, first line the domain, one line per extension.
-    pub fn to_reply(&self) -> Reply {
-        Reply::from_lines(Code::OK, None, self.lines.clone())
-    }
-
-    /// Whether an extension is advertised.
-    pub fn has(&self, extension: Extension) -> bool {
-        self.lines.summary.has(extension)
-    }
-
-    /// The SIZE limit: `None` without SIZE, `Some(0)` for SIZE without a fixed limit (RFC 1870).
-    pub fn size(&self) -> Option<u64> {
-        self.has(Extension::Size).then_some(self.lines.summary.size)
-    }
-
-    /// The first line: the server's domain and its greeting text.
-    pub fn greeting(&self) -> &[u8] {
-        self.lines.iter(None).next().unwrap_or_default()
-    }
-
-    /// The AUTH mechanisms, in the order advertised (none without AUTH).
-    pub fn auth_mechanisms(&self) -> AuthMechanisms<'_> {
-        let summary = &self.lines.summary;
-        let list = match self.has(Extension::Auth) {
-            true => {
-                let start = summary.auth_start as usize;
-                self.lines
-                    .raw()
-                    .get(start..start + usize::from(summary.auth_len))
-                    .unwrap_or_default()
-            }
-            false => &[],
-        };
-        AuthMechanisms { rest: list }
-    }
-
-    /// Whether AUTH lists `mechanism`.
-    pub fn supports_auth(&self, mechanism: &Mechanism) -> bool {
-        self.has(Extension::Auth) && self.auth_mechanisms().any(|m| m == *mechanism)
-    }
-
-    /// Every advertised extension, in order.
-    pub fn iter(&self) -> impl Iterator<Item = Capability<'_>> {
-        self.extension_lines().map(|line| match classify(line) {
-            Some((extension, _)) => Capability::Known(extension),
-            None => {
-                let (keyword, params) = split_keyword(line);
-                Capability::Other { keyword, params }
-            }
-        })
-    }
-
-    /// The extensions this crate has no type for, as `(keyword, params)`.
-    pub fn others(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.iter().filter_map(|c| match c {
-            Capability::Other { keyword, params } => Some((keyword, params)),
-            Capability::Known(_) => None,
-        })
-    }
-
-    fn extension_lines(&self) -> core::iter::Skip<ReplyLines<'_>> {
-        self.lines.iter(None).skip(1)
     }
 
     /// Advertises an extension without parameters (SIZE without a fixed limit, AUTH with the
@@ -441,8 +367,97 @@ impl Capabilities {
     }
 }
 
-impl PartialEq for Capabilities {
-    fn eq(&self, other: &Capabilities) -> bool {
+impl Capabilities<&[u8]> {
+    /// The same capabilities in shared storage: a slice of `source` when the reply was parsed
+    /// from it (a reference count, no copy), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> Capabilities {
+        Capabilities {
+            lines: self.lines.to_shared(source),
+        }
+    }
+}
+
+impl<B: Storage> Capabilities<B> {
+    /// Reads the extensions of a 250 reply to EHLO (RFC 5321 section 4.1.1.1: the first line
+    /// names the server, each other line is `keyword *(SP param)`).
+    pub fn from_reply(reply: &Reply<B>) -> Result<Capabilities<B>, ReplyError> {
+        if reply.code().get() != 250 {
+            return Err(ReplyError::NotEhlo);
+        }
+        let mut lines = reply.raw_lines().clone();
+        if !lines.summary.is_read() {
+            lines.summary = Summary::of(&lines);
+        }
+        Ok(Capabilities { lines })
+    }
+
+    /// The reply to send: 250, first line the domain, one line per extension.
+    pub fn to_reply(&self) -> Reply<B> {
+        Reply::from_lines(Code::OK, None, self.lines.clone())
+    }
+
+    /// Whether an extension is advertised.
+    pub fn has(&self, extension: Extension) -> bool {
+        self.lines.summary.has(extension)
+    }
+
+    /// The SIZE limit: `None` without SIZE, `Some(0)` for SIZE without a fixed limit (RFC 1870).
+    pub fn size(&self) -> Option<u64> {
+        self.has(Extension::Size).then_some(self.lines.summary.size)
+    }
+
+    /// The first line: the server's domain and its greeting text.
+    pub fn greeting(&self) -> &[u8] {
+        self.lines.iter(None).next().unwrap_or_default()
+    }
+
+    /// The AUTH mechanisms, in the order advertised (none without AUTH).
+    pub fn auth_mechanisms(&self) -> AuthMechanisms<'_> {
+        let summary = &self.lines.summary;
+        let list = match self.has(Extension::Auth) {
+            true => {
+                let start = summary.auth_start as usize;
+                self.lines
+                    .raw()
+                    .get(start..start + usize::from(summary.auth_len))
+                    .unwrap_or_default()
+            }
+            false => &[],
+        };
+        AuthMechanisms { rest: list }
+    }
+
+    /// Whether AUTH lists `mechanism`.
+    pub fn supports_auth(&self, mechanism: &Mechanism) -> bool {
+        self.has(Extension::Auth) && self.auth_mechanisms().any(|m| m == *mechanism)
+    }
+
+    /// Every advertised extension, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Capability<'_>> {
+        self.extension_lines().map(|line| match classify(line) {
+            Some((extension, _)) => Capability::Known(extension),
+            None => {
+                let (keyword, params) = split_keyword(line);
+                Capability::Other { keyword, params }
+            }
+        })
+    }
+
+    /// The extensions this crate has no type for, as `(keyword, params)`.
+    pub fn others(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.iter().filter_map(|c| match c {
+            Capability::Other { keyword, params } => Some((keyword, params)),
+            Capability::Known(_) => None,
+        })
+    }
+
+    fn extension_lines(&self) -> core::iter::Skip<ReplyLines<'_>> {
+        self.lines.iter(None).skip(1)
+    }
+}
+
+impl<B: Storage> PartialEq for Capabilities<B> {
+    fn eq(&self, other: &Capabilities<B>) -> bool {
         self.lines.summary.flags == other.lines.summary.flags
             && self.size() == other.size()
             && self.greeting() == other.greeting()
@@ -451,9 +466,9 @@ impl PartialEq for Capabilities {
     }
 }
 
-impl Eq for Capabilities {}
+impl<B: Storage> Eq for Capabilities<B> {}
 
-impl fmt::Debug for Capabilities {
+impl<B: Storage> fmt::Debug for Capabilities<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(

@@ -9,12 +9,13 @@ use crate::auth::{Mechanism, SaslData};
 use crate::error::{AddressError, CommandError, ParseError, ValueError};
 use crate::options::ParseOptions;
 use crate::params::{MailParams, RcptParams};
+use crate::storage::{Storage, share};
 use crate::syntax::{self, LineScan, TEXT};
 
 /// The argument of VRFY, EXPN, HELP or NOOP (RFC 5321 `String`, read loosely): printable
 /// text, UTF-8 only with SMTPUTF8. Never holds CR, LF or NUL.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Argument(Bytes);
+pub struct Argument<B = Bytes>(B);
 
 impl Argument {
     /// Checks an argument: not empty, printable ASCII, HT, or UTF-8.
@@ -23,67 +24,81 @@ impl Argument {
         if let Some(byte) = syntax::forbidden_byte(&text) {
             return Err(ValueError::ForbiddenByte(byte));
         }
-        match Argument::check(&text, true) {
+        match check_argument(&text, true) {
             Ok(()) => Ok(Argument(text)),
             Err(_) if text.is_empty() => Err(ValueError::Empty),
             Err(_) => Err(ValueError::Syntax("argument must be printable text")),
         }
     }
+}
 
-    fn check(text: &[u8], utf8: bool) -> Result<(), CommandError> {
-        if text.is_empty() {
-            return Err(CommandError::ParameterSyntax("empty argument"));
-        }
-        if syntax::all(text, TEXT) {
-            return Ok(());
-        }
-        if !utf8 || core::str::from_utf8(text).is_err() {
-            return Err(CommandError::InvalidUtf8);
-        }
-        if text.iter().all(|&b| b >= 0x80 || syntax::is(b, TEXT)) {
-            Ok(())
-        } else {
-            Err(CommandError::ParameterSyntax(
-                "control character in argument",
-            ))
-        }
-    }
-
-    /// The text.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+impl Argument<&[u8]> {
+    /// The same argument in shared storage: a slice of `source` when this value was parsed
+    /// from it (a reference count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> Argument {
+        Argument(share(source, self.0))
     }
 }
 
-impl fmt::Debug for Argument {
+impl<B: Storage> Argument<B> {
+    /// The text.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
+impl<B: Storage> fmt::Debug for Argument<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&alloc::string::String::from_utf8_lossy(&self.0), f)
+        fmt::Debug::fmt(&alloc::string::String::from_utf8_lossy(self.as_bytes()), f)
+    }
+}
+
+/// Checks an argument's text: printable ASCII and HT, or UTF-8 when `utf8` allows it.
+fn check_argument(text: &[u8], utf8: bool) -> Result<(), CommandError> {
+    if text.is_empty() {
+        return Err(CommandError::ParameterSyntax("empty argument"));
+    }
+    if syntax::all(text, TEXT) {
+        return Ok(());
+    }
+    if !utf8 || core::str::from_utf8(text).is_err() {
+        return Err(CommandError::InvalidUtf8);
+    }
+    if text.iter().all(|&b| b >= 0x80 || syntax::is(b, TEXT)) {
+        Ok(())
+    } else {
+        Err(CommandError::ParameterSyntax(
+            "control character in argument",
+        ))
     }
 }
 
 /// An SMTP command. Every value that exists can be written safely: its parts were checked
 /// when made, so no argument can inject CR, LF or NUL (security invariant 4).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+///
+/// `Command` (that is `Command<Bytes>`) holds slices of a shared buffer; `Command<&[u8]>`
+/// ([`Command::parse_borrowed`]) borrows the read buffer and takes no reference count.
+pub enum Command<B: Storage = Bytes> {
     /// `HELO domain` (RFC 5321 section 4.1.1.1).
-    Helo(Domain),
+    Helo(Domain<B>),
     /// `EHLO domain-or-address-literal` (RFC 5321 section 4.1.1.1).
-    Ehlo(Domain),
+    Ehlo(Domain<B>),
     /// `LHLO domain`: LMTP's EHLO (RFC 2033 section 4.1).
-    Lhlo(Domain),
+    Lhlo(Domain<B>),
     /// `MAIL FROM:<reverse-path> [params]` (RFC 5321 section 4.1.1.2).
     Mail {
         /// The sender, or null.
-        from: ReversePath,
+        from: ReversePath<B>,
         /// The parameters.
-        params: MailParams,
+        params: MailParams<B>,
     },
     /// `RCPT TO:<forward-path> [params]` (RFC 5321 section 4.1.1.3).
     Rcpt {
         /// The recipient.
-        to: ForwardPath,
+        to: ForwardPath<B>,
         /// The parameters.
-        params: RcptParams,
+        params: RcptParams<B>,
     },
     /// `DATA` (RFC 5321 section 4.1.1.4).
     Data,
@@ -97,13 +112,13 @@ pub enum Command {
     /// `RSET` (RFC 5321 section 4.1.1.5).
     Rset,
     /// `VRFY string` (RFC 5321 section 4.1.1.6).
-    Vrfy(Argument),
+    Vrfy(Argument<B>),
     /// `EXPN string` (RFC 5321 section 4.1.1.7).
-    Expn(Argument),
+    Expn(Argument<B>),
     /// `HELP [string]` (RFC 5321 section 4.1.1.8).
-    Help(Option<Argument>),
+    Help(Option<Argument<B>>),
     /// `NOOP [string]` (RFC 5321 section 4.1.1.9).
-    Noop(Option<Argument>),
+    Noop(Option<Argument<B>>),
     /// `QUIT` (RFC 5321 section 4.1.1.10).
     Quit,
     /// `STARTTLS` (RFC 3207 section 4).
@@ -114,7 +129,7 @@ pub enum Command {
         /// The SASL mechanism.
         mechanism: Mechanism,
         /// The initial response, if the client sends one with the command.
-        initial_response: Option<SaslData>,
+        initial_response: Option<SaslData<B>>,
     },
 }
 
@@ -147,12 +162,94 @@ impl Command {
         input: &Bytes,
         opts: &ParseOptions,
     ) -> Result<(Command, usize), ParseError<CommandError>> {
+        Command::parse_from(input, opts)
+    }
+
+    /// Parses a line already framed without its line end (by `mail_wire`'s `LineFramer`).
+    pub fn parse_line(line: Bytes, opts: &ParseOptions) -> Result<Command, CommandError> {
+        Command::parse_line_from(&line, opts)
+    }
+
+    /// Writes the command line, CRLF included. (A `Command<&[u8]>` is written through
+    /// [`Command::to_shared`]; `write` lives on `Command` alone so that `Command::Quit.write(..)`
+    /// needs no type annotation.)
+    pub fn write(&self, out: &mut BytesMut) {
+        self.write_inner(out, false);
+    }
+}
+
+impl<'a> Command<&'a [u8]> {
+    /// [`Command::parse`] for a borrowed buffer: the command's parts borrow `input`, and no
+    /// reference count is taken. [`Command::to_shared`] turns what must outlive the buffer
+    /// into a `Command`.
+    #[inline]
+    pub fn parse_borrowed(
+        input: &'a [u8],
+        opts: &ParseOptions,
+    ) -> Result<(Command<&'a [u8]>, usize), ParseError<CommandError>> {
+        Command::parse_from(&input, opts)
+    }
+
+    /// [`Command::parse_line`] for a borrowed line.
+    pub fn parse_line_borrowed(
+        line: &'a [u8],
+        opts: &ParseOptions,
+    ) -> Result<Command<&'a [u8]>, CommandError> {
+        Command::parse_line_from(&line, opts)
+    }
+
+    /// The same command in shared storage: its parts become slices of `source` when it was
+    /// parsed from it (reference counts, no copy), copies otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> Command {
+        let argument = |arg: &Argument<&[u8]>| arg.to_shared(source);
+        match self {
+            Command::Helo(domain) => Command::Helo(domain.to_shared(source)),
+            Command::Ehlo(domain) => Command::Ehlo(domain.to_shared(source)),
+            Command::Lhlo(domain) => Command::Lhlo(domain.to_shared(source)),
+            Command::Mail { from, params } => Command::Mail {
+                from: from.to_shared(source),
+                params: params.to_shared(source),
+            },
+            Command::Rcpt { to, params } => Command::Rcpt {
+                to: to.to_shared(source),
+                params: params.to_shared(source),
+            },
+            Command::Data => Command::Data,
+            Command::Bdat { size, last } => Command::Bdat {
+                size: *size,
+                last: *last,
+            },
+            Command::Rset => Command::Rset,
+            Command::Vrfy(arg) => Command::Vrfy(argument(arg)),
+            Command::Expn(arg) => Command::Expn(argument(arg)),
+            Command::Help(arg) => Command::Help(arg.as_ref().map(argument)),
+            Command::Noop(arg) => Command::Noop(arg.as_ref().map(argument)),
+            Command::Quit => Command::Quit,
+            Command::StartTls => Command::StartTls,
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => Command::Auth {
+                mechanism: *mechanism,
+                initial_response: initial_response.as_ref().map(|data| data.to_shared(source)),
+            },
+        }
+    }
+}
+
+impl<B: Storage> Command<B> {
+    #[inline(always)]
+    fn parse_from(
+        input: &B,
+        opts: &ParseOptions,
+    ) -> Result<(Command<B>, usize), ParseError<CommandError>> {
+        let bytes = input.as_ref();
         // The window is the AUTH line limit, the largest; other verbs are held to
         // the command line limit once the verb is known.
         let window = opts.limits.command_line.max(opts.limits.auth_line);
-        match syntax::scan_line(input, window, opts.leniency.bare_lf) {
+        match syntax::scan_line(bytes, window, opts.leniency.bare_lf) {
             LineScan::Line { end, next } => {
-                match Command::parse_slice(input, &input[..end], next, opts) {
+                match Command::parse_slice(input, &bytes[..end], next, opts) {
                     Ok(command) => Ok((command, next)),
                     Err(error) => Err(ParseError::Invalid {
                         error,
@@ -174,23 +271,23 @@ impl Command {
         }
     }
 
-    /// Parses a line already framed without its line end (by `mail_wire`'s `LineFramer`).
-    pub fn parse_line(line: Bytes, opts: &ParseOptions) -> Result<Command, CommandError> {
-        if let Some(byte) = syntax::forbidden_byte(&line) {
+    fn parse_line_from(line: &B, opts: &ParseOptions) -> Result<Command<B>, CommandError> {
+        let bytes = line.as_ref();
+        if let Some(byte) = syntax::forbidden_byte(bytes) {
             return Err(CommandError::ForbiddenByte(byte));
         }
-        Command::parse_slice(&line, &line, line.len() + 2, opts)
+        Command::parse_slice(line, bytes, bytes.len() + 2, opts)
     }
 
     /// Parses `line` (a part of `source`, no line end, no CR/LF/NUL); `wire_len` is its
     /// length with its line end, checked against the limits.
     #[inline(always)]
     fn parse_slice(
-        source: &Bytes,
+        source: &B,
         line: &[u8],
         wire_len: usize,
         opts: &ParseOptions,
-    ) -> Result<Command, CommandError> {
+    ) -> Result<Command<B>, CommandError> {
         let (head, rest) = match line {
             [a, b, c, d, rest @ ..] => (u32::from_be_bytes([*a, *b, *c, *d]) | 0x2020_2020, rest),
             _ => return Err(CommandError::UnknownCommand),
@@ -260,11 +357,6 @@ impl Command {
         }
     }
 
-    /// Writes the command line, CRLF included.
-    pub fn write(&self, out: &mut BytesMut) {
-        self.write_inner(out, false);
-    }
-
     fn write_inner(&self, out: &mut BytesMut, redact: bool) {
         out.reserve(64);
         out.extend_from_slice(self.verb().as_bytes());
@@ -295,7 +387,7 @@ impl Command {
             | Command::Help(Some(arg))
             | Command::Noop(Some(arg)) => {
                 out.put_u8(b' ');
-                out.extend_from_slice(&arg.0);
+                out.extend_from_slice(arg.as_bytes());
             }
             Command::Auth {
                 mechanism,
@@ -320,7 +412,7 @@ impl Command {
     }
 }
 
-impl fmt::Display for Command {
+impl<B: Storage> fmt::Display for Command<B> {
     /// The command line without CRLF; an AUTH initial response is hidden (credentials).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = BytesMut::new();
@@ -351,51 +443,54 @@ fn no_argument(arg: Option<&[u8]>, extra_whitespace: bool) -> Result<(), Command
 }
 
 #[inline(always)]
-fn required_argument(
-    source: &Bytes,
+fn required_argument<B: Storage>(
+    source: &B,
     arg: Option<&[u8]>,
     strict_ws: bool,
     opts: &ParseOptions,
-) -> Result<Argument, CommandError> {
+) -> Result<Argument<B>, CommandError> {
     optional_argument(source, arg, strict_ws, opts)?
         .ok_or(CommandError::ParameterSyntax("argument required"))
 }
 
 #[inline(always)]
-fn optional_argument(
-    source: &Bytes,
+fn optional_argument<B: Storage>(
+    source: &B,
     arg: Option<&[u8]>,
     strict_ws: bool,
     opts: &ParseOptions,
-) -> Result<Option<Argument>, CommandError> {
+) -> Result<Option<Argument<B>>, CommandError> {
     let Some(arg) = arg else { return Ok(None) };
     let arg = trim_end(arg, !strict_ws);
     if arg.is_empty() && !strict_ws {
         return Ok(None);
     }
-    Argument::check(arg, opts.smtputf8)?;
-    Ok(Some(Argument(source.slice_ref(arg))))
+    check_argument(arg, opts.smtputf8)?;
+    Ok(Some(Argument(source.slice_of(arg))))
 }
 
 #[inline(always)]
-fn parse_domain(
-    source: &Bytes,
+fn parse_domain<B: Storage>(
+    source: &B,
     arg: Option<&[u8]>,
     extra_whitespace: bool,
-) -> Result<Domain, CommandError> {
+) -> Result<Domain<B>, CommandError> {
     let arg = trim_end(
         arg.ok_or(CommandError::ParameterSyntax("domain required"))?,
         extra_whitespace,
     );
     // RFC 6531 section 3.7.1: the EHLO domain stays ASCII (A-labels).
-    Domain::parse(source.slice_ref(arg), false).map_err(|e| match e {
+    Domain::parse(source.slice_of(arg), false).map_err(|e| match e {
         AddressError::NonAscii => CommandError::InvalidUtf8,
         _ => CommandError::ParameterSyntax("invalid domain"),
     })
 }
 
 #[inline(always)]
-fn parse_bdat(arg: Option<&[u8]>, extra_whitespace: bool) -> Result<Command, CommandError> {
+fn parse_bdat<B: Storage>(
+    arg: Option<&[u8]>,
+    extra_whitespace: bool,
+) -> Result<Command<B>, CommandError> {
     let arg = trim_end(
         arg.ok_or(CommandError::ParameterSyntax("chunk size required"))?,
         extra_whitespace,
@@ -411,11 +506,11 @@ fn parse_bdat(arg: Option<&[u8]>, extra_whitespace: bool) -> Result<Command, Com
 }
 
 #[inline(always)]
-fn parse_auth(
-    source: &Bytes,
+fn parse_auth<B: Storage>(
+    source: &B,
     arg: Option<&[u8]>,
     extra_whitespace: bool,
-) -> Result<Command, CommandError> {
+) -> Result<Command<B>, CommandError> {
     let arg = trim_end(
         arg.ok_or(CommandError::ParameterSyntax("mechanism required"))?,
         extra_whitespace,
@@ -428,7 +523,7 @@ fn parse_auth(
         .map_err(|_| CommandError::ParameterSyntax("invalid mechanism name"))?;
     let initial_response = match response {
         None => None,
-        Some(b"=") => Some(SaslData::default()),
+        Some(b"=") => Some(SaslData::empty()),
         Some(text) if !text.is_empty() => Some(SaslData::parse(source, text).ok_or(
             CommandError::ParameterSyntax("initial response must be base64"),
         )?),
@@ -479,11 +574,11 @@ fn rules(opts: &ParseOptions, utf8: bool) -> PathRules {
 }
 
 #[inline(always)]
-fn parse_mail(
-    source: &Bytes,
+fn parse_mail<B: Storage>(
+    source: &B,
     arg: Option<&[u8]>,
     opts: &ParseOptions,
-) -> Result<Command, CommandError> {
+) -> Result<Command<B>, CommandError> {
     let arg = after_keyword(arg, b"FROM:", opts)?;
     // 8-bit octets are judged after the parameters: SMTPUTF8 may follow the path.
     let (path, rest) =
@@ -503,11 +598,11 @@ fn parse_mail(
 }
 
 #[inline(always)]
-fn parse_rcpt(
-    source: &Bytes,
+fn parse_rcpt<B: Storage>(
+    source: &B,
     arg: Option<&[u8]>,
     opts: &ParseOptions,
-) -> Result<Command, CommandError> {
+) -> Result<Command<B>, CommandError> {
     let arg = after_keyword(arg, b"TO:", opts)?;
     let (path, rest) =
         address::parse_path(source, arg, rules(opts, opts.smtputf8)).map_err(|e| match e {
@@ -522,7 +617,7 @@ fn parse_rcpt(
     if rest.is_empty() {
         return Ok(Command::Rcpt {
             to,
-            params: RcptParams::new(),
+            params: RcptParams::empty(),
         });
     }
     let params = RcptParams::parse(source, rest, opts.leniency.extra_whitespace)?;

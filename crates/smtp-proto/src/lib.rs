@@ -25,6 +25,27 @@
 //! Parsed values hold slices of the input `Bytes` (a reference count, no copy, no
 //! allocation). A value that exists is well formed, so writing it cannot inject CR, LF or NUL.
 //!
+//! # Borrowed parsing
+//!
+//! The wire types are generic over where they keep their bytes ([`Storage`]): `Command` is
+//! `Command<Bytes>`, and [`Command::parse_borrowed`] gives a `Command<&[u8]>` that borrows
+//! the buffer, with no reference count at all (likewise [`Reply::parse_borrowed`],
+//! [`AuthResponse::parse_borrowed`]). One parser serves both. `to_shared` turns a borrowed
+//! value into a shared one, slicing the `Bytes` it was parsed from:
+//!
+//! ```
+//! use bytes::Bytes;
+//! use smtp_proto::{Command, ParseOptions};
+//!
+//! let input = Bytes::from_static(b"RCPT TO:<joe@example.org>\r\n");
+//! let (command, _) = Command::parse_borrowed(&input, &ParseOptions::default()).unwrap();
+//! let Command::Rcpt { to, .. } = &command else { panic!() };
+//! assert_eq!(to.mailbox().unwrap().domain_bytes(), b"example.org");
+//! // Keep it past the buffer's lifetime: a slice of `input`, not a copy.
+//! let kept: Command = command.to_shared(&input);
+//! assert_eq!(kept, Command::parse(&input, &ParseOptions::default()).unwrap().0);
+//! ```
+//!
 //! | RFC | What | Where |
 //! |---|---|---|
 //! | 5321 | commands, replies, paths, limits | [`Command`], [`Reply`], [`address`], [`limits`] |
@@ -187,6 +208,7 @@ mod options;
 mod params;
 mod reply;
 pub mod server;
+mod storage;
 mod syntax;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Mailbox, ReversePath};
@@ -201,6 +223,7 @@ pub use params::{
     XText,
 };
 pub use reply::{Category, Class, Code, EnhancedCode, Reply, ReplyLines, ReplyText};
+pub use storage::Storage;
 
 // The README's examples compile and run as doc tests.
 #[cfg(doctest)]

@@ -8,6 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{CommandError, ValueError};
 use crate::limits;
+use crate::storage::{Storage, share};
 use crate::syntax::{self, ESMTP_VALUE, LDH, XCHAR};
 
 /// The BODY parameter (RFC 6152 section 2, RFC 3030 section 3).
@@ -68,7 +69,7 @@ impl Notify {
 /// A value in xtext form (RFC 3461 section 4): printable ASCII with `+XX` hex escapes.
 /// Always well formed; [`XText::decode`] gives the octets it stands for.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct XText(Bytes);
+pub struct XText<B = Bytes>(B);
 
 impl XText {
     /// Checks a value already in xtext form.
@@ -97,23 +98,37 @@ impl XText {
         }
         XText(out.freeze())
     }
+}
 
+impl XText<&[u8]> {
+    /// The same value in shared storage: a slice of `source` when this value was parsed from
+    /// it (a reference count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> XText {
+        XText(share(source, self.0))
+    }
+}
+
+impl<B: Storage> XText<B> {
     /// The xtext form, as sent.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_ref()
     }
 
     /// The octets the xtext stands for.
     pub fn decode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.0.len());
+        let text = self.as_bytes();
+        let mut out = Vec::with_capacity(text.len());
         let mut i = 0;
-        while i < self.0.len() {
-            if self.0[i] == b'+' {
-                out.push(hex(self.0[i + 1]) << 4 | hex(self.0[i + 2]));
-                i += 3;
-            } else {
-                out.push(self.0[i]);
-                i += 1;
+        while i < text.len() {
+            match (text[i], text.get(i + 1), text.get(i + 2)) {
+                (b'+', Some(&high), Some(&low)) => {
+                    out.push(hex(high) << 4 | hex(low));
+                    i += 3;
+                }
+                (byte, _, _) => {
+                    out.push(byte);
+                    i += 1;
+                }
             }
         }
         out
@@ -146,16 +161,16 @@ fn is_xtext(bytes: &[u8]) -> bool {
     true
 }
 
-impl fmt::Debug for XText {
+impl<B: Storage> fmt::Debug for XText<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&alloc::string::String::from_utf8_lossy(&self.0), f)
+        fmt::Debug::fmt(&alloc::string::String::from_utf8_lossy(self.as_bytes()), f)
     }
 }
 
 /// The ORCPT parameter (RFC 3461 section 4.2): `addr-type ";" xtext`.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct OriginalRecipient {
-    raw: Bytes,
+pub struct OriginalRecipient<B = Bytes> {
+    raw: B,
     semicolon: usize,
 }
 
@@ -180,21 +195,40 @@ impl OriginalRecipient {
             semicolon: addr_type.len(),
         })
     }
+}
 
-    /// The address type, e.g. `rfc822` (compared case-insensitively, RFC 3461 section 4.2).
-    pub fn addr_type(&self) -> &[u8] {
-        &self.raw[..self.semicolon]
-    }
-
-    /// The original address, still in xtext form.
-    pub fn address(&self) -> XText {
-        XText(self.raw.slice(self.semicolon + 1..))
+impl OriginalRecipient<&[u8]> {
+    /// The same value in shared storage: a slice of `source` when this value was parsed from
+    /// it (a reference count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> OriginalRecipient {
+        OriginalRecipient {
+            raw: share(source, self.raw),
+            semicolon: self.semicolon,
+        }
     }
 }
 
-impl fmt::Debug for OriginalRecipient {
+impl<B: Storage> OriginalRecipient<B> {
+    /// The address type, e.g. `rfc822` (compared case-insensitively, RFC 3461 section 4.2).
+    pub fn addr_type(&self) -> &[u8] {
+        self.raw.as_ref().get(..self.semicolon).unwrap_or_default()
+    }
+
+    /// The original address, still in xtext form.
+    pub fn address(&self) -> XText<B> {
+        XText(
+            self.raw
+                .slice_range(self.semicolon + 1, self.raw.as_ref().len()),
+        )
+    }
+}
+
+impl<B: Storage> fmt::Debug for OriginalRecipient<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&alloc::string::String::from_utf8_lossy(&self.raw), f)
+        fmt::Debug::fmt(
+            &alloc::string::String::from_utf8_lossy(self.raw.as_ref()),
+            f,
+        )
     }
 }
 
@@ -255,6 +289,10 @@ impl Span {
         region
             .get(usize::from(self.start)..usize::from(self.end))
             .unwrap_or_default()
+    }
+
+    fn slice<B: Storage>(self, region: &B) -> B {
+        region.slice_range(usize::from(self.start), usize::from(self.end))
     }
 }
 
@@ -468,9 +506,9 @@ const HAS_EXTENSIONS: u8 = 1 << 3;
 ///
 /// Values are kept as one region of the command line; two values are equal when their
 /// parameters are, however they were made.
-#[derive(Clone, Default)]
-pub struct MailParams {
-    region: Bytes,
+#[derive(Clone)]
+pub struct MailParams<B = Bytes> {
+    region: B,
     size: u64,
     envid: Option<Span>,
     auth: Option<Span>,
@@ -479,10 +517,84 @@ pub struct MailParams {
     ret: Option<Ret>,
 }
 
+impl Default for MailParams {
+    fn default() -> MailParams {
+        MailParams::empty()
+    }
+}
+
 impl MailParams {
     /// No parameters.
     pub fn new() -> MailParams {
         MailParams::default()
+    }
+
+    /// Sets or clears ENVID (at most 100 octets of xtext, RFC 3461 section 4.4).
+    pub fn set_envid(&mut self, envid: Option<&XText>) -> Result<(), ValueError> {
+        self.envid = match envid {
+            None => None,
+            Some(x) if x.0.len() > limits::ENVID => {
+                return Err(ValueError::TooLong {
+                    limit: limits::ENVID,
+                });
+            }
+            Some(x) => Some(self.append(b"ENVID", Some(&x.0))?),
+        };
+        Ok(())
+    }
+
+    /// Sets or clears AUTH=.
+    pub fn set_auth(&mut self, auth: Option<&XText>) -> Result<(), ValueError> {
+        self.auth = match auth {
+            None => None,
+            Some(x) if x.0.is_empty() => return Err(ValueError::Empty),
+            Some(x) => Some(self.append(b"AUTH", Some(&x.0))?),
+        };
+        Ok(())
+    }
+
+    /// Adds a parameter without a typed field; keywords with one are refused (use its setter).
+    pub fn push_extension(&mut self, keyword: &str, value: Option<&str>) -> Result<(), ValueError> {
+        check_extension(Owner::Mail, keyword, value)?;
+        self.append(keyword.as_bytes(), value.map(str::as_bytes))?;
+        self.flags |= HAS_EXTENSIONS;
+        Ok(())
+    }
+
+    fn append(&mut self, keyword: &[u8], value: Option<&[u8]>) -> Result<Span, ValueError> {
+        let (region, span) = append(&self.region, keyword, value)?;
+        self.region = region;
+        Ok(span)
+    }
+}
+
+impl MailParams<&[u8]> {
+    /// The same parameters in shared storage: a slice of `source` when this value was parsed
+    /// from it (a reference count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> MailParams {
+        MailParams {
+            region: share(source, self.region),
+            size: self.size,
+            envid: self.envid,
+            auth: self.auth,
+            flags: self.flags,
+            body: self.body,
+            ret: self.ret,
+        }
+    }
+}
+
+impl<B: Storage> MailParams<B> {
+    fn empty() -> MailParams<B> {
+        MailParams {
+            region: B::empty(),
+            size: 0,
+            envid: None,
+            auth: None,
+            flags: 0,
+            body: None,
+            ret: None,
+        }
     }
 
     /// `SIZE=n`: the message size estimate in octets (RFC 1870).
@@ -537,53 +649,19 @@ impl MailParams {
     }
 
     /// `ENVID=`: the envelope identifier (RFC 3461 section 4.4), in xtext form.
-    pub fn envid(&self) -> Option<XText> {
-        self.envid.map(|span| {
-            XText(
-                self.region
-                    .slice(usize::from(span.start)..usize::from(span.end)),
-            )
-        })
-    }
-
-    /// Sets or clears ENVID (at most 100 octets of xtext, RFC 3461 section 4.4).
-    pub fn set_envid(&mut self, envid: Option<&XText>) -> Result<(), ValueError> {
-        self.envid = match envid {
-            None => None,
-            Some(x) if x.0.len() > limits::ENVID => {
-                return Err(ValueError::TooLong {
-                    limit: limits::ENVID,
-                });
-            }
-            Some(x) => Some(self.append(b"ENVID", Some(&x.0))?),
-        };
-        Ok(())
+    pub fn envid(&self) -> Option<XText<B>> {
+        self.envid.map(|span| XText(span.slice(&self.region)))
     }
 
     /// `AUTH=`: the authenticated submitter in xtext form, `<>` when unknown (RFC 4954 section 5).
-    pub fn auth(&self) -> Option<XText> {
-        self.auth.map(|span| {
-            XText(
-                self.region
-                    .slice(usize::from(span.start)..usize::from(span.end)),
-            )
-        })
-    }
-
-    /// Sets or clears AUTH=.
-    pub fn set_auth(&mut self, auth: Option<&XText>) -> Result<(), ValueError> {
-        self.auth = match auth {
-            None => None,
-            Some(x) if x.0.is_empty() => return Err(ValueError::Empty),
-            Some(x) => Some(self.append(b"AUTH", Some(&x.0))?),
-        };
-        Ok(())
+    pub fn auth(&self) -> Option<XText<B>> {
+        self.auth.map(|span| XText(span.slice(&self.region)))
     }
 
     /// The parameters without a typed field, in order.
     pub fn extensions(&self) -> ExtensionParams<'_> {
         let rest = if self.flags & HAS_EXTENSIONS != 0 {
-            &self.region[..]
+            self.region.as_ref()
         } else {
             &[]
         };
@@ -593,17 +671,9 @@ impl MailParams {
         }
     }
 
-    /// Adds a parameter without a typed field; keywords with one are refused (use its setter).
-    pub fn push_extension(&mut self, keyword: &str, value: Option<&str>) -> Result<(), ValueError> {
-        check_extension(Owner::Mail, keyword, value)?;
-        self.append(keyword.as_bytes(), value.map(str::as_bytes))?;
-        self.flags |= HAS_EXTENSIONS;
-        Ok(())
-    }
-
     /// Whether there is no parameter at all.
     pub fn is_empty(&self) -> bool {
-        self == &MailParams::default()
+        self == &MailParams::empty()
     }
 
     fn set_flag(&mut self, flag: u8, on: bool) {
@@ -614,20 +684,14 @@ impl MailParams {
         }
     }
 
-    fn append(&mut self, keyword: &[u8], value: Option<&[u8]>) -> Result<Span, ValueError> {
-        let (region, span) = append(&self.region, keyword, value)?;
-        self.region = region;
-        Ok(span)
-    }
-
     /// Parses the text after the reverse-path, `rest` (a part of `source`).
     #[inline(always)]
     pub(crate) fn parse(
-        source: &Bytes,
+        source: &B,
         rest: &[u8],
         extra_whitespace: bool,
-    ) -> Result<MailParams, CommandError> {
-        let mut params = MailParams::default();
+    ) -> Result<MailParams<B>, CommandError> {
+        let mut params = MailParams::empty();
         let mut needs_region = false;
         let mut envid = None;
         let mut auth = None;
@@ -706,14 +770,14 @@ impl MailParams {
         params.envid = envid;
         params.auth = auth;
         if needs_region {
-            params.region = source.slice_ref(rest);
+            params.region = source.slice_of(rest);
         }
         Ok(params)
     }
 
     /// Whether an untyped value holds 8-bit octets (allowed only with SMTPUTF8, RFC 6531 section 3.3).
     pub(crate) fn has_8bit(&self) -> bool {
-        !self.region.is_ascii()
+        !self.region.as_ref().is_ascii()
     }
 
     /// Writes the parameters as they follow the path in `MAIL FROM:<path>`: each one
@@ -753,11 +817,11 @@ impl MailParams {
         }
         if let Some(envid) = self.envid {
             out.extend_from_slice(b" ENVID=");
-            out.extend_from_slice(envid.get(&self.region));
+            out.extend_from_slice(envid.get(self.region.as_ref()));
         }
         if let Some(auth) = self.auth {
             out.extend_from_slice(b" AUTH=");
-            out.extend_from_slice(auth.get(&self.region));
+            out.extend_from_slice(auth.get(self.region.as_ref()));
         }
         if self.requiretls() {
             out.extend_from_slice(b" REQUIRETLS");
@@ -766,21 +830,22 @@ impl MailParams {
     }
 }
 
-impl PartialEq for MailParams {
-    fn eq(&self, other: &MailParams) -> bool {
+impl<B: Storage> PartialEq for MailParams<B> {
+    fn eq(&self, other: &MailParams<B>) -> bool {
+        let (region, other_region) = (self.region.as_ref(), other.region.as_ref());
         self.size() == other.size()
             && self.body == other.body
             && self.flags & !HAS_EXTENSIONS == other.flags & !HAS_EXTENSIONS
             && self.ret == other.ret
-            && self.envid.map(|s| s.get(&self.region)) == other.envid.map(|s| s.get(&other.region))
-            && self.auth.map(|s| s.get(&self.region)) == other.auth.map(|s| s.get(&other.region))
+            && self.envid.map(|s| s.get(region)) == other.envid.map(|s| s.get(other_region))
+            && self.auth.map(|s| s.get(region)) == other.auth.map(|s| s.get(other_region))
             && self.extensions().eq(other.extensions())
     }
 }
 
-impl Eq for MailParams {}
+impl<B: Storage> Eq for MailParams<B> {}
 
-impl fmt::Debug for MailParams {
+impl<B: Storage> fmt::Debug for MailParams<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MailParams")
             .field("size", &self.size())
@@ -819,38 +884,24 @@ struct OrcptSpan {
 
 /// The parameters of RCPT TO: typed for NOTIFY and ORCPT; any other kept in order
 /// ([`RcptParams::extensions`]).
-#[derive(Clone, Default)]
-pub struct RcptParams {
-    region: Bytes,
+#[derive(Clone)]
+pub struct RcptParams<B = Bytes> {
+    region: B,
     orcpt: Option<OrcptSpan>,
     notify: Option<Notify>,
     has_extensions: bool,
+}
+
+impl Default for RcptParams {
+    fn default() -> RcptParams {
+        RcptParams::empty()
+    }
 }
 
 impl RcptParams {
     /// No parameters.
     pub fn new() -> RcptParams {
         RcptParams::default()
-    }
-
-    /// `NOTIFY=`: when to send a DSN (RFC 3461 section 4.1).
-    pub fn notify(&self) -> Option<Notify> {
-        self.notify
-    }
-
-    /// Sets or clears NOTIFY.
-    pub fn set_notify(&mut self, notify: Option<Notify>) {
-        self.notify = notify;
-    }
-
-    /// `ORCPT=`: the original recipient (RFC 3461 section 4.2).
-    pub fn orcpt(&self) -> Option<OriginalRecipient> {
-        self.orcpt.map(|o| OriginalRecipient {
-            raw: self
-                .region
-                .slice(usize::from(o.value.start)..usize::from(o.value.end)),
-            semicolon: usize::from(o.semicolon),
-        })
     }
 
     /// Sets or clears ORCPT.
@@ -869,10 +920,61 @@ impl RcptParams {
         Ok(())
     }
 
+    /// Adds a parameter without a typed field; keywords with one are refused (use its setter).
+    pub fn push_extension(&mut self, keyword: &str, value: Option<&str>) -> Result<(), ValueError> {
+        check_extension(Owner::Rcpt, keyword, value)?;
+        let (region, _) = append(&self.region, keyword.as_bytes(), value.map(str::as_bytes))?;
+        self.region = region;
+        self.has_extensions = true;
+        Ok(())
+    }
+}
+
+impl RcptParams<&[u8]> {
+    /// The same parameters in shared storage: a slice of `source` when this value was parsed
+    /// from it (a reference count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> RcptParams {
+        RcptParams {
+            region: share(source, self.region),
+            orcpt: self.orcpt,
+            notify: self.notify,
+            has_extensions: self.has_extensions,
+        }
+    }
+}
+
+impl<B: Storage> RcptParams<B> {
+    pub(crate) fn empty() -> RcptParams<B> {
+        RcptParams {
+            region: B::empty(),
+            orcpt: None,
+            notify: None,
+            has_extensions: false,
+        }
+    }
+
+    /// `NOTIFY=`: when to send a DSN (RFC 3461 section 4.1).
+    pub fn notify(&self) -> Option<Notify> {
+        self.notify
+    }
+
+    /// Sets or clears NOTIFY.
+    pub fn set_notify(&mut self, notify: Option<Notify>) {
+        self.notify = notify;
+    }
+
+    /// `ORCPT=`: the original recipient (RFC 3461 section 4.2).
+    pub fn orcpt(&self) -> Option<OriginalRecipient<B>> {
+        self.orcpt.map(|o| OriginalRecipient {
+            raw: o.value.slice(&self.region),
+            semicolon: usize::from(o.semicolon),
+        })
+    }
+
     /// The parameters without a typed field, in order.
     pub fn extensions(&self) -> ExtensionParams<'_> {
         let rest = if self.has_extensions {
-            &self.region[..]
+            self.region.as_ref()
         } else {
             &[]
         };
@@ -882,27 +984,18 @@ impl RcptParams {
         }
     }
 
-    /// Adds a parameter without a typed field; keywords with one are refused (use its setter).
-    pub fn push_extension(&mut self, keyword: &str, value: Option<&str>) -> Result<(), ValueError> {
-        check_extension(Owner::Rcpt, keyword, value)?;
-        let (region, _) = append(&self.region, keyword.as_bytes(), value.map(str::as_bytes))?;
-        self.region = region;
-        self.has_extensions = true;
-        Ok(())
-    }
-
     /// Whether there is no parameter at all.
     pub fn is_empty(&self) -> bool {
-        self == &RcptParams::default()
+        self == &RcptParams::empty()
     }
 
     #[inline(always)]
     pub(crate) fn parse(
-        source: &Bytes,
+        source: &B,
         rest: &[u8],
         extra_whitespace: bool,
-    ) -> Result<RcptParams, CommandError> {
-        let mut params = RcptParams::default();
+    ) -> Result<RcptParams<B>, CommandError> {
+        let mut params = RcptParams::empty();
         let mut needs_region = false;
         for param in Params::new(rest, extra_whitespace) {
             let (keyword, value) = param?;
@@ -939,14 +1032,14 @@ impl RcptParams {
             }
         }
         if needs_region {
-            params.region = source.slice_ref(rest);
+            params.region = source.slice_of(rest);
         }
         Ok(params)
     }
 
     #[inline(always)]
     pub(crate) fn has_8bit(&self) -> bool {
-        !self.region.is_ascii()
+        !self.region.as_ref().is_ascii()
     }
 
     /// Writes the parameters as they follow the path in `RCPT TO:<path>`: each one preceded
@@ -988,7 +1081,7 @@ impl RcptParams {
         }
         if let Some(orcpt) = self.orcpt {
             out.extend_from_slice(b" ORCPT=");
-            out.extend_from_slice(orcpt.value.get(&self.region));
+            out.extend_from_slice(orcpt.value.get(self.region.as_ref()));
         }
         write_extensions(self.extensions(), out);
     }
@@ -1018,17 +1111,17 @@ fn parse_notify(value: &[u8]) -> Result<Notify, CommandError> {
     Ok(notify)
 }
 
-impl PartialEq for RcptParams {
-    fn eq(&self, other: &RcptParams) -> bool {
+impl<B: Storage> PartialEq for RcptParams<B> {
+    fn eq(&self, other: &RcptParams<B>) -> bool {
         self.notify == other.notify
             && self.orcpt() == other.orcpt()
             && self.extensions().eq(other.extensions())
     }
 }
 
-impl Eq for RcptParams {}
+impl<B: Storage> Eq for RcptParams<B> {}
 
-impl fmt::Debug for RcptParams {
+impl<B: Storage> fmt::Debug for RcptParams<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RcptParams")
             .field("notify", &self.notify)

@@ -8,6 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::capability::Summary;
 use crate::error::{ParseError, ReplyError, ValueError};
 use crate::limits::Limits;
+use crate::storage::{Storage, share};
 use crate::syntax::{self, LineScan};
 
 /// A reply code (RFC 5321 section 4.2: `%x32-35 %x30-35 %x30-39`).
@@ -233,7 +234,7 @@ impl fmt::Display for EnhancedCode {
 
 /// One line of reply text, checked to hold no CR, LF or NUL, so it cannot break the reply.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ReplyText(Bytes);
+pub struct ReplyText<B = Bytes>(B);
 
 impl ReplyText {
     /// Checks `text`: any octet but CR, LF and NUL (UTF-8 text is the sender's business).
@@ -244,17 +245,27 @@ impl ReplyText {
             None => Ok(ReplyText(text)),
         }
     }
+}
 
+impl ReplyText<&[u8]> {
+    /// The same text in shared storage: a slice of `source` when it lies in it (a reference
+    /// count), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> ReplyText {
+        ReplyText(share(source, self.0))
+    }
+}
+
+impl<B: Storage> ReplyText<B> {
     /// The text.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_ref()
     }
 }
 
 /// The text lines of a reply, kept as one region and split lazily.
 #[derive(Clone)]
-pub(crate) struct Lines {
-    raw: Bytes,
+pub(crate) struct Lines<B = Bytes> {
+    raw: B,
     /// `true`: `raw` is the wire form, every line `NNN-`/`NNN ` prefixed and CRLF ended.
     /// `false`: `raw` is the bare text lines joined by CRLF.
     wire: bool,
@@ -282,18 +293,29 @@ impl Lines {
             summary: Summary::UNREAD,
         }
     }
+}
 
+impl<B: Storage> Lines<B> {
     pub(crate) fn iter(&self, strip: Option<EnhancedCode>) -> ReplyLines<'_> {
         ReplyLines {
-            rest: &self.raw,
+            rest: self.raw.as_ref(),
             wire: self.wire,
             strip,
             done: false,
         }
     }
 
-    pub(crate) fn raw(&self) -> &Bytes {
-        &self.raw
+    pub(crate) fn raw(&self) -> &[u8] {
+        self.raw.as_ref()
+    }
+
+    pub(crate) fn to_shared(&self, source: &Bytes) -> Lines {
+        Lines {
+            raw: share(source, self.raw.as_ref()),
+            wire: self.wire,
+            count: self.count,
+            summary: self.summary,
+        }
     }
 
     pub(crate) fn count(&self) -> usize {
@@ -347,11 +369,14 @@ impl<'a> Iterator for ReplyLines<'a> {
 /// Parsed replies keep their text as one slice of the input (zero-copy, no allocation);
 /// the lines are split when iterated. Two replies are equal when code, enhanced code and
 /// line texts are equal, however they were made.
+///
+/// `Reply` (that is `Reply<Bytes>`) holds a slice of a shared buffer; `Reply<&[u8]>`
+/// ([`Reply::parse_borrowed`]) borrows the read buffer and takes no reference count.
 #[derive(Clone)]
-pub struct Reply {
+pub struct Reply<B = Bytes> {
     code: Code,
     enhanced: Option<EnhancedCode>,
-    lines: Lines,
+    lines: Lines<B>,
 }
 
 impl Reply {
@@ -385,16 +410,34 @@ impl Reply {
         }
     }
 
-    pub(crate) fn from_lines(code: Code, enhanced: Option<EnhancedCode>, lines: Lines) -> Reply {
-        Reply {
-            code,
-            enhanced,
-            lines,
+    /// Writes a one-line reply whose text is `parts` joined, with no `Reply` built (a text
+    /// with a part known only at run time, such as a queue id). The caller checked that no
+    /// part holds CR, LF or NUL.
+    pub(crate) fn write_line(
+        out: &mut BytesMut,
+        code: Code,
+        enhanced: Option<EnhancedCode>,
+        parts: &[&[u8]],
+    ) {
+        out.extend_from_slice(&code.digits());
+        out.put_u8(b' ');
+        if let Some(enhanced) = enhanced {
+            enhanced.write(out);
+            out.put_u8(b' ');
         }
+        for part in parts {
+            out.extend_from_slice(part);
+        }
+        out.extend_from_slice(b"\r\n");
     }
 
-    pub(crate) fn raw_lines(&self) -> &Lines {
-        &self.lines
+    /// Parses one whole reply (all its lines) from the front of `input`.
+    ///
+    /// Gives the reply and the octets it took, CRLFs included; `Incomplete` until the last
+    /// line (`NNN SP`) has arrived. The text is a slice of `input`; nothing is copied.
+    #[inline]
+    pub fn parse(input: &Bytes, limits: &Limits) -> Result<(Reply, usize), ParseError<ReplyError>> {
+        Reply::parse_from(input, limits)
     }
 
     /// A reply from a literal the crate controls: code valid, text free of CR, LF and NUL.
@@ -408,6 +451,46 @@ impl Reply {
             enhanced,
             lines: Lines::single_static(text),
         }
+    }
+}
+
+impl<'a> Reply<&'a [u8]> {
+    /// [`Reply::parse`] for a borrowed buffer: the reply's text borrows `input`, and no
+    /// reference count is taken. [`Reply::to_shared`] makes a `Reply` of it.
+    #[inline]
+    pub fn parse_borrowed(
+        input: &'a [u8],
+        limits: &Limits,
+    ) -> Result<(Reply<&'a [u8]>, usize), ParseError<ReplyError>> {
+        Reply::parse_from(&input, limits)
+    }
+
+    /// The same reply in shared storage: its text becomes a slice of `source` when it was
+    /// parsed from it (a reference count, no copy), a copy otherwise.
+    pub fn to_shared(&self, source: &Bytes) -> Reply {
+        Reply {
+            code: self.code,
+            enhanced: self.enhanced,
+            lines: self.lines.to_shared(source),
+        }
+    }
+}
+
+impl<B: Storage> Reply<B> {
+    pub(crate) fn from_lines(
+        code: Code,
+        enhanced: Option<EnhancedCode>,
+        lines: Lines<B>,
+    ) -> Reply<B> {
+        Reply {
+            code,
+            enhanced,
+            lines,
+        }
+    }
+
+    pub(crate) fn raw_lines(&self) -> &Lines<B> {
+        &self.lines
     }
 
     /// The code.
@@ -435,13 +518,9 @@ impl Reply {
         self.lines.count()
     }
 
-    /// Parses one whole reply (all its lines) from the front of `input`.
-    ///
-    /// Gives the reply and the octets it took, CRLFs included; `Incomplete` until the last
-    /// line (`NNN SP`) has arrived. The text is a slice of `input`; nothing is copied.
-    #[inline]
-    pub fn parse(input: &Bytes, limits: &Limits) -> Result<(Reply, usize), ParseError<ReplyError>> {
-        let bytes: &[u8] = input;
+    #[inline(always)]
+    fn parse_from(input: &B, limits: &Limits) -> Result<(Reply<B>, usize), ParseError<ReplyError>> {
+        let bytes: &[u8] = input.as_ref();
         let (end, next) = reply_line(bytes, 0, limits)?;
         let line = &bytes[..end];
         let code = line_code(line, next)?;
@@ -458,7 +537,7 @@ impl Reply {
                     Summary::UNREAD
                 };
                 let lines = Lines {
-                    raw: input.slice(text_start..end),
+                    raw: input.slice_range(text_start, end),
                     wire: false,
                     count: 1,
                     summary,
@@ -483,13 +562,13 @@ impl Reply {
     /// The rest of a reply whose first line, `..first_end`, ended in `-`. A 250 reply's
     /// extension lines are read as an EHLO reply's in the same pass.
     fn parse_multiline(
-        input: &Bytes,
+        input: &B,
         code: Code,
         first_end: usize,
         mut pos: usize,
         limits: &Limits,
-    ) -> Result<(Reply, usize), ParseError<ReplyError>> {
-        let bytes: &[u8] = input;
+    ) -> Result<(Reply<B>, usize), ParseError<ReplyError>> {
+        let bytes: &[u8] = input.as_ref();
         let ehlo = code == Code::OK;
         let mut summary = if ehlo {
             Summary::EMPTY
@@ -533,7 +612,7 @@ impl Reply {
         let first_text = first_end.min(4);
         let (enhanced, _) = enhanced_prefix(code, bytes, first_text, first_end);
         let lines = Lines {
-            raw: input.slice(..pos),
+            raw: input.slice_range(0, pos),
             wire: true,
             count,
             summary,
@@ -546,27 +625,6 @@ impl Reply {
             },
             pos,
         ))
-    }
-
-    /// Writes a one-line reply whose text is `parts` joined, with no `Reply` built (a text
-    /// with a part known only at run time, such as a queue id). The caller checked that no
-    /// part holds CR, LF or NUL.
-    pub(crate) fn write_line(
-        out: &mut BytesMut,
-        code: Code,
-        enhanced: Option<EnhancedCode>,
-        parts: &[&[u8]],
-    ) {
-        out.extend_from_slice(&code.digits());
-        out.put_u8(b' ');
-        if let Some(enhanced) = enhanced {
-            enhanced.write(out);
-            out.put_u8(b' ');
-        }
-        for part in parts {
-            out.extend_from_slice(part);
-        }
-        out.extend_from_slice(b"\r\n");
     }
 
     /// Writes the reply with its enhanced code (when it has one) on every line (RFC 2034 section 4).
@@ -672,18 +730,18 @@ fn invalid(error: ReplyError, consumed: usize) -> ParseError<ReplyError> {
     ParseError::Invalid { error, consumed }
 }
 
-impl PartialEq for Reply {
-    fn eq(&self, other: &Reply) -> bool {
+impl<B: Storage> PartialEq for Reply<B> {
+    fn eq(&self, other: &Reply<B>) -> bool {
         self.code == other.code && self.enhanced == other.enhanced && self.lines().eq(other.lines())
     }
 }
 
-impl Eq for Reply {}
+impl<B: Storage> Eq for Reply<B> {}
 
-impl fmt::Debug for Reply {
+impl<B: Storage> fmt::Debug for Reply<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        struct LinesDebug<'a>(&'a Reply);
-        impl fmt::Debug for LinesDebug<'_> {
+        struct LinesDebug<'a, B>(&'a Reply<B>);
+        impl<B: Storage> fmt::Debug for LinesDebug<'_, B> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_list()
                     .entries(self.0.lines().map(bytes::Bytes::copy_from_slice))
@@ -698,7 +756,7 @@ impl fmt::Debug for Reply {
     }
 }
 
-impl fmt::Display for Reply {
+impl<B: Storage> fmt::Display for Reply<B> {
     /// The wire form with enhanced codes, without the final CRLF.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = BytesMut::new();

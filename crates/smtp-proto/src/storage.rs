@@ -1,0 +1,89 @@
+//! Where parsed values keep their bytes: a shared [`Bytes`] buffer (a reference count per
+//! value, the value may outlive the read buffer) or a borrowed `&[u8]` (no reference count at
+//! all, the value lives as long as the buffer it was parsed from).
+//!
+//! The wire types ([`crate::Command`], [`crate::Reply`], [`crate::Mailbox`], ...) are generic
+//! over it with `Bytes` as the default, and the parsers are written once for both.
+
+use core::fmt;
+use core::hash::Hash;
+
+use bytes::Bytes;
+
+/// The storage of a parsed value's bytes: [`Bytes`] (the default) or `&[u8]`. Sealed: no
+/// other type can implement it.
+pub trait Storage:
+    sealed::Sealed + AsRef<[u8]> + Clone + PartialEq + Eq + Hash + fmt::Debug
+{
+}
+
+impl Storage for Bytes {}
+impl Storage for &[u8] {}
+
+pub(crate) mod sealed {
+    use bytes::Bytes;
+
+    /// The operations the parsers need from a storage; private, so the trait stays sealed.
+    pub trait Sealed: Sized {
+        /// `self[start..end]`, in the same storage (empty when the range is out of bounds,
+        /// which the callers never ask for).
+        fn slice_range(&self, start: usize, end: usize) -> Self;
+
+        /// The sub-slice `part` of `self` in the same storage; `part` must lie inside `self`
+        /// (the parsers only pass slices of the input they were given).
+        fn slice_of(&self, part: &[u8]) -> Self;
+
+        /// Nothing.
+        fn empty() -> Self;
+    }
+
+    impl Sealed for Bytes {
+        #[inline(always)]
+        fn slice_range(&self, start: usize, end: usize) -> Bytes {
+            self.slice(start..end)
+        }
+
+        #[inline(always)]
+        fn slice_of(&self, part: &[u8]) -> Bytes {
+            self.slice_ref(part)
+        }
+
+        #[inline(always)]
+        fn empty() -> Bytes {
+            Bytes::new()
+        }
+    }
+
+    impl<'a> Sealed for &'a [u8] {
+        #[inline(always)]
+        fn slice_range(&self, start: usize, end: usize) -> &'a [u8] {
+            self.get(start..end).unwrap_or_default()
+        }
+
+        #[inline(always)]
+        fn slice_of(&self, part: &[u8]) -> &'a [u8] {
+            let start = (part.as_ptr() as usize).wrapping_sub(self.as_ptr() as usize);
+            self.get(start..start.wrapping_add(part.len()))
+                .unwrap_or_default()
+        }
+
+        #[inline(always)]
+        fn empty() -> &'a [u8] {
+            &[]
+        }
+    }
+}
+
+/// `part` as a slice of `source` when it lies inside it (a reference count), else a copy:
+/// converting a borrowed value to a shared one never panics, whatever buffer is given.
+#[inline]
+pub(crate) fn share(source: &Bytes, part: &[u8]) -> Bytes {
+    let start = (part.as_ptr() as usize).wrapping_sub(source.as_ptr() as usize);
+    if part.is_empty() {
+        Bytes::new()
+    } else if start <= source.len() && part.len() <= source.len() - start {
+        source.slice(start..start + part.len())
+    } else {
+        Bytes::copy_from_slice(part)
+    }
+}
