@@ -4,11 +4,33 @@
 //! # Delivery
 //!
 //! [`Maildir::deliver`] opens `tmp/<unique>`; the returned [`Delivery`] is a [`Write`]r the
-//! message streams into. [`Delivery::commit`] flushes and fsyncs the file, renames it into
-//! `new/`, then fsyncs `new/` so the rename itself is durable: only then may an SMTP server
-//! answer 250. A `Delivery` dropped without commit removes its tmp file, so a client that
-//! disconnects in the middle of DATA leaves nothing behind, and `new/` never holds a partial
-//! message.
+//! message streams into. [`Delivery::commit`] makes it durable and visible in three steps:
+//!
+//! 1. flush the message and `fdatasync` its file ([`File::sync_data`]: the data and the
+//!    metadata needed to read it back, such as its length; not its timestamps);
+//! 2. rename it from `tmp/` into `new/`;
+//! 3. wait for an `fsync` of `new/` that *started after the rename* and succeeded.
+//!
+//! Only then does `commit` return `Ok`, and only then may an SMTP server answer 250 or a POP3
+//! client send DELE: a message reported committed survives a crash, complete. A `Delivery`
+//! dropped without commit removes its tmp file, so a client that disconnects in the middle of
+//! DATA leaves nothing behind, and `new/` never holds a partial message (step 1 precedes the
+//! rename, so even a crash right after it shows a whole message or none).
+//!
+//! # Group commit
+//!
+//! Step 3 is shared: every delivery into the same `new/` of this process joins a batch, and
+//! one fsync of the directory covers every rename of its batch (the fsync starts only after
+//! each member's rename). While an fsync runs, new arrivals gather into the next batch, so a
+//! delivery waits for at most two directory fsyncs and a busy server makes far fewer than one
+//! per message. Step 1 cannot be shared (each file needs its own data on disk), but concurrent
+//! fsyncs of different files are cheap: the file system folds them into one journal commit.
+//! [`Delivery::commit_all`] does the three steps for many deliveries at once (files synced on
+//! a few threads in parallel, one directory fsync per directory): the POP3 client commits a
+//! batch of downloaded messages that way before it deletes any of them.
+//!
+//! If the directory fsync fails, every delivery of that batch fails and its file is removed
+//! from `new/` again (it is not known to be durable; the sender will retry).
 //!
 //! Unique names are `<seconds>.<pid>_<counter>.<hostname>` (the counter is process-wide and
 //! atomic, so concurrent deliveries from many tasks or threads never collide), and the name in
@@ -17,10 +39,11 @@
 //!
 //! # With tokio
 //!
-//! Everything here is blocking `std::fs`, written once for both kinds of adapter. A tokio
-//! adapter may call [`Maildir::deliver`] and write chunks from its task (file creation and
-//! page-cache writes are short), but must not fsync there: it calls
-//! [`Delivery::commit_async`], which runs the commit on tokio's blocking pool. Scanning a
+//! Everything here is blocking `std::fs`, written once for both kinds of adapter (the group
+//! commit too: a `Mutex` and a `Condvar`). A tokio adapter may call [`Maildir::deliver`] and
+//! write chunks from its task (file creation and page-cache writes are short), but must not
+//! fsync there: it calls [`Delivery::commit_async`], which runs the commit on tokio's blocking
+//! pool (waiting for the batch's fsync blocks a pool thread, not a worker). Scanning a
 //! maildrop, reading messages and deleting them are best moved there too
 //! ([`tokio::task::spawn_blocking`]).
 //!
@@ -31,6 +54,7 @@
 //! [`Maildir::delete`] removes messages at the end of a session, reporting each failure.
 //! [`MaildropLocks`] keeps to one session per maildrop.
 
+mod group_commit;
 mod lock;
 mod wire;
 
@@ -41,11 +65,13 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
+
+use group_commit::DirSyncer;
 
 /// The Maildir's three subdirectories (the Maildir specification).
 const TMP: &str = "tmp";
@@ -58,6 +84,10 @@ const MAX_UID_LEN: usize = 70;
 /// Write buffer of a delivery: few system calls per message, bounded memory.
 const WRITE_BUFFER: usize = 64 * 1024;
 
+/// Most threads [`Delivery::commit_all`] fsyncs files on at once: enough for the file system to
+/// fold the fsyncs into few journal commits, few enough to be cheap to start.
+const SYNC_THREADS: usize = 8;
+
 /// Process-wide part of the unique names: no two deliveries of this process share a value.
 static DELIVERY_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -65,6 +95,8 @@ static DELIVERY_COUNTER: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
+    /// The group committer of `new/`, shared with every delivery into it.
+    new_syncer: Arc<DirSyncer>,
 }
 
 impl Maildir {
@@ -75,7 +107,8 @@ impl Maildir {
         for sub in [TMP, NEW, CUR] {
             private_dir_builder().create(root.join(sub))?;
         }
-        Ok(Self { root })
+        let new_syncer = DirSyncer::for_dir(&root.join(NEW));
+        Ok(Self { root, new_syncer })
     }
 
     /// The Maildir's directory.
@@ -95,7 +128,7 @@ impl Maildir {
                     return Ok(Delivery {
                         file: BufWriter::with_capacity(WRITE_BUFFER, file),
                         tmp_path,
-                        new_dir: self.root.join(NEW),
+                        new_syncer: Arc::clone(&self.new_syncer),
                         unique,
                         stored: 0,
                         wire: WireSize::new(),
@@ -201,7 +234,7 @@ impl Maildir {
 pub struct Delivery {
     file: BufWriter<File>,
     tmp_path: PathBuf,
-    new_dir: PathBuf,
+    new_syncer: Arc<DirSyncer>,
     unique: String,
     stored: u64,
     wire: WireSize,
@@ -224,22 +257,75 @@ impl Delivery {
         self.stored == 0
     }
 
-    /// Makes the message durable and visible: flush, fsync the file, rename it from `tmp/`
-    /// into `new/`, fsync `new/`. On error nothing is left in `tmp/` or `new/`, and the caller
-    /// answers with a temporary failure (SMTP 451).
+    /// Makes the message durable and visible: flush and fdatasync the file, rename it from
+    /// `tmp/` into `new/`, and wait for an fsync of `new/` that started after the rename (one
+    /// shared with the deliveries renamed meanwhile: see the [module docs](self)). `Ok` means
+    /// the message is on disk in `new/`. On error nothing is left in `tmp/` or `new/`, and the
+    /// caller answers with a temporary failure (SMTP 451).
     pub fn commit(mut self) -> io::Result<Delivered> {
+        self.sync_file()?;
+        let delivered = self.rename_into_new()?;
+        let outcome = self.new_syncer.sync_after_rename();
+        settle(delivered, outcome)
+    }
+
+    /// [`commit`](Self::commit) for many deliveries at once, each result in the order given:
+    /// the files are flushed and fdatasynced on up to 8 threads in parallel, renamed into
+    /// their `new/`, then each distinct `new/` is fsynced once (through the same group
+    /// commit). The guarantee is `commit`'s, delivery by delivery; one failure does not fail
+    /// the others, except that a failed directory fsync fails every delivery it covered.
+    pub fn commit_all(deliveries: Vec<Delivery>) -> Vec<io::Result<Delivered>> {
+        let synced = in_parallel(deliveries, |mut delivery| {
+            delivery.sync_file().map(|()| delivery)
+        });
+        let renamed: Vec<io::Result<(Delivered, Arc<DirSyncer>)>> = synced
+            .into_iter()
+            .map(|synced| {
+                let mut delivery = synced?;
+                let delivered = delivery.rename_into_new()?;
+                Ok((delivered, Arc::clone(&delivery.new_syncer)))
+            })
+            .collect();
+        let mut syncers: Vec<Arc<DirSyncer>> = Vec::new();
+        for (_, syncer) in renamed.iter().flatten() {
+            if !syncers.iter().any(|known| Arc::ptr_eq(known, syncer)) {
+                syncers.push(Arc::clone(syncer));
+            }
+        }
+        // Usually one directory; several (an SMTP message for several local parts) sync in
+        // parallel.
+        let outcomes = in_parallel(syncers.clone(), |syncer| {
+            syncer
+                .sync_after_rename()
+                .map_err(|e| (e.kind(), e.to_string()))
+        });
+        renamed
+            .into_iter()
+            .map(|renamed| {
+                let (delivered, syncer) = renamed?;
+                let position = syncers.iter().position(|known| Arc::ptr_eq(known, &syncer));
+                let outcome = match position.map(|index| &outcomes[index]) {
+                    Some(Err((kind, text))) => Err(io::Error::new(*kind, text.clone())),
+                    _ => Ok(()),
+                };
+                settle(delivered, outcome)
+            })
+            .collect()
+    }
+
+    /// Step 1: the message's octets are on disk.
+    fn sync_file(&mut self) -> io::Result<()> {
         self.file.flush()?;
-        self.file.get_ref().sync_all()?;
+        self.file.get_ref().sync_data()
+    }
+
+    /// Step 2: the message is visible in `new/` (not yet durably: see [`settle`]).
+    fn rename_into_new(&mut self) -> io::Result<Delivered> {
         let wire_size = self.wire.total();
         let file_name = format!("{},S={},W={}", self.unique, self.stored, wire_size);
-        let path = self.new_dir.join(&file_name);
+        let path = self.new_syncer.dir().join(&file_name);
         fs::rename(&self.tmp_path, &path)?;
-        if let Err(e) = sync_dir(&self.new_dir) {
-            // Not known to be durable: take it back, so a retry of the sender cannot
-            // produce a second copy (the tmp file is gone; Drop finds nothing to remove).
-            let _ = fs::remove_file(&path);
-            return Err(e);
-        }
+        // The tmp file is gone: from here on, Drop has nothing to remove.
         self.committed = true;
         Ok(Delivered {
             path,
@@ -379,6 +465,52 @@ pub struct DeleteFailure {
     pub error: io::Error,
 }
 
+/// Step 3's verdict on a renamed message: kept when the fsync of `new/` covering its rename
+/// succeeded; otherwise taken back, so that the sender's retry cannot produce a second copy.
+fn settle(delivered: Delivered, outcome: io::Result<()>) -> io::Result<Delivered> {
+    match outcome {
+        Ok(()) => Ok(delivered),
+        Err(e) => {
+            let _ = fs::remove_file(&delivered.path);
+            Err(e)
+        }
+    }
+}
+
+/// `work` over `items` on up to [`SYNC_THREADS`] threads (the caller's included), results in
+/// the order of `items`. One item runs on the caller's thread alone; a helper thread that
+/// cannot be started leaves its share to the others.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let count = items.len();
+    if count <= 1 {
+        return items.into_iter().map(work).collect();
+    }
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..count).map(|_| None).collect());
+    let drain = || {
+        loop {
+            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some((index, item)) = next else { break };
+            let result = work(item);
+            results.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(result);
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..count.min(SYNC_THREADS) {
+            let _ = std::thread::Builder::new().spawn_scoped(scope, drain);
+        }
+        drain();
+    });
+    // Every slot is filled: the queue was drained, and a panicking worker would have
+    // propagated out of the scope.
+    results
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// `<seconds>.<pid>_<counter>.<hostname>`.
 fn unique_name() -> String {
     let seconds = SystemTime::now()
@@ -489,11 +621,92 @@ fn private_file_options() -> OpenOptions {
     options
 }
 
-/// Makes a rename into `dir` durable (POSIX: fsync the directory). Elsewhere a no-op.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn delivery_of(maildir: &Maildir, content: &[u8]) -> Delivery {
+        let mut delivery = maildir.deliver().unwrap();
+        delivery.write_all(content).unwrap();
+        delivery
+    }
+
+    #[test]
+    fn commit_all_stores_every_message_and_answers_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let alice = Maildir::open_or_create(dir.path().join("alice")).unwrap();
+        let bob = Maildir::open_or_create(dir.path().join("bob")).unwrap();
+        let mut deliveries = Vec::new();
+        for n in 0..20 {
+            let maildir = if n % 3 == 0 { &bob } else { &alice };
+            deliveries.push(delivery_of(maildir, format!("message {n}\r\n").as_bytes()));
+        }
+        let results = Delivery::commit_all(deliveries);
+        assert_eq!(results.len(), 20);
+        for (n, result) in results.into_iter().enumerate() {
+            let delivered = result.unwrap();
+            let owner = if n % 3 == 0 { "bob" } else { "alice" };
+            assert!(
+                delivered
+                    .path
+                    .starts_with(dir.path().join(owner).join("new"))
+            );
+            assert_eq!(
+                fs::read(&delivered.path).unwrap(),
+                format!("message {n}\r\n").as_bytes()
+            );
+        }
+        assert_eq!(names_in(&alice.root().join("new")).len(), 13);
+        assert_eq!(names_in(&bob.root().join("new")).len(), 7);
+        for maildir in [&alice, &bob] {
+            assert!(names_in(&maildir.root().join("tmp")).is_empty());
+        }
+    }
+
+    #[test]
+    fn commit_all_fails_only_the_delivery_that_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::open_or_create(dir.path()).unwrap();
+        let deliveries: Vec<Delivery> = (0..5)
+            .map(|n| delivery_of(&maildir, format!("{n}\r\n").as_bytes()))
+            .collect();
+        // Another agent cleaning tmp/ took the third one away: its rename fails.
+        fs::remove_file(&deliveries[2].tmp_path).unwrap();
+        let results = Delivery::commit_all(deliveries);
+        for (n, result) in results.iter().enumerate() {
+            assert_eq!(result.is_ok(), n != 2, "delivery {n}: {result:?}");
+        }
+        assert_eq!(
+            results[2].as_ref().unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert_eq!(names_in(&dir.path().join("new")).len(), 4);
+        assert!(names_in(&dir.path().join("tmp")).is_empty());
+    }
+
+    #[test]
+    fn deliveries_into_one_maildir_share_its_syncer() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Maildir::open_or_create(dir.path()).unwrap();
+        let again = Maildir::open_or_create(dir.path()).unwrap();
+        let delivery = first.deliver().unwrap();
+        assert!(Arc::ptr_eq(&delivery.new_syncer, &again.new_syncer));
+        assert_eq!(delivery.new_syncer.dir(), dir.path().join(NEW));
+    }
+
+    #[test]
+    fn in_parallel_keeps_the_order_of_its_items() {
+        let squares = in_parallel((0..100u64).collect(), |n| n * n);
+        assert_eq!(squares, (0..100u64).map(|n| n * n).collect::<Vec<_>>());
+        assert!(in_parallel(Vec::<u8>::new(), |n| n).is_empty());
+    }
 }

@@ -168,15 +168,17 @@ impl Incoming {
         self.size == 0
     }
 
-    /// Stores the message durably in every recipient's Maildir (or counts it). On error, the
-    /// copies not yet committed are removed; copies already committed stay (SMTP has one
-    /// reply for all recipients, so a sender retrying after 451 may duplicate them).
+    /// Stores the message durably in every recipient's Maildir (or counts it): `Ok` only once
+    /// every copy is on disk in its `new/` (see [`Delivery::commit_all`]; the directory fsyncs
+    /// are shared with concurrent deliveries). On error, the copies that failed are removed;
+    /// copies that succeeded stay (SMTP has one reply for all recipients, so a sender retrying
+    /// after 451 may duplicate them).
     pub fn commit(self) -> io::Result<Stored> {
         match self.target {
             Target::Maildirs(deliveries) => {
                 let copies = deliveries.len();
-                for delivery in deliveries {
-                    delivery.commit()?;
+                for result in Delivery::commit_all(deliveries) {
+                    result?;
                 }
                 Ok(Stored {
                     copies,

@@ -1,7 +1,9 @@
 //! What the two POP3 client adapters share: the command line, the machine's configuration,
 //! and the download itself (which messages to fetch, where each goes, when to delete, when to
-//! quit), runtime-independent. The adapters add the socket and decide how a delivery is made
-//! durable (the tokio one commits on the blocking pool, several at a time).
+//! quit), runtime-independent. The adapters add the socket and make the received messages
+//! durable in batches ([`Delivery::commit_all`]: the files fsynced in parallel, one fsync of
+//! `new/` for the batch), the tokio one on the blocking pool while the next messages stream in.
+//! A message is marked for deletion or remembered only after its batch is durable.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IsTerminal, Write};
@@ -418,6 +420,12 @@ impl Download {
     /// Whether every planned message was answered and every received one committed.
     pub fn is_drained(&self) -> bool {
         self.planned && self.plan.is_empty() && self.outstanding == 0 && self.committing == 0
+    }
+
+    /// Whether more messages are coming: RETRs are planned or awaiting their answer. When
+    /// not, an adapter commits what it holds rather than wait for a fuller batch.
+    pub fn awaiting_messages(&self) -> bool {
+        self.outstanding > 0 || !self.plan.is_empty()
     }
 
     /// Messages received and not committed yet.

@@ -1,5 +1,7 @@
-//! The blocking POP3 client: one connection on the calling thread; each message is made
-//! durable (fsync, rename into `new/`) before it is marked for deletion or remembered.
+//! The blocking POP3 client: one connection on the calling thread. Received messages are
+//! committed in batches of up to [`COMMIT_BATCH`] ([`Delivery::commit_all`]: the files fsynced
+//! on a few threads at once, one fsync of `new/` for the batch); only then are they marked for
+//! deletion or remembered. The batch also bounds what waits in memory.
 
 use std::io;
 use std::net::TcpStream;
@@ -7,10 +9,15 @@ use std::time::Duration;
 
 use pop3_proto::client::{Connection, Event};
 
-use super::client::{ClientArgs, ClientError, Download, Summary};
+use super::client::{ClientArgs, ClientError, Download, Received, Summary};
 use super::session::ClientSession;
 use crate::driver::Flow;
 use crate::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
+use crate::maildir::Delivery;
+
+/// Messages committed together. A batch is also committed early when no more messages are
+/// coming.
+pub const COMMIT_BATCH: usize = 32;
 
 /// How long connecting (and an implicit-TLS handshake) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,9 +40,14 @@ pub fn run(args: &ClientArgs) -> Result<Summary, ClientError> {
     let mut conn = ClientSession(Connection::new(args.machine_config()));
     let mut handler = Handler {
         download: &mut download,
+        batch: Vec::with_capacity(COMMIT_BATCH),
     };
     if let Err(error) = blocking::run(&mut conn, stream, &tls, &mut handler) {
-        download.fail(error.into());
+        handler.download.fail(error.into());
+    }
+    // Received whole before the session ended: stored and remembered, never deleted.
+    if let Err(error) = handler.commit_batch(None) {
+        handler.download.fail(error);
     }
     download.finish()
 }
@@ -54,6 +66,30 @@ fn connect(args: &ClientArgs) -> io::Result<TcpStream> {
 
 struct Handler<'a> {
     download: &'a mut Download,
+    /// Received whole, not committed yet.
+    batch: Vec<Received>,
+}
+
+impl Handler<'_> {
+    /// Commits the batch; each stored message is then marked for deletion on `conn` (delete
+    /// mode; without a connection it is only kept) or remembered (keep mode).
+    fn commit_batch(&mut self, mut conn: Option<&mut ClientSession>) -> Result<(), ClientError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let (msgs, deliveries): (Vec<_>, Vec<_>) = self
+            .batch
+            .drain(..)
+            .map(|received| (received.msg, received.delivery))
+            .unzip();
+        for (msg, result) in msgs.into_iter().zip(Delivery::commit_all(deliveries)) {
+            let stored = self.download.committed(msg, result.map(|d| d.size));
+            if let (Some(msg), Some(conn)) = (stored, conn.as_deref_mut()) {
+                self.download.dele(&mut conn.0, msg)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl BlockingHandler<ClientSession> for Handler<'_> {
@@ -63,10 +99,11 @@ impl BlockingHandler<ClientSession> for Handler<'_> {
         }
         let outcome = match self.download.on_event(&mut conn.0, event) {
             Ok(Some(received)) => {
-                let result = received.delivery.commit().map(|delivered| delivered.size);
-                match self.download.committed(received.msg, result) {
-                    Some(msg) => self.download.dele(&mut conn.0, msg),
-                    None => Ok(()),
+                self.batch.push(received);
+                if self.batch.len() >= COMMIT_BATCH {
+                    self.commit_batch(Some(conn))
+                } else {
+                    Ok(())
                 }
             }
             Ok(None) => Ok(()),
@@ -83,8 +120,16 @@ impl BlockingHandler<ClientSession> for Handler<'_> {
     }
 
     fn on_idle(&mut self, conn: &mut ClientSession) -> io::Result<bool> {
+        let mut progressed = false;
+        if !self.batch.is_empty() && !self.download.awaiting_messages() {
+            if let Err(error) = self.commit_batch(Some(conn)) {
+                self.download.fail(error);
+                return Err(io::Error::other("the download failed"));
+            }
+            progressed = true;
+        }
         match self.download.finish_if_drained(&mut conn.0) {
-            Ok(queued) => Ok(queued),
+            Ok(queued) => Ok(progressed || queued),
             Err(error) => {
                 self.download.fail(error);
                 Err(io::Error::other("the download failed"))

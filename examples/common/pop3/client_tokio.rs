@@ -1,6 +1,9 @@
-//! The tokio POP3 client. Messages are made durable (fsync, rename into `new/`) on tokio's
-//! blocking pool, several at a time, while the next ones stream in; each is marked for
-//! deletion or remembered only once its commit succeeded, and QUIT waits for all of them.
+//! The tokio POP3 client. Received messages are committed in batches of up to
+//! [`COMMIT_BATCH`] on tokio's blocking pool ([`Delivery::commit_all`]: the files fsynced in
+//! parallel, one fsync of `new/` for the batch) while the next ones stream in; at most
+//! [`BATCHES_IN_FLIGHT`] batches commit at once, which bounds what waits in memory. Each
+//! message is marked for deletion or remembered only once its batch is durable, and QUIT
+//! waits for all of them.
 
 use std::io;
 use std::time::Duration;
@@ -10,10 +13,18 @@ use pop3_proto::client::{Connection, Event};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
-use super::client::{ClientArgs, ClientError, Download, Summary};
+use super::client::{ClientArgs, ClientError, Download, Received, Summary};
 use super::session::ClientSession;
 use crate::driver::Flow;
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
+use crate::maildir::Delivery;
+
+/// Messages committed together. A batch is also committed early when no more messages are
+/// coming.
+pub const COMMIT_BATCH: usize = 32;
+
+/// Batches committing at once; receiving waits when this many are busy.
+pub const BATCHES_IN_FLIGHT: usize = 2;
 
 /// How long connecting (and an implicit-TLS handshake) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,16 +51,18 @@ pub async fn run(args: &ClientArgs) -> Result<Summary, ClientError> {
     let mut conn = ClientSession(Connection::new(args.machine_config()));
     let mut handler = SessionHandler {
         download: &mut download,
+        batch: Vec::with_capacity(COMMIT_BATCH),
         commits: JoinSet::new(),
     };
     if let Err(error) = driver::run(&mut conn, stream, &tls, &mut handler).await {
         handler.download.fail(error.into());
     }
-    // Whatever is still being committed finishes before the memory is saved.
+    // Received whole before the session ended: stored and remembered, never deleted. What is
+    // still being committed finishes before the memory is saved.
+    handler.start_commit();
     while let Some(joined) = handler.commits.join_next().await {
-        if let Ok((msg, result)) = joined {
-            // Stored, but the session is over: not deleted, only remembered.
-            let _ = handler.download.committed(msg, result);
+        if let Err(error) = handler.settle(None, joined) {
+            handler.download.fail(error);
         }
     }
     download.finish()
@@ -59,20 +72,56 @@ type CommitResult = (MsgNumber, io::Result<u64>);
 
 struct SessionHandler<'a> {
     download: &'a mut Download,
-    commits: JoinSet<CommitResult>,
+    /// Received whole, not committing yet.
+    batch: Vec<Received>,
+    commits: JoinSet<Vec<CommitResult>>,
 }
 
 impl SessionHandler<'_> {
+    /// Starts committing the batch on the blocking pool.
+    fn start_commit(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let (msgs, deliveries): (Vec<_>, Vec<_>) = self
+            .batch
+            .drain(..)
+            .map(|received| (received.msg, received.delivery))
+            .unzip();
+        self.commits.spawn_blocking(move || {
+            let results = Delivery::commit_all(deliveries);
+            msgs.into_iter()
+                .zip(results)
+                .map(|(msg, result)| (msg, result.map(|delivered| delivered.size)))
+                .collect()
+        });
+    }
+
+    /// Waits for a batch to commit when [`BATCHES_IN_FLIGHT`] are busy, then starts this one.
+    async fn commit_batch(&mut self, conn: &mut ClientSession) -> Result<(), ClientError> {
+        if self.commits.len() >= BATCHES_IN_FLIGHT
+            && let Some(joined) = self.commits.join_next().await
+        {
+            self.settle(Some(conn), joined)?;
+        }
+        self.start_commit();
+        Ok(())
+    }
+
+    /// A committed batch: each stored message is marked for deletion on `conn` (delete mode;
+    /// without a connection it is only kept) or remembered (keep mode).
     fn settle(
         &mut self,
-        conn: &mut ClientSession,
-        joined: Result<CommitResult, tokio::task::JoinError>,
+        mut conn: Option<&mut ClientSession>,
+        joined: Result<Vec<CommitResult>, tokio::task::JoinError>,
     ) -> Result<(), ClientError> {
-        let (msg, result) = joined.map_err(io::Error::other)?;
-        match self.download.committed(msg, result) {
-            Some(msg) => self.download.dele(&mut conn.0, msg),
-            None => Ok(()),
+        for (msg, result) in joined.map_err(io::Error::other)? {
+            let stored = self.download.committed(msg, result);
+            if let (Some(msg), Some(conn)) = (stored, conn.as_deref_mut()) {
+                self.download.dele(&mut conn.0, msg)?;
+            }
         }
+        Ok(())
     }
 
     fn fail(&mut self, error: ClientError) -> io::Error {
@@ -86,16 +135,20 @@ impl Handler<ClientSession> for SessionHandler<'_> {
         if matches!(event, Event::StartTls) {
             return Ok(Flow::StartTls);
         }
-        match self.download.on_event(&mut conn.0, event) {
+        let outcome = match self.download.on_event(&mut conn.0, event) {
             Ok(Some(received)) => {
-                let msg = received.msg;
-                self.commits.spawn(async move {
-                    let result = received.delivery.commit_async().await;
-                    (msg, result.map(|delivered| delivered.size))
-                });
-                Ok(Flow::Continue)
+                self.batch.push(received);
+                if self.batch.len() >= COMMIT_BATCH {
+                    self.commit_batch(conn).await
+                } else {
+                    Ok(())
+                }
             }
-            Ok(None) => Ok(Flow::Continue),
+            Ok(None) => Ok(()),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(()) => Ok(Flow::Continue),
             Err(error) => {
                 // Dropping the connection deletes nothing on the server (RFC 1939 section 6).
                 self.download.fail(error);
@@ -106,16 +159,20 @@ impl Handler<ClientSession> for SessionHandler<'_> {
 
     async fn on_idle(&mut self, conn: &mut ClientSession) -> io::Result<bool> {
         let mut progressed = false;
-        // Settle the commits that are done, without waiting.
+        // Settle the batches that are done, without waiting.
         while let Some(joined) = self.commits.try_join_next() {
-            self.settle(conn, joined).map_err(|e| self.fail(e))?;
+            self.settle(Some(conn), joined).map_err(|e| self.fail(e))?;
             progressed = true;
         }
-        // Nothing more to read from the server for the download: wait for a commit rather
-        // than for the socket.
-        if !progressed && self.download.committing() > 0 && conn.0.timeout().is_none() {
-            if let Some(joined) = self.commits.join_next().await {
-                self.settle(conn, joined).map_err(|e| self.fail(e))?;
+        if !self.download.awaiting_messages() {
+            // Nothing more is coming: commit what is held, and wait for a commit rather than
+            // for the socket.
+            if !self.batch.is_empty() {
+                self.commit_batch(conn).await.map_err(|e| self.fail(e))?;
+                progressed = true;
+            }
+            if !progressed && let Some(joined) = self.commits.join_next().await {
+                self.settle(Some(conn), joined).map_err(|e| self.fail(e))?;
                 progressed = true;
             }
         }

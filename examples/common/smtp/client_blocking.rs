@@ -9,7 +9,7 @@ use smtp_proto::client::{Connection, Event};
 
 use super::args::ClientArgs;
 use super::machine::ClientMachine;
-use super::submission::{self, Submission};
+use super::submission::{self, MessageSource, Submission};
 use crate::driver::Flow;
 use crate::driver::blocking::{self as driver, BlockingHandler, BlockingStream, BlockingTls};
 use crate::tls::{client_config, server_name};
@@ -20,7 +20,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Sends the message the flags describe; see [`super::client_tokio::send`].
 pub fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>> {
     let config = submission::machine_config(&args)?;
-    let message = submission::read_message(args.file.as_deref())?;
+    let message = MessageSource::open(args.file.as_deref())?;
     let envelope = submission::envelope(&args, &message)?;
     let tls = BlockingTls::Client(
         client_config(&args.trust.trust())?,

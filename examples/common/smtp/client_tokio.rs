@@ -8,7 +8,7 @@ use tokio::net::TcpStream;
 
 use super::args::ClientArgs;
 use super::machine::ClientMachine;
-use super::submission::{self, Submission};
+use super::submission::{self, MessageSource, Submission};
 use crate::driver::Flow;
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
 use crate::tls::{client_config, server_name};
@@ -21,7 +21,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// otherwise.
 pub async fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>> {
     let config = submission::machine_config(&args)?;
-    let message = submission::read_message(args.file.as_deref())?;
+    // The first pass over the message reads it whole: off the runtime's workers.
+    let file = args.file.clone();
+    let message =
+        tokio::task::spawn_blocking(move || MessageSource::open(file.as_deref())).await??;
     let envelope = submission::envelope(&args, &message)?;
     let tls = TlsUpgrade::client(
         client_config(&args.trust.trust())?,
