@@ -3,17 +3,21 @@
 //!
 //! # Delivery
 //!
-//! [`Maildir::deliver`] opens `tmp/<unique>`; the returned [`Delivery`] is a [`Write`]r the
-//! message streams into. [`Delivery::commit`] makes it durable and visible in three steps:
+//! [`Maildir::deliver`] returns a [`Delivery`], a [`Write`]r the message streams into. The
+//! first 64 KiB are kept in memory; only a larger message is spilled into `tmp/<unique>` as it
+//! arrives. So a typical message touches the file system only in [`Delivery::commit`], which
+//! tokio adapters run on the blocking pool: creating a file can wait on the file system's
+//! journal while other fsyncs commit, and must not stall the threads serving sessions.
+//! `commit` makes the message durable and visible in three steps:
 //!
-//! 1. flush the message and `fdatasync` its file ([`File::sync_data`]: the data and the
+//! 1. write what is still in memory into `tmp/<unique>`, and `fdatasync` the file ([`File::sync_data`]: the data and the
 //!    metadata needed to read it back, such as its length; not its timestamps);
 //! 2. rename it from `tmp/` into `new/`;
 //! 3. wait for an `fsync` of `new/` that *started after the rename* and succeeded.
 //!
 //! Only then does `commit` return `Ok`, and only then may an SMTP server answer 250 or a POP3
 //! client send DELE: a message reported committed survives a crash, complete. A `Delivery`
-//! dropped without commit removes its tmp file, so a client that disconnects in the middle of
+//! dropped without commit removes its tmp file (if it had one), so a client that disconnects in the middle of
 //! DATA leaves nothing behind, and `new/` never holds a partial message (step 1 precedes the
 //! rename, so even a crash right after it shows a whole message or none).
 //!
@@ -81,7 +85,8 @@ const CUR: &str = "cur";
 /// Longest POP3 unique-id (RFC 1939 section 7, UIDL: 1 to 70 characters).
 const MAX_UID_LEN: usize = 70;
 
-/// Write buffer of a delivery: few system calls per message, bounded memory.
+/// Write buffer of a delivery: few system calls per message, bounded memory. A message that
+/// fits is not written to a file before its commit.
 const WRITE_BUFFER: usize = 64 * 1024;
 
 /// Most threads [`Delivery::commit_all`] fsyncs files on at once: enough for the file system to
@@ -116,31 +121,19 @@ impl Maildir {
         &self.root
     }
 
-    /// Starts a delivery: creates `tmp/<unique>` and returns the writer for the message.
+    /// Starts a delivery: returns the writer for the message. No file exists yet: the message
+    /// is buffered, and goes into `tmp/` once it outgrows the buffer, or at commit.
     pub fn deliver(&self) -> io::Result<Delivery> {
-        let mut attempts = 0;
-        loop {
-            let unique = unique_name();
-            let tmp_path = self.root.join(TMP).join(&unique);
-            // `create_new`: a stale file of the same name is never overwritten.
-            match private_file_options().open(&tmp_path) {
-                Ok(file) => {
-                    return Ok(Delivery {
-                        file: BufWriter::with_capacity(WRITE_BUFFER, file),
-                        tmp_path,
-                        new_syncer: Arc::clone(&self.new_syncer),
-                        unique,
-                        stored: 0,
-                        wire: WireSize::new(),
-                        committed: false,
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => {
-                    attempts += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        Ok(Delivery {
+            content: Content::Buffered(Vec::new()),
+            tmp_dir: self.root.join(TMP),
+            tmp_path: None,
+            new_syncer: Arc::clone(&self.new_syncer),
+            unique: unique_name(),
+            stored: 0,
+            wire: WireSize::new(),
+            committed: false,
+        })
     }
 
     /// Lists the messages of `new/` and `cur/`, in delivery order: by the delivery time (the
@@ -232,13 +225,24 @@ impl Maildir {
 #[derive(Debug)]
 #[must_use = "a delivery is discarded unless committed"]
 pub struct Delivery {
-    file: BufWriter<File>,
-    tmp_path: PathBuf,
+    content: Content,
+    tmp_dir: PathBuf,
+    /// The tmp file, once created.
+    tmp_path: Option<PathBuf>,
     new_syncer: Arc<DirSyncer>,
     unique: String,
     stored: u64,
     wire: WireSize,
     committed: bool,
+}
+
+/// Where a delivery's octets are until commit.
+#[derive(Debug)]
+enum Content {
+    /// All of it so far, at most [`WRITE_BUFFER`] octets: no file yet.
+    Buffered(Vec<u8>),
+    /// Spilled into its tmp file.
+    File(BufWriter<File>),
 }
 
 impl Delivery {
@@ -315,8 +319,43 @@ impl Delivery {
 
     /// Step 1: the message's octets are on disk.
     fn sync_file(&mut self) -> io::Result<()> {
-        self.file.flush()?;
-        self.file.get_ref().sync_data()
+        let file = self.spill()?;
+        file.flush()?;
+        file.get_ref().sync_data()
+    }
+
+    /// Moves the buffered octets into a new tmp file (once); returns the file's writer.
+    fn spill(&mut self) -> io::Result<&mut BufWriter<File>> {
+        if let Content::Buffered(buffered) = &mut self.content {
+            let buffered = std::mem::take(buffered);
+            let (file, path) = self.create_tmp_file()?;
+            self.tmp_path = Some(path);
+            let mut file = BufWriter::with_capacity(WRITE_BUFFER, file);
+            file.write_all(&buffered)?;
+            self.content = Content::File(file);
+        }
+        match &mut self.content {
+            Content::File(file) => Ok(file),
+            Content::Buffered(_) => unreachable!("spilled just above"),
+        }
+    }
+
+    /// Creates `tmp/<unique>` with `create_new`, so a stale file of the same name is never
+    /// overwritten; on such a clash the delivery takes a fresh unique name (nothing has been
+    /// published under the old one).
+    fn create_tmp_file(&mut self) -> io::Result<(File, PathBuf)> {
+        let mut attempts = 0;
+        loop {
+            let path = self.tmp_dir.join(&self.unique);
+            match private_file_options().open(&path) {
+                Ok(file) => return Ok((file, path)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => {
+                    attempts += 1;
+                    self.unique = unique_name();
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Step 2: the message is visible in `new/` (not yet durably: see [`settle`]).
@@ -324,7 +363,10 @@ impl Delivery {
         let wire_size = self.wire.total();
         let file_name = format!("{},S={},W={}", self.unique, self.stored, wire_size);
         let path = self.new_syncer.dir().join(&file_name);
-        fs::rename(&self.tmp_path, &path)?;
+        let tmp_path = self.tmp_path.as_ref().ok_or_else(|| {
+            io::Error::other("a delivery is renamed only after its file is synced")
+        })?;
+        fs::rename(tmp_path, &path)?;
         // The tmp file is gone: from here on, Drop has nothing to remove.
         self.committed = true;
         Ok(Delivered {
@@ -346,23 +388,32 @@ impl Delivery {
 
 impl Write for Delivery {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = self.file.write(buf)?;
+        let written = match &mut self.content {
+            Content::Buffered(buffered) if buffered.len() + buf.len() <= WRITE_BUFFER => {
+                buffered.extend_from_slice(buf);
+                buf.len()
+            }
+            _ => self.spill()?.write(buf)?,
+        };
         self.stored += written as u64;
         self.wire.update(&buf[..written]);
         Ok(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        match &mut self.content {
+            Content::Buffered(_) => Ok(()),
+            Content::File(file) => file.flush(),
+        }
     }
 }
 
 impl Drop for Delivery {
     fn drop(&mut self) {
-        if !self.committed {
+        if let (false, Some(tmp_path)) = (self.committed, &self.tmp_path) {
             // Best effort: there is no one to tell, and a leftover in tmp/ is harmless to
             // readers (the Maildir specification has tmp/ cleaned after 36 hours).
-            let _ = fs::remove_file(&self.tmp_path);
+            let _ = fs::remove_file(tmp_path);
         }
     }
 }
@@ -676,11 +727,11 @@ mod tests {
     fn commit_all_fails_only_the_delivery_that_failed() {
         let dir = tempfile::tempdir().unwrap();
         let maildir = Maildir::open_or_create(dir.path()).unwrap();
-        let deliveries: Vec<Delivery> = (0..5)
+        let mut deliveries: Vec<Delivery> = (0..5)
             .map(|n| delivery_of(&maildir, format!("{n}\r\n").as_bytes()))
             .collect();
-        // Another agent cleaning tmp/ took the third one away: its rename fails.
-        fs::remove_file(&deliveries[2].tmp_path).unwrap();
+        // The third one cannot create its file (its tmp/ is gone): it fails alone.
+        deliveries[2].tmp_dir = dir.path().join("vanished");
         let results = Delivery::commit_all(deliveries);
         for (n, result) in results.iter().enumerate() {
             assert_eq!(result.is_ok(), n != 2, "delivery {n}: {result:?}");

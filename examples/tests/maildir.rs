@@ -52,7 +52,8 @@ fn nothing_is_visible_before_commit() {
     assert_eq!(delivery.len(), 22);
     assert!(names_in(&dir.path().join("new")).is_empty());
     assert!(maildir.scan().unwrap().is_empty());
-    assert_eq!(names_in(&dir.path().join("tmp")), [delivery.unique_name()]);
+    // A small message is buffered: no file anywhere until the commit.
+    assert!(names_in(&dir.path().join("tmp")).is_empty());
 
     let delivered = delivery.commit().unwrap();
     assert!(names_in(&dir.path().join("tmp")).is_empty());
@@ -70,6 +71,29 @@ fn nothing_is_visible_before_commit() {
         "{}",
         delivered.unique
     );
+}
+
+#[test]
+fn a_large_message_spills_into_tmp_and_a_dropped_one_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = Maildir::open_or_create(dir.path()).unwrap();
+    let line = b"a line of a large message, long enough to fill the buffer quickly\r\n";
+    let mut delivery = maildir.deliver().unwrap();
+    for _ in 0..2000 {
+        delivery.write_all(line).unwrap();
+    }
+    assert_eq!(names_in(&dir.path().join("tmp")), [delivery.unique_name()]);
+    assert!(names_in(&dir.path().join("new")).is_empty());
+    drop(delivery);
+    assert!(names_in(&dir.path().join("tmp")).is_empty());
+
+    let mut delivery = maildir.deliver().unwrap();
+    for _ in 0..2000 {
+        delivery.write_all(line).unwrap();
+    }
+    let delivered = delivery.commit().unwrap();
+    assert_eq!(fs::read(&delivered.path).unwrap(), line.repeat(2000));
+    assert!(names_in(&dir.path().join("tmp")).is_empty());
 }
 
 #[test]
