@@ -10,7 +10,6 @@ use std::time::Duration;
 use pop3_proto::client::{Connection, Event};
 
 use super::client::{ClientArgs, ClientError, Download, Received, Summary};
-use super::session::ClientSession;
 use crate::driver::Flow;
 use crate::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
 use crate::maildir::Delivery;
@@ -37,7 +36,7 @@ pub fn run(args: &ClientArgs) -> Result<Summary, ClientError> {
     } else {
         BlockingStream::Plain(tcp)
     };
-    let mut conn = ClientSession(Connection::new(args.machine_config()));
+    let mut conn = Connection::new(args.machine_config());
     let mut handler = Handler {
         download: &mut download,
         batch: Vec::with_capacity(COMMIT_BATCH),
@@ -73,7 +72,7 @@ struct Handler<'a> {
 impl Handler<'_> {
     /// Commits the batch; each stored message is then marked for deletion on `conn` (delete
     /// mode; without a connection it is only kept) or remembered (keep mode).
-    fn commit_batch(&mut self, mut conn: Option<&mut ClientSession>) -> Result<(), ClientError> {
+    fn commit_batch(&mut self, mut conn: Option<&mut Connection>) -> Result<(), ClientError> {
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -85,19 +84,19 @@ impl Handler<'_> {
         for (msg, result) in msgs.into_iter().zip(Delivery::commit_all(deliveries)) {
             let stored = self.download.committed(msg, result.map(|d| d.size));
             if let (Some(msg), Some(conn)) = (stored, conn.as_deref_mut()) {
-                self.download.dele(&mut conn.0, msg)?;
+                self.download.dele(conn, msg)?;
             }
         }
         Ok(())
     }
 }
 
-impl BlockingHandler<ClientSession> for Handler<'_> {
-    fn on_event(&mut self, conn: &mut ClientSession, event: Event) -> io::Result<Flow> {
+impl BlockingHandler<Connection> for Handler<'_> {
+    fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
         if matches!(event, Event::StartTls) {
             return Ok(Flow::StartTls);
         }
-        let outcome = match self.download.on_event(&mut conn.0, event) {
+        let outcome = match self.download.on_event(conn, event) {
             Ok(Some(received)) => {
                 self.batch.push(received);
                 if self.batch.len() >= COMMIT_BATCH {
@@ -119,7 +118,7 @@ impl BlockingHandler<ClientSession> for Handler<'_> {
         }
     }
 
-    fn on_idle(&mut self, conn: &mut ClientSession) -> io::Result<bool> {
+    fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
         let mut progressed = false;
         if !self.batch.is_empty() && !self.download.awaiting_messages() {
             if let Err(error) = self.commit_batch(Some(conn)) {
@@ -128,7 +127,7 @@ impl BlockingHandler<ClientSession> for Handler<'_> {
             }
             progressed = true;
         }
-        match self.download.finish_if_drained(&mut conn.0) {
+        match self.download.finish_if_drained(conn) {
             Ok(queued) => Ok(progressed || queued),
             Err(error) => {
                 self.download.fail(error);

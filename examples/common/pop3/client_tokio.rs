@@ -14,7 +14,6 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
 use super::client::{ClientArgs, ClientError, Download, Received, Summary};
-use super::session::ClientSession;
 use crate::driver::Flow;
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
 use crate::maildir::Delivery;
@@ -48,7 +47,7 @@ pub async fn run(args: &ClientArgs) -> Result<Summary, ClientError> {
     } else {
         Stream::Plain(tcp)
     };
-    let mut conn = ClientSession(Connection::new(args.machine_config()));
+    let mut conn = Connection::new(args.machine_config());
     let mut handler = SessionHandler {
         download: &mut download,
         batch: Vec::with_capacity(COMMIT_BATCH),
@@ -98,7 +97,7 @@ impl SessionHandler<'_> {
     }
 
     /// Waits for a batch to commit when [`BATCHES_IN_FLIGHT`] are busy, then starts this one.
-    async fn commit_batch(&mut self, conn: &mut ClientSession) -> Result<(), ClientError> {
+    async fn commit_batch(&mut self, conn: &mut Connection) -> Result<(), ClientError> {
         if self.commits.len() >= BATCHES_IN_FLIGHT
             && let Some(joined) = self.commits.join_next().await
         {
@@ -112,13 +111,13 @@ impl SessionHandler<'_> {
     /// without a connection it is only kept) or remembered (keep mode).
     fn settle(
         &mut self,
-        mut conn: Option<&mut ClientSession>,
+        mut conn: Option<&mut Connection>,
         joined: Result<Vec<CommitResult>, tokio::task::JoinError>,
     ) -> Result<(), ClientError> {
         for (msg, result) in joined.map_err(io::Error::other)? {
             let stored = self.download.committed(msg, result);
             if let (Some(msg), Some(conn)) = (stored, conn.as_deref_mut()) {
-                self.download.dele(&mut conn.0, msg)?;
+                self.download.dele(conn, msg)?;
             }
         }
         Ok(())
@@ -130,12 +129,12 @@ impl SessionHandler<'_> {
     }
 }
 
-impl Handler<ClientSession> for SessionHandler<'_> {
-    async fn on_event(&mut self, conn: &mut ClientSession, event: Event) -> io::Result<Flow> {
+impl Handler<Connection> for SessionHandler<'_> {
+    async fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
         if matches!(event, Event::StartTls) {
             return Ok(Flow::StartTls);
         }
-        let outcome = match self.download.on_event(&mut conn.0, event) {
+        let outcome = match self.download.on_event(conn, event) {
             Ok(Some(received)) => {
                 self.batch.push(received);
                 if self.batch.len() >= COMMIT_BATCH {
@@ -157,7 +156,7 @@ impl Handler<ClientSession> for SessionHandler<'_> {
         }
     }
 
-    async fn on_idle(&mut self, conn: &mut ClientSession) -> io::Result<bool> {
+    async fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
         let mut progressed = false;
         // Settle the batches that are done, without waiting.
         while let Some(joined) = self.commits.try_join_next() {
@@ -178,7 +177,7 @@ impl Handler<ClientSession> for SessionHandler<'_> {
         }
         let quit = self
             .download
-            .finish_if_drained(&mut conn.0)
+            .finish_if_drained(conn)
             .map_err(|e| self.fail(e))?;
         Ok(progressed || quit)
     }

@@ -9,8 +9,9 @@
 //! - [`client_tokio`], [`client_blocking`]: download a maildrop into a local Maildir, deleting
 //!   on the server (`--delete`) or leaving mail there and remembering unique-ids
 //!   ([`client`], [`uid_memory`]).
-//! - [`session`]: the machines as [`Session`](mail_wire::session::Session)s for the socket
-//!   loops of [`crate::driver`].
+//!
+//! The machines implement [`Session`](mail_wire::session::Session) themselves: the socket
+//! loops of [`crate::driver`] drive them as they are.
 //!
 //! What to answer when is the machines' business; here is only what they ask the application:
 //! is this login valid, what is in the maildrop, what does message N contain, remove these.
@@ -23,5 +24,4 @@ pub mod maildrop;
 pub mod server;
 pub mod server_blocking;
 pub mod server_tokio;
-pub mod session;
 pub mod uid_memory;

@@ -13,7 +13,6 @@ use super::maildrop::{CHUNK, OpenMaildrop, read_chunk};
 use super::server::{
     ServerArgs, ServerOptions, SetupError, announce, login_method, login_user, usage,
 };
-use super::session::ServerSession;
 use crate::driver::Flow;
 use crate::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
 use crate::maildir::WireReader;
@@ -102,7 +101,7 @@ pub fn connection(
         BlockingStream::Plain(tcp)
     };
     tracing::info!(%peer, tls = implicit_tls, "connection");
-    let mut conn = ServerSession(Connection::new(options.session_config(implicit_tls)));
+    let mut conn = Connection::new(options.session_config(implicit_tls));
     let mut handler = Handler {
         options: options.clone(),
         peer,
@@ -128,45 +127,45 @@ struct Handler {
 
 impl Handler {
     /// Hands the machine the next chunk of the message being sent; the last one ends it.
-    fn pump(&mut self, conn: &mut ServerSession) -> io::Result<()> {
+    fn pump(&mut self, conn: &mut Connection) -> io::Result<()> {
         let Some(reader) = self.reading.as_mut() else {
             return Ok(());
         };
-        if conn.0.message_complete() {
+        if conn.message_complete() {
             self.reading = None;
-            return conn.0.end_message().map_err(usage);
+            return conn.end_message().map_err(usage);
         }
         // A read error in the middle of a message cannot be told to the client any more:
         // the error ends the connection, and the client sees no terminating dot.
         let n = read_chunk(reader, &mut self.buf)?;
         if n > 0 {
-            conn.0.send_message_chunk(&self.buf[..n]).map_err(usage)?;
+            conn.send_message_chunk(&self.buf[..n]).map_err(usage)?;
         }
         if n < self.buf.len() {
             self.reading = None;
-            conn.0.end_message().map_err(usage)?;
+            conn.end_message().map_err(usage)?;
         }
         Ok(())
     }
 }
 
-impl BlockingHandler<ServerSession> for Handler {
-    fn on_event(&mut self, conn: &mut ServerSession, event: Event) -> io::Result<Flow> {
+impl BlockingHandler<Connection> for Handler {
+    fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
         match event {
             Event::Login(login) => match self.options.open_maildrop(&login) {
                 Ok((user, maildrop)) => {
                     tracing::info!(peer = %self.peer, user, method = login_method(&login), messages = maildrop.len(), "login");
-                    conn.0.accept(maildrop.listing()).map_err(usage)?;
+                    conn.accept(maildrop.listing()).map_err(usage)?;
                     self.user = Some(user);
                     self.maildrop = Some(maildrop);
                 }
                 Err(refusal) => {
                     tracing::warn!(peer = %self.peer, user = login_user(&login), method = login_method(&login), ?refusal, "login refused");
-                    conn.0.reject(refusal).map_err(usage)?;
+                    conn.reject(refusal).map_err(usage)?;
                 }
             },
             // Only PLAIN and LOGIN are offered, and the machine runs both itself.
-            Event::AuthStep { .. } => conn.0.reject(LoginRefusal::SysPerm).map_err(usage)?,
+            Event::AuthStep { .. } => conn.reject(LoginRefusal::SysPerm).map_err(usage)?,
             Event::StartTls => return Ok(Flow::StartTls),
             Event::Retrieve(retrieve) => {
                 let opened = match self.maildrop.as_ref() {
@@ -180,7 +179,7 @@ impl BlockingHandler<ServerSession> for Handler {
                     }
                     Err(error) => {
                         tracing::warn!(peer = %self.peer, msg = %retrieve.msg, %error, "message unavailable");
-                        conn.0.message_unavailable().map_err(usage)?;
+                        conn.message_unavailable().map_err(usage)?;
                     }
                 }
             }
@@ -189,16 +188,16 @@ impl BlockingHandler<ServerSession> for Handler {
                 match report {
                     Some(report) if report.is_complete() => {
                         tracing::info!(peer = %self.peer, user = ?self.user, deleted = report.deleted, "update");
-                        conn.0.commit_succeeded().map_err(usage)?;
+                        conn.commit_succeeded().map_err(usage)?;
                     }
                     Some(report) => {
                         for failure in &report.failed {
                             tracing::error!(uid = failure.uid, error = %failure.error, "cannot delete");
                         }
-                        conn.0.commit_failed().map_err(usage)?;
+                        conn.commit_failed().map_err(usage)?;
                     }
-                    None if deleted.is_empty() => conn.0.commit_succeeded().map_err(usage)?,
-                    None => conn.0.commit_failed().map_err(usage)?,
+                    None if deleted.is_empty() => conn.commit_succeeded().map_err(usage)?,
+                    None => conn.commit_failed().map_err(usage)?,
                 }
                 self.maildrop = None;
             }
@@ -215,7 +214,7 @@ impl BlockingHandler<ServerSession> for Handler {
         Ok(Flow::Continue)
     }
 
-    fn on_idle(&mut self, conn: &mut ServerSession) -> io::Result<bool> {
+    fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
         if self.reading.is_none() {
             return Ok(false);
         }

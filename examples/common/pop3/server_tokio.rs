@@ -17,7 +17,6 @@ use super::maildrop::{CHUNK, read_chunk};
 use super::server::{
     ServerArgs, ServerOptions, SetupError, announce, login_method, login_user, usage,
 };
-use super::session::ServerSession;
 use crate::driver::Flow;
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
 use crate::maildir::WireReader;
@@ -96,7 +95,7 @@ pub async fn connection(
         Stream::Plain(tcp)
     };
     tracing::info!(%peer, tls = implicit_tls, "connection");
-    let mut conn = ServerSession(Connection::new(options.session_config(implicit_tls)));
+    let mut conn = Connection::new(options.session_config(implicit_tls));
     let mut handler = SessionHandler {
         options,
         peer,
@@ -131,25 +130,23 @@ impl SessionHandler {
     /// Hands the machine the chunk just read; the last one ends the message.
     fn deliver_chunk(
         &mut self,
-        conn: &mut ServerSession,
+        conn: &mut Connection,
         reading: Reading,
         n: usize,
     ) -> io::Result<()> {
         if n > 0 {
-            conn.0
-                .send_message_chunk(&reading.buf[..n])
-                .map_err(usage)?;
+            conn.send_message_chunk(&reading.buf[..n]).map_err(usage)?;
         }
-        if n < reading.buf.len() || conn.0.message_complete() {
+        if n < reading.buf.len() || conn.message_complete() {
             self.spare = Some(reading.buf);
-            conn.0.end_message().map_err(usage)?;
+            conn.end_message().map_err(usage)?;
         } else {
             self.reading = Some(reading);
         }
         Ok(())
     }
 
-    async fn retrieve(&mut self, conn: &mut ServerSession, index: usize) -> io::Result<()> {
+    async fn retrieve(&mut self, conn: &mut Connection, index: usize) -> io::Result<()> {
         let message = self.maildrop.as_ref().and_then(|m| m.message(index));
         let buf = self.spare.take().unwrap_or_else(|| vec![0; CHUNK]);
         let opened = spawn_blocking(move || {
@@ -171,14 +168,14 @@ impl SessionHandler {
             Ok((reading, n)) => self.deliver_chunk(conn, reading, n),
             Err(error) => {
                 tracing::warn!(peer = %self.peer, index, %error, "message unavailable");
-                conn.0.message_unavailable().map_err(usage)
+                conn.message_unavailable().map_err(usage)
             }
         }
     }
 }
 
-impl Handler<ServerSession> for SessionHandler {
-    async fn on_event(&mut self, conn: &mut ServerSession, event: Event) -> io::Result<Flow> {
+impl Handler<Connection> for SessionHandler {
+    async fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
         match event {
             Event::Login(login) => {
                 let (method, user) = (login_method(&login), login_user(&login));
@@ -189,18 +186,18 @@ impl Handler<ServerSession> for SessionHandler {
                 match opened {
                     Ok((user, maildrop)) => {
                         tracing::info!(peer = %self.peer, user, method, messages = maildrop.len(), "login");
-                        conn.0.accept(maildrop.listing()).map_err(usage)?;
+                        conn.accept(maildrop.listing()).map_err(usage)?;
                         self.user = Some(user);
                         self.maildrop = Some(maildrop);
                     }
                     Err(refusal) => {
                         tracing::warn!(peer = %self.peer, user, method, ?refusal, "login refused");
-                        conn.0.reject(refusal).map_err(usage)?;
+                        conn.reject(refusal).map_err(usage)?;
                     }
                 }
             }
             // Only PLAIN and LOGIN are offered, and the machine runs both itself.
-            Event::AuthStep { .. } => conn.0.reject(LoginRefusal::SysPerm).map_err(usage)?,
+            Event::AuthStep { .. } => conn.reject(LoginRefusal::SysPerm).map_err(usage)?,
             Event::StartTls => return Ok(Flow::StartTls),
             Event::Retrieve(retrieve) => self.retrieve(conn, retrieve.index).await?,
             Event::Commit { deleted } => {
@@ -211,15 +208,15 @@ impl Handler<ServerSession> for SessionHandler {
                 match report {
                     Some(report) if report.is_complete() => {
                         tracing::info!(peer = %self.peer, user = ?self.user, deleted = report.deleted, "update");
-                        conn.0.commit_succeeded().map_err(usage)?;
+                        conn.commit_succeeded().map_err(usage)?;
                     }
                     Some(report) => {
                         for failure in &report.failed {
                             tracing::error!(uid = failure.uid, error = %failure.error, "cannot delete");
                         }
-                        conn.0.commit_failed().map_err(usage)?;
+                        conn.commit_failed().map_err(usage)?;
                     }
-                    None => conn.0.commit_failed().map_err(usage)?,
+                    None => conn.commit_failed().map_err(usage)?,
                 }
             }
             Event::Closed {
@@ -235,13 +232,13 @@ impl Handler<ServerSession> for SessionHandler {
         Ok(Flow::Continue)
     }
 
-    async fn on_idle(&mut self, conn: &mut ServerSession) -> io::Result<bool> {
+    async fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
         let Some(mut reading) = self.reading.take() else {
             return Ok(false);
         };
-        if conn.0.message_complete() {
+        if conn.message_complete() {
             self.spare = Some(reading.buf);
-            conn.0.end_message().map_err(usage)?;
+            conn.end_message().map_err(usage)?;
             return Ok(true);
         }
         // A read error in the middle of a message cannot be told to the client any more:

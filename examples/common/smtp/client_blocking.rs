@@ -8,7 +8,6 @@ use std::time::Duration;
 use smtp_proto::client::{Connection, Event};
 
 use super::args::ClientArgs;
-use super::machine::ClientMachine;
 use super::submission::{self, MessageSource, Submission};
 use crate::driver::Flow;
 use crate::driver::blocking::{self as driver, BlockingHandler, BlockingStream, BlockingTls};
@@ -34,7 +33,7 @@ pub fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>> {
     } else {
         BlockingStream::Plain(tcp)
     };
-    let mut machine = ClientMachine(Connection::new(config));
+    let mut machine = Connection::new(config);
     let mut handler = BlockingClient(Submission::new(envelope, args.to.clone(), message));
     let ended = driver::run(&mut machine, stream, &tls, &mut handler);
     tracing::debug!(?ended, "connection ended");
@@ -59,12 +58,12 @@ fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
 
 struct BlockingClient(Submission);
 
-impl BlockingHandler<ClientMachine> for BlockingClient {
-    fn on_event(&mut self, conn: &mut ClientMachine, event: Event) -> io::Result<Flow> {
-        self.0.on_event(&mut conn.0, event)
+impl BlockingHandler<Connection> for BlockingClient {
+    fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
+        self.0.on_event(conn, event)
     }
 
-    fn on_idle(&mut self, conn: &mut ClientMachine) -> io::Result<bool> {
-        self.0.on_idle(&mut conn.0)
+    fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
+        self.0.on_idle(conn)
     }
 }

@@ -7,7 +7,6 @@ use smtp_proto::client::{Connection, Event};
 use tokio::net::TcpStream;
 
 use super::args::ClientArgs;
-use super::machine::ClientMachine;
 use super::submission::{self, MessageSource, Submission};
 use crate::driver::Flow;
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
@@ -42,7 +41,7 @@ pub async fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connecting timed out"))??;
-    let mut machine = ClientMachine(Connection::new(config));
+    let mut machine = Connection::new(config);
     let mut handler = TokioClient(Submission::new(envelope, args.to.clone(), message));
     let ended = driver::run(&mut machine, stream, &tls, &mut handler).await;
     tracing::debug!(?ended, "connection ended");
@@ -56,12 +55,12 @@ pub async fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>
 
 struct TokioClient(Submission);
 
-impl Handler<ClientMachine> for TokioClient {
-    async fn on_event(&mut self, conn: &mut ClientMachine, event: Event) -> io::Result<Flow> {
-        self.0.on_event(&mut conn.0, event)
+impl Handler<Connection> for TokioClient {
+    async fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
+        self.0.on_event(conn, event)
     }
 
-    async fn on_idle(&mut self, conn: &mut ClientMachine) -> io::Result<bool> {
-        self.0.on_idle(&mut conn.0)
+    async fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
+        self.0.on_idle(conn)
     }
 }

@@ -6,9 +6,11 @@
 //!   relay, accounts, delivery through the store before the 250, the log lines.
 //! - [`trace`]: the `Return-Path:` and `Received:` lines on top of each stored message.
 //! - [`submission`]: the client's side of a session, shared by both runtimes.
-//! - [`machine`]: the machines as [`Session`](mail_wire::session::Session)s for the loops.
 //! - [`server_tokio`], [`server_blocking`], [`client_tokio`], [`client_blocking`]: listeners,
 //!   connections and the few lines that differ per runtime.
+//!
+//! The machines implement [`Session`](mail_wire::session::Session) themselves: the socket
+//! loops of [`crate::driver`] drive them as they are.
 //!
 //! The protocol itself (what to answer, in which state, with which code; dot-stuffing,
 //! STARTTLS resets, timeouts' values, limits) is the machines' business, never done here.
@@ -16,7 +18,6 @@
 pub mod args;
 pub mod client_blocking;
 pub mod client_tokio;
-pub mod machine;
 pub mod policy;
 pub mod server_blocking;
 pub mod server_tokio;

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use smtp_proto::server::{Connection, Event};
 
 use super::args::ServerArgs;
-use super::machine::ServerMachine;
 use super::policy::{Policy, ServerSession, Step};
 use crate::driver::Flow;
 use crate::driver::blocking::{self as driver, BlockingHandler, BlockingStream, BlockingTls};
@@ -144,7 +143,7 @@ fn session(shared: &Shared, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool
     } else {
         BlockingStream::Plain(tcp)
     };
-    let mut machine = ServerMachine(Connection::new(handler.0.machine_config()));
+    let mut machine = Connection::new(handler.0.machine_config());
     let ended = driver::run(&mut machine, stream, &shared.tls, &mut handler);
     handler.0.ended(&ended);
 }
@@ -152,13 +151,13 @@ fn session(shared: &Shared, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool
 /// [`ServerSession`] with blocking I/O: the commit runs right here.
 struct BlockingServer(ServerSession);
 
-impl BlockingHandler<ServerMachine> for BlockingServer {
-    fn on_event(&mut self, conn: &mut ServerMachine, event: Event) -> io::Result<Flow> {
-        match self.0.on_event(&mut conn.0, event)? {
+impl BlockingHandler<Connection> for BlockingServer {
+    fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
+        match self.0.on_event(conn, event)? {
             Step::Flow(flow) => Ok(flow),
             Step::Commit(incoming) => {
                 let result = incoming.commit();
-                self.0.finish_message(&mut conn.0, result)?;
+                self.0.finish_message(conn, result)?;
                 Ok(Flow::Continue)
             }
         }

@@ -11,7 +11,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use super::args::ServerArgs;
-use super::machine::ServerMachine;
 use super::policy::{Policy, ServerSession, Step};
 use crate::driver::Flow;
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
@@ -126,7 +125,7 @@ async fn session(
     } else {
         Stream::Plain(tcp)
     };
-    let mut machine = ServerMachine(Connection::new(handler.0.machine_config()));
+    let mut machine = Connection::new(handler.0.machine_config());
     let ended = driver::run(&mut machine, stream, &tls, &mut handler).await;
     handler.0.ended(&ended);
 }
@@ -137,13 +136,13 @@ pub const HANDSHAKE: Duration = Duration::from_secs(30);
 /// [`ServerSession`] under tokio: the commit runs on the blocking pool.
 struct TokioServer(ServerSession);
 
-impl Handler<ServerMachine> for TokioServer {
-    async fn on_event(&mut self, conn: &mut ServerMachine, event: Event) -> io::Result<Flow> {
-        match self.0.on_event(&mut conn.0, event)? {
+impl Handler<Connection> for TokioServer {
+    async fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
+        match self.0.on_event(conn, event)? {
             Step::Flow(flow) => Ok(flow),
             Step::Commit(incoming) => {
                 let result = incoming.commit_async().await;
-                self.0.finish_message(&mut conn.0, result)?;
+                self.0.finish_message(conn, result)?;
                 Ok(Flow::Continue)
             }
         }
