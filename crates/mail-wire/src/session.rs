@@ -105,7 +105,7 @@ pub trait Session {
 /// names and signatures, by delegation: the protocol crates keep their methods callable
 /// without the trait in scope, and state the contract once.
 ///
-/// ```ignore
+/// ```text
 /// mail_wire::impl_session!(Connection, Event, UsageError);
 /// ```
 #[macro_export]
