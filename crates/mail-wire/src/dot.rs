@@ -183,6 +183,7 @@ impl DotDecoder {
     /// `data` are used up. Never stops between a CR and the byte after it, nor inside a line
     /// start that could still be the terminator.
     fn run(&mut self, data: &[u8], out: &mut Output) -> usize {
+        let line_breaks = LineBreaks::new();
         let mut pos = 0;
         let mut seg = 0;
         loop {
@@ -215,7 +216,7 @@ impl DotDecoder {
             if !stuffed_line {
                 pos = skip_clean_blocks(data, pos);
             }
-            let Some(found) = memchr::memchr2(b'\r', b'\n', &data[pos..]) else {
+            let Some(found) = line_breaks.find(&data[pos..]) else {
                 pos = data.len();
                 break;
             };
@@ -371,6 +372,32 @@ impl Input for Bytes {
     }
 }
 
+/// Finds the next CR or LF. Built once per decoding run: `memchr::memchr2` picks its
+/// implementation on every call, which costs as much as the search on short lines.
+struct LineBreaks {
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::Two>,
+}
+
+impl LineBreaks {
+    #[inline]
+    fn new() -> Self {
+        Self {
+            #[cfg(all(target_arch = "x86_64", feature = "std"))]
+            avx2: memchr::arch::x86_64::avx2::memchr::Two::new(b'\r', b'\n'),
+        }
+    }
+
+    #[inline]
+    fn find(&self, haystack: &[u8]) -> Option<usize> {
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        if let Some(searcher) = &self.avx2 {
+            return searcher.find(haystack);
+        }
+        memchr::memchr2(b'\r', b'\n', haystack)
+    }
+}
+
 const BLOCK: usize = 64;
 
 /// Advances `pos` over whole blocks in which every line ending is CRLF and no line starts
@@ -419,6 +446,7 @@ impl LineState {
     /// with `.`. The one loop behind both [`DotEncoder`] and [`CrlfNormalizer`].
     #[inline(always)]
     fn walk(&mut self, chunk: &[u8], stuff: bool, mut emit: impl FnMut(&[u8])) {
+        let line_breaks = LineBreaks::new();
         let mut pos = 0;
         if self.pending_cr && !chunk.is_empty() {
             self.pending_cr = false;
@@ -439,7 +467,7 @@ impl LineState {
                 self.at_line_start = false;
             }
             pos = skip_clean_blocks(chunk, pos);
-            let Some(found) = memchr::memchr2(b'\r', b'\n', &chunk[pos..]) else {
+            let Some(found) = line_breaks.find(&chunk[pos..]) else {
                 break;
             };
             let at = pos + found;
