@@ -3,7 +3,7 @@
 //! and UIDL listings, a 10-line CAPA listing). Shared by the `pop3_parse` bench and the
 //! zero-allocation test.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use pop3_proto::{
     CapabilityList, Command, Limits, ParseError, ScanList, Stat, StatusLine, UidList,
 };
@@ -132,7 +132,9 @@ pub fn parse_commands(input: &Bytes, limits: &Limits) -> usize {
         match Command::parse(&rest, limits) {
             Ok((command, used)) => {
                 checksum += used + command.verb() as usize;
-                rest = rest.slice(used..);
+                // Moves the view forward without a reference count round trip, as a reader
+                // consuming its buffer does.
+                rest.advance(used);
             }
             Err(ParseError::Incomplete) => return checksum,
             Err(error) => panic!("bench input is valid: {error:?}"),

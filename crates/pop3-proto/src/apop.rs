@@ -99,6 +99,17 @@ impl ApopDigest {
         Ok(Self(digest))
     }
 
+    /// Decodes 32 octets already known to be hex digits (`is_ascii_hexdigit`).
+    pub(crate) fn from_valid_hex(hex: &[u8; 32]) -> Self {
+        let mut digest = [0u8; 16];
+        for (octet, pair) in digest.iter_mut().zip(hex.chunks_exact(2)) {
+            let high = hex_value(pair[0]).unwrap_or_default();
+            let low = hex_value(pair[1]).unwrap_or_default();
+            *octet = high << 4 | low;
+        }
+        Self(digest)
+    }
+
     /// The 16 octets.
     pub const fn as_bytes(&self) -> &[u8; 16] {
         &self.0

@@ -78,36 +78,63 @@ impl Verb {
 
     /// The verb a keyword names, compared case-insensitively; None for anything else.
     pub fn from_keyword(keyword: &[u8]) -> Option<Self> {
-        // Keywords are three or four octets (RFC 2449 section 3); fold into one u32.
-        if !(3..=4).contains(&keyword.len()) {
-            return None;
+        // Keywords are three or four octets (RFC 2449 section 3).
+        match *keyword {
+            [a, b, c, d] => Self::from_four(u32::from_le_bytes([a, b, c, d])),
+            [_, _, _] if keyword.eq_ignore_ascii_case(b"TOP") => Some(Self::Top),
+            _ => None,
         }
-        let mut folded = [0u8; 4];
-        for (to, from) in folded.iter_mut().zip(keyword) {
-            *to = from.to_ascii_uppercase();
+    }
+
+    /// The four-octet verb whose keyword is `word` (four octets read little-endian), in any
+    /// case. Folding clears bit 5 of every octet: exact for letters (an octet folds into
+    /// `A`..=`Z` only from a letter), so only UTF8's digit needs a second look.
+    #[inline]
+    fn from_four(word: u32) -> Option<Self> {
+        const fn key(keyword: &[u8; 4]) -> u32 {
+            u32::from_le_bytes(*keyword) & CASE_FOLD
         }
-        Some(match &folded {
-            b"USER" => Self::User,
-            b"PASS" => Self::Pass,
-            b"APOP" => Self::Apop,
-            b"STAT" => Self::Stat,
-            b"LIST" => Self::List,
-            b"RETR" => Self::Retr,
-            b"DELE" => Self::Dele,
-            b"NOOP" => Self::Noop,
-            b"RSET" => Self::Rset,
-            b"QUIT" => Self::Quit,
-            b"TOP\0" if keyword.len() == 3 => Self::Top,
-            b"UIDL" => Self::Uidl,
-            b"CAPA" => Self::Capa,
-            b"STLS" => Self::Stls,
-            b"AUTH" => Self::Auth,
-            b"UTF8" => Self::Utf8,
-            b"LANG" => Self::Lang,
+        const USER: u32 = key(b"USER");
+        const PASS: u32 = key(b"PASS");
+        const APOP: u32 = key(b"APOP");
+        const STAT: u32 = key(b"STAT");
+        const LIST: u32 = key(b"LIST");
+        const RETR: u32 = key(b"RETR");
+        const DELE: u32 = key(b"DELE");
+        const NOOP: u32 = key(b"NOOP");
+        const RSET: u32 = key(b"RSET");
+        const QUIT: u32 = key(b"QUIT");
+        const UIDL: u32 = key(b"UIDL");
+        const CAPA: u32 = key(b"CAPA");
+        const STLS: u32 = key(b"STLS");
+        const AUTH: u32 = key(b"AUTH");
+        const UTF8: u32 = key(b"UTF8");
+        const LANG: u32 = key(b"LANG");
+        Some(match word & CASE_FOLD {
+            USER => Self::User,
+            PASS => Self::Pass,
+            APOP => Self::Apop,
+            STAT => Self::Stat,
+            LIST => Self::List,
+            RETR => Self::Retr,
+            DELE => Self::Dele,
+            NOOP => Self::Noop,
+            RSET => Self::Rset,
+            QUIT => Self::Quit,
+            UIDL => Self::Uidl,
+            CAPA => Self::Capa,
+            STLS => Self::Stls,
+            AUTH => Self::Auth,
+            // `8` folds to 0x18, as 0x18 itself does: check the octet as sent.
+            UTF8 if word >> 24 == u32::from(b'8') => Self::Utf8,
+            LANG => Self::Lang,
             _ => return None,
         })
     }
 }
+
+/// Clears bit 5 of each of four octets: ASCII lower case to upper case.
+const CASE_FOLD: u32 = 0xDFDF_DFDF;
 
 impl fmt::Display for Verb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -121,6 +148,7 @@ pub struct MsgNumber(NonZeroU32);
 
 impl MsgNumber {
     /// The message numbered `n`, or None for zero.
+    #[inline]
     pub const fn new(n: u32) -> Option<Self> {
         match NonZeroU32::new(n) {
             Some(n) => Some(Self(n)),
@@ -129,19 +157,23 @@ impl MsgNumber {
     }
 
     /// The number.
+    #[inline]
     pub const fn get(self) -> u32 {
         self.0.get()
     }
 
     /// Parses the decimal digits of a message number.
+    #[inline]
     pub fn parse(digits: &[u8]) -> Result<Self, ValueError> {
         const WHAT: &str = "message number";
-        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-            return Err(ValueError::Malformed { what: WHAT });
+        match lexical::parse_u32(digits) {
+            Some(n) => Self::new(n).ok_or(ValueError::OutOfRange { what: WHAT }),
+            // Not a number at all, or one too large: only the first is malformed.
+            None if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) => {
+                Err(ValueError::Malformed { what: WHAT })
+            }
+            None => Err(ValueError::OutOfRange { what: WHAT }),
         }
-        lexical::parse_u32(digits)
-            .and_then(Self::new)
-            .ok_or(ValueError::OutOfRange { what: WHAT })
     }
 
     pub(crate) fn write(self, out: &mut BytesMut) {
@@ -329,7 +361,21 @@ impl Command {
     /// Returns the command and the octets it took, CRLF included. [`ParseError::Incomplete`]
     /// means no CRLF yet within the line limit ([`Limits::command_line`], or
     /// [`Limits::pass_line`] for PASS). Nothing is allocated: arguments are slices of `input`.
+    #[inline]
     pub fn parse(
+        input: &Bytes,
+        limits: &Limits,
+    ) -> Result<(Self, usize), ParseError<CommandError>> {
+        match fast::scan(input, LineEnd::Crlf, limits) {
+            Some(shape) => Ok((fast::build(shape, input), shape.used as usize)),
+            None => Self::parse_general(input, limits),
+        }
+    }
+
+    /// Frames and parses a line the fast path did not take: anything malformed, incomplete,
+    /// unusual (LANG, leading zeros, ...) or over a limit.
+    #[inline(never)]
+    fn parse_general(
         input: &Bytes,
         limits: &Limits,
     ) -> Result<(Self, usize), ParseError<CommandError>> {
@@ -342,7 +388,16 @@ impl Command {
 
     /// Parses one command line already framed (without its CRLF), for example by
     /// `mail_wire::line::LineFramer` set to [`Limits::max_command_line`].
+    #[inline]
     pub fn parse_line(line: Bytes, limits: &Limits) -> Result<Self, CommandError> {
+        match fast::scan(&line, LineEnd::Framed, limits) {
+            Some(shape) => Ok(fast::build_owned(shape, line)),
+            None => Self::parse_line_general(line, limits),
+        }
+    }
+
+    #[inline(never)]
+    fn parse_line_general(line: Bytes, limits: &Limits) -> Result<Self, CommandError> {
         lexical::check_line(&line)?;
         let limit = Self::line_limit(&line, limits);
         if line.len() + 2 > limit {
@@ -469,6 +524,7 @@ impl Command {
     }
 
     /// The command's keyword.
+    #[inline]
     pub fn verb(&self) -> Verb {
         match self {
             Self::User(_) => Verb::User,
@@ -586,4 +642,446 @@ fn args<const N: usize>(rest: Option<&[u8]>) -> Option<([&[u8]; N], usize)> {
         count += 1;
     }
     Some((found, count))
+}
+
+/// How the line handed to the fast path ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LineEnd {
+    /// The input holds the line and its CRLF (and maybe more after it).
+    Crlf,
+    /// The input is exactly the line, already framed without its CRLF.
+    Framed,
+}
+
+/// The fast path: one pass over a well-formed line, in the shapes real clients send.
+///
+/// It only ever accepts: a line it is not sure of (malformed, incomplete, over a limit,
+/// LANG, a number with more than ten digits, ...) gives None and goes to the general parser,
+/// so errors come from one place. Whatever it accepts, the general parser accepts with the
+/// same result (the `fast_path_agrees` tests hold it to that).
+///
+/// [`scan`](fast::scan) validates and returns a small [`Shape`](fast::Shape) of plain
+/// numbers; [`build`](fast::build) then writes the `Command` once, in place. Building the
+/// command inside the scan instead measured slower: the half-written enum was copied
+/// between the branches, which stalls store forwarding.
+mod fast {
+    use bytes::{Buf, Bytes};
+
+    use super::{Command, LineEnd, MsgNumber, Name, Password, Verb};
+    use crate::Limits;
+    use crate::apop::ApopDigest;
+    use crate::lexical;
+    use crate::sasl::{Mechanism, SaslData};
+
+    /// A line the fast path accepted: its verb, its message number, where its text
+    /// arguments end (or TOP's line count), and the octets it took. Plain numbers, so that
+    /// it stays out of memory until [`build`] writes the command.
+    #[derive(Clone, Copy)]
+    pub(super) struct Shape {
+        verb: Verb,
+        /// The message number of LIST, UIDL, RETR, DELE and TOP.
+        msg: Option<MsgNumber>,
+        /// Where the first text argument ends, or TOP's line count.
+        first: u32,
+        /// Where AUTH's initial response ends (0: none).
+        second: u32,
+        /// The octets the line took (CRLF included for [`LineEnd::Crlf`]).
+        pub(super) used: u32,
+    }
+
+    impl Shape {
+        #[inline(always)]
+        fn new(
+            verb: Verb,
+            msg: Option<MsgNumber>,
+            first: u32,
+            second: u32,
+            used: usize,
+        ) -> Option<Self> {
+            Some(Self {
+                verb,
+                msg,
+                first,
+                second,
+                used: u32::try_from(used).ok()?,
+            })
+        }
+    }
+
+    /// Validates the line at the front of `line`.
+    #[inline(always)]
+    pub(super) fn scan(line: &[u8], end: LineEnd, limits: &Limits) -> Option<Shape> {
+        let &[a, b, c, d, ..] = line else {
+            return None;
+        };
+        let Some(verb) = Verb::from_four(u32::from_le_bytes([a, b, c, d])) else {
+            // TOP is the only three-letter keyword.
+            return if [a, b, c].eq_ignore_ascii_case(b"TOP") && d == b' ' {
+                top(line, end, limits)
+            } else {
+                None
+            };
+        };
+        let at_end = |pos| line_end(line, pos, end, limits.command_line);
+        let spaced = line.get(4) == Some(&b' ');
+        match verb {
+            Verb::Stat
+            | Verb::Noop
+            | Verb::Rset
+            | Verb::Quit
+            | Verb::Capa
+            | Verb::Stls
+            | Verb::Utf8 => Shape::new(verb, None, 0, 0, at_end(4)?),
+            Verb::List | Verb::Uidl if !spaced => Shape::new(verb, None, 0, 0, at_end(4)?),
+            Verb::List | Verb::Uidl | Verb::Retr | Verb::Dele if spaced => {
+                let (msg, next) = msg_number(line, 5)?;
+                Shape::new(verb, Some(msg), 0, 0, at_end(next)?)
+            }
+            Verb::User if spaced => {
+                let name_end = word_end(line, 5, limits.argument)?;
+                Shape::new(verb, None, offset(name_end)?, 0, at_end(name_end)?)
+            }
+            Verb::Pass if spaced => pass(line, end, limits),
+            Verb::Apop if spaced => {
+                let name_end = word_end(line, 5, limits.argument)?;
+                let digest = line.get(name_end + 1..name_end + 33)?;
+                if line[name_end] != b' ' || !digest.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                Shape::new(verb, None, offset(name_end)?, 0, at_end(name_end + 33)?)
+            }
+            Verb::Auth if spaced => {
+                let mechanism_end = word_end(line, 5, Mechanism::MAX_LEN)?;
+                if !Mechanism::is_valid(&line[5..mechanism_end]) {
+                    return None;
+                }
+                let (response_end, used) = if line.get(mechanism_end) == Some(&b' ') {
+                    let response_end = word_end(line, mechanism_end + 1, usize::MAX)?;
+                    let response = &line[mechanism_end + 1..response_end];
+                    if !SaslData::is_valid_initial_response(response) {
+                        return None;
+                    }
+                    (offset(response_end)?, at_end(response_end)?)
+                } else {
+                    (0, at_end(mechanism_end)?)
+                };
+                Shape::new(verb, None, offset(mechanism_end)?, response_end, used)
+            }
+            _ => None,
+        }
+    }
+
+    /// The command a [`scan`] of `source` accepted, arguments sliced from `source`.
+    #[inline(always)]
+    pub(super) fn build(shape: Shape, source: &Bytes) -> Command {
+        build_with(shape, source, |range| source.slice(range))
+    }
+
+    /// The command a [`scan`] of the framed `line` accepted. A command with one text
+    /// argument takes it by narrowing `line` itself: no reference count is touched.
+    #[inline(always)]
+    pub(super) fn build_owned(shape: Shape, mut line: Bytes) -> Command {
+        match shape.verb {
+            Verb::User => {
+                line.truncate(shape.first as usize);
+                line.advance(5);
+                Command::User(Name(line))
+            }
+            Verb::Pass => {
+                line.truncate(shape.first as usize);
+                line.advance(5);
+                Command::Pass(Password(line))
+            }
+            _ => build_with(shape, &line, |range| line.slice(range)),
+        }
+    }
+
+    #[inline(always)]
+    fn build_with(
+        shape: Shape,
+        line: &[u8],
+        slice: impl Fn(core::ops::Range<usize>) -> Bytes,
+    ) -> Command {
+        let first = shape.first as usize;
+        match (shape.verb, shape.msg) {
+            (Verb::Stat, _) => Command::Stat,
+            (Verb::Noop, _) => Command::Noop,
+            (Verb::Rset, _) => Command::Rset,
+            (Verb::Quit, _) => Command::Quit,
+            (Verb::Capa, _) => Command::Capa,
+            (Verb::Stls, _) => Command::Stls,
+            (Verb::Utf8, _) => Command::Utf8,
+            (Verb::List, msg) => Command::List(msg),
+            (Verb::Uidl, msg) => Command::Uidl(msg),
+            (Verb::Retr, Some(msg)) => Command::Retr(msg),
+            (Verb::Dele, Some(msg)) => Command::Dele(msg),
+            (Verb::Top, Some(msg)) => Command::Top {
+                msg,
+                lines: shape.first,
+            },
+            (Verb::User, _) => Command::User(Name(slice(5..first))),
+            (Verb::Pass, _) => Command::Pass(Password(slice(5..first))),
+            (Verb::Apop, _) => {
+                let digest = line
+                    .get(first + 1..first + 33)
+                    .and_then(|hex| <&[u8; 32]>::try_from(hex).ok())
+                    .map_or(ApopDigest::from_valid_hex(&[b'0'; 32]), |hex| {
+                        ApopDigest::from_valid_hex(hex)
+                    });
+                Command::Apop {
+                    name: Name(slice(5..first)),
+                    digest,
+                }
+            }
+            (Verb::Auth, _) => Command::Auth {
+                mechanism: Mechanism::from_valid(slice(5..first)),
+                initial_response: (shape.second != 0).then(|| {
+                    SaslData::from_valid_initial_response(slice(first + 1..shape.second as usize))
+                }),
+            },
+            // `scan` gives RETR, DELE and TOP a number, and LANG never: unreachable.
+            (Verb::Retr | Verb::Dele | Verb::Top | Verb::Lang, _) => Command::Lang(None),
+        }
+    }
+
+    /// `TOP msg n`, after `TOP `.
+    #[inline(never)]
+    fn top(line: &[u8], end: LineEnd, limits: &Limits) -> Option<Shape> {
+        let (msg, next) = msg_number(line, 4)?;
+        if line.get(next) != Some(&b' ') {
+            return None;
+        }
+        let (lines, next) = number(line, next + 1)?;
+        let used = line_end(line, next, end, limits.command_line)?;
+        Shape::new(Verb::Top, Some(msg), lines, 0, used)
+    }
+
+    /// `PASS password`: the rest of the line, spaces included, bounded by the PASS limit.
+    #[inline(never)]
+    fn pass(line: &[u8], end: LineEnd, limits: &Limits) -> Option<Shape> {
+        let window = line.get(5..line.len().min(limits.pass_line))?;
+        let password_end = 5 + lexical::find_line_stop(window).unwrap_or(window.len());
+        if password_end == 5 {
+            return None;
+        }
+        let used = line_end(line, password_end, end, limits.pass_line)?;
+        Shape::new(Verb::Pass, None, offset(password_end)?, 0, used)
+    }
+
+    /// An offset that fits the [`Shape`] (lines are short; a huge configured limit is not).
+    #[inline(always)]
+    fn offset(pos: usize) -> Option<u32> {
+        u32::try_from(pos).ok()
+    }
+
+    /// Where the line ends if it ends at `pos`: the octets it took, within `limit` (which
+    /// counts the CRLF, framed or not).
+    #[inline(always)]
+    fn line_end(line: &[u8], pos: usize, end: LineEnd, limit: usize) -> Option<usize> {
+        let (ends, used) = match end {
+            LineEnd::Crlf => (line.get(pos..pos + 2) == Some(b"\r\n"), pos + 2),
+            LineEnd::Framed => (pos == line.len(), pos),
+        };
+        (ends && pos + 2 <= limit).then_some(used)
+    }
+
+    /// A message number at `pos` (not zero) and the offset after it.
+    #[inline(always)]
+    fn msg_number(line: &[u8], pos: usize) -> Option<(MsgNumber, usize)> {
+        let (n, next) = number(line, pos)?;
+        Some((MsgNumber::new(n)?, next))
+    }
+
+    /// One to ten decimal digits at `pos` that fit a u32, and the offset after them.
+    #[inline(always)]
+    fn number(line: &[u8], pos: usize) -> Option<(u32, usize)> {
+        let mut n: u64 = 0;
+        let mut i = pos;
+        while let Some(&digit) = line.get(i) {
+            if !digit.is_ascii_digit() {
+                break;
+            }
+            if i - pos == 10 {
+                return None;
+            }
+            n = n * 10 + u64::from(digit - b'0');
+            i += 1;
+        }
+        if i == pos {
+            return None;
+        }
+        Some((u32::try_from(n).ok()?, i))
+    }
+
+    /// The end of a word at `pos` of 1 to `max` octets, none of them a space or control
+    /// octet (the rule of `lexical::check_word`).
+    #[inline(always)]
+    fn word_end(line: &[u8], pos: usize, max: usize) -> Option<usize> {
+        let rest = line.get(pos..)?;
+        let len = rest
+            .iter()
+            .position(|&b| b <= b' ' || b == 0x7f)
+            .unwrap_or(rest.len());
+        (len != 0 && len <= max).then_some(pos + len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec::Vec;
+
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    use super::{Command, LineEnd, fast};
+    use crate::Limits;
+
+    /// Whatever the fast path accepts, the general parser accepts with the same result, both
+    /// on buffers (CRLF found in the input) and on framed lines.
+    fn assert_agrees(input: &[u8], limits: &Limits) {
+        let buffer = Bytes::copy_from_slice(input);
+        if let Some(shape) = fast::scan(&buffer, LineEnd::Crlf, limits) {
+            let fast = (fast::build(shape, &buffer), shape.used as usize);
+            let general = Command::parse_general(&buffer, limits);
+            assert_eq!(Ok(fast), general, "buffer {:?}", buffer);
+        }
+        let line = buffer.slice(..input.len().saturating_sub(2));
+        if let Some(shape) = fast::scan(&line, LineEnd::Framed, limits) {
+            let fast = fast::build_owned(shape, line.clone());
+            let general = Command::parse_line_general(line.clone(), limits);
+            assert_eq!(Ok(fast), general, "line {:?}", line);
+        }
+        // The public entry points give the general parser's answer in every case.
+        assert_eq!(
+            Command::parse(&buffer, limits),
+            Command::parse_general(&buffer, limits)
+        );
+        assert_eq!(
+            Command::parse_line(line.clone(), limits),
+            Command::parse_line_general(line, limits)
+        );
+    }
+
+    fn tight_limits() -> Limits {
+        let mut limits = Limits::new();
+        limits.command_line = 12;
+        limits.argument = 4;
+        limits.pass_line = 11;
+        limits
+    }
+
+    #[test]
+    fn fast_path_takes_the_common_shapes() {
+        let limits = Limits::new();
+        for line in [
+            &b"STAT\r\n"[..],
+            b"list\r\n",
+            b"LIST 7\r\n",
+            b"UIDL 4294967295\r\n",
+            b"RETR 1\r\n",
+            b"dele 12\r\n",
+            b"TOP 3 0\r\n",
+            b"USER mrose\r\n",
+            b"PASS secret with spaces\r\n",
+            b"APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n",
+            b"AUTH PLAIN dGVzdAB0ZXN0AHRlc3Q=\r\n",
+            b"AUTH PLAIN =\r\n",
+            b"AUTH XOAUTH2\r\n",
+            b"utf8\r\n",
+        ] {
+            let input = Bytes::from_static(line);
+            assert!(
+                fast::scan(&input, LineEnd::Crlf, &limits).is_some(),
+                "{line:?}"
+            );
+            assert_agrees(line, &limits);
+        }
+    }
+
+    #[test]
+    fn fast_path_leaves_the_rest_to_the_general_parser() {
+        let limits = Limits::new();
+        for line in [
+            &b"STATS\r\n"[..],
+            b"USERS x\r\n",
+            b"PASSWORD\r\n",
+            b"PASS \r\n",
+            b"UTF\x18\r\n",
+            b"TOP\r\n",
+            b"TOP\x001 2\r\n",
+            b"LIST 0\r\n",
+            b"LIST 4294967296\r\n",
+            b"LIST 00000000001\r\n",
+            b"LIST \r\n",
+            b"RETR\r\n",
+            b"USER a b\r\n",
+            b"USER a\nUSER b\r\n",
+            b"PASS a\x00b\r\n",
+            b"PASS a\rb\r\n",
+            b"APOP mrose c4c9334bac560ecc979e58001b3e22f\r\n",
+            b"AUTH PLAIN$ x\r\n",
+            b"AUTH PLAIN x y\r\n",
+            b"LANG en\r\n",
+            b"STAT",
+            b"STAT\r",
+            b"STAT\n",
+        ] {
+            let input = Bytes::from_static(line);
+            assert!(
+                fast::scan(&input, LineEnd::Crlf, &limits).is_none(),
+                "{line:?}"
+            );
+            assert_agrees(line, &limits);
+        }
+        // Limits apply on the fast path too.
+        let tight = tight_limits();
+        for line in [
+            &b"USER abcde\r\n"[..],
+            b"PASS 1234567\r\n",
+            b"RETR 123456\r\n",
+        ] {
+            let input = Bytes::from_static(line);
+            assert!(
+                fast::scan(&input, LineEnd::Crlf, &tight).is_none(),
+                "{line:?}"
+            );
+            assert_agrees(line, &tight);
+        }
+    }
+
+    fn line_strategy() -> impl Strategy<Value = Vec<u8>> {
+        let keyword = prop::sample::select(
+            &[
+                "USER", "user", "PASS", "pAsS", "APOP", "STAT", "LIST", "RETR", "DELE", "NOOP",
+                "RSET", "QUIT", "TOP", "top", "UIDL", "CAPA", "STLS", "AUTH", "UTF8", "utf8",
+                "LANG", "TOPS", "UTF", "LISTS",
+            ][..],
+        );
+        let tail = prop::collection::vec(
+            prop::sample::select(&b" 0123456789aZ=+/*-_.\r\n\x00\x7f\xc3"[..]),
+            0..48,
+        );
+        (keyword, tail, any::<bool>()).prop_map(|(keyword, tail, crlf)| {
+            let mut line = keyword.as_bytes().to_vec();
+            line.extend(tail);
+            if crlf {
+                line.extend_from_slice(b"\r\n");
+            }
+            line
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn fast_path_agrees_on_command_like_lines(line in line_strategy()) {
+            assert_agrees(&line, &Limits::new());
+            assert_agrees(&line, &tight_limits());
+        }
+
+        #[test]
+        fn fast_path_agrees_on_any_bytes(line in prop::collection::vec(any::<u8>(), 0..64)) {
+            assert_agrees(&line, &Limits::new());
+            assert_agrees(&line, &tight_limits());
+        }
+    }
 }

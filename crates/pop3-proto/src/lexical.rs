@@ -37,6 +37,7 @@ pub(crate) fn frame_at(
 
 /// Like [`frame_at`] without making a `Bytes`: the end of the line (before CR) and the
 /// offset just past its LF.
+#[inline]
 pub(crate) fn frame_end(
     input: &[u8],
     start: usize,
@@ -55,7 +56,7 @@ pub(crate) fn frame_end(
             FrameError::Incomplete
         }
     };
-    let Some(stop) = memchr::memchr3(b'\r', b'\n', 0, window) else {
+    let Some(stop) = find_line_stop(window) else {
         return Err(not_yet());
     };
     if window[stop] == b'\r' && window.get(stop + 1) == Some(&b'\n') {
@@ -75,6 +76,25 @@ pub(crate) fn frame_end(
         fault,
         consumed: start + lf + 1,
     })
+}
+
+/// The first CR, LF or NUL in `window`. POP3 lines are mostly a few octets long, where a
+/// plain loop beats memchr's set-up cost; longer lines go to memchr after the first stretch.
+#[inline]
+pub(crate) fn find_line_stop(window: &[u8]) -> Option<usize> {
+    const SHORT: usize = 32;
+    let (head, tail) = window.split_at(window.len().min(SHORT));
+    // One compare per octet on the common path: all three stops are at most CR (0x0d).
+    if let Some(i) = head
+        .iter()
+        .position(|&b| b <= b'\r' && matches!(b, b'\r' | b'\n' | 0))
+    {
+        return Some(i);
+    }
+    if tail.is_empty() {
+        return None;
+    }
+    memchr::memchr3(b'\r', b'\n', 0, tail).map(|i| SHORT + i)
 }
 
 /// A framed line may hold neither CR, LF nor NUL.
@@ -137,6 +157,7 @@ pub(crate) fn put_decimal(out: &mut bytes::BytesMut, mut n: u64) {
 }
 
 /// Parses a non-empty run of ASCII digits into a u64, or None on anything else or overflow.
+#[inline]
 pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
@@ -152,6 +173,7 @@ pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
 }
 
 /// Parses a non-empty run of ASCII digits into a u32.
+#[inline]
 pub(crate) fn parse_u32(digits: &[u8]) -> Option<u32> {
     parse_decimal(digits).and_then(|n| u32::try_from(n).ok())
 }
@@ -187,10 +209,24 @@ pub(crate) fn check_text(text: &[u8], what: &'static str, max: usize) -> Result<
 
 /// Splits `line` at its first space: the part before, and the part after (None if there is
 /// no space).
+#[inline]
 pub(crate) fn split_space(line: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match memchr::memchr(b' ', line) {
+    match find_space(line) {
         Some(i) => (&line[..i], Some(&line[i + 1..])),
         None => (line, None),
+    }
+}
+
+/// The first space in `line`: a plain loop over the short words of POP3 lines, memchr
+/// past them.
+#[inline]
+fn find_space(line: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    let (head, tail) = line.split_at(line.len().min(SHORT));
+    match head.iter().position(|&b| b == b' ') {
+        Some(i) => Some(i),
+        None if tail.is_empty() => None,
+        None => memchr::memchr(b' ', tail).map(|i| SHORT + i),
     }
 }
 
@@ -221,6 +257,7 @@ pub(crate) fn parse_framed_line<T>(
 
 /// Splits "first SP second [SP ignored...]" into its first two fields; RFC 1939 section 5
 /// lets a server put more after them, which a client ignores.
+#[inline]
 pub(crate) fn two_fields(text: &[u8]) -> Option<(&[u8], &[u8])> {
     let (first, rest) = split_space(text);
     let (second, _) = split_space(rest?);

@@ -37,16 +37,29 @@ impl Mechanism {
                 limit: Self::MAX_LEN,
             });
         }
-        if let Some(&octet) = name
-            .iter()
-            .find(|b| !(b.is_ascii_alphanumeric() || **b == b'-' || **b == b'_'))
-        {
+        if let Some(&octet) = name.iter().find(|&&b| !Self::is_name_octet(b)) {
             return Err(ValueError::ForbiddenOctet {
                 what: Self::WHAT,
                 octet,
             });
         }
         Ok(Self(name))
+    }
+
+    fn is_name_octet(octet: u8) -> bool {
+        octet.is_ascii_alphanumeric() || octet == b'-' || octet == b'_'
+    }
+
+    /// Whether `name` is a valid mechanism name ([`Mechanism::from_bytes`] accepts it).
+    #[inline]
+    pub(crate) fn is_valid(name: &[u8]) -> bool {
+        (1..=Self::MAX_LEN).contains(&name.len()) && name.iter().all(|&b| Self::is_name_octet(b))
+    }
+
+    /// A name [`Mechanism::is_valid`] accepted.
+    #[inline]
+    pub(crate) fn from_valid(name: Bytes) -> Self {
+        Self(name)
     }
 
     /// The name as sent.
@@ -82,16 +95,33 @@ impl SaslData {
     }
 
     pub(crate) fn from_bytes(base64: Bytes) -> Result<Self, ValueError> {
-        if let Some(&octet) = base64
-            .iter()
-            .find(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')))
-        {
+        if let Some(&octet) = base64.iter().find(|&&b| !Self::is_base64_octet(b)) {
             return Err(ValueError::ForbiddenOctet {
                 what: Self::WHAT,
                 octet,
             });
         }
         Ok(Self(base64))
+    }
+
+    fn is_base64_octet(octet: u8) -> bool {
+        octet.is_ascii_alphanumeric() || matches!(octet, b'+' | b'/' | b'=')
+    }
+
+    /// Whether [`SaslData::from_initial_response`] accepts `arg`.
+    #[inline]
+    pub(crate) fn is_valid_initial_response(arg: &[u8]) -> bool {
+        arg.iter().all(|&b| Self::is_base64_octet(b))
+    }
+
+    /// An initial response [`SaslData::is_valid_initial_response`] accepted.
+    #[inline]
+    pub(crate) fn from_valid_initial_response(arg: Bytes) -> Self {
+        if &arg[..] == b"=" {
+            Self::default()
+        } else {
+            Self(arg)
+        }
     }
 
     /// An initial response on the AUTH line: `=` stands for an empty one (RFC 5034 section 4).
