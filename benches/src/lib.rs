@@ -1,5 +1,6 @@
 //! Shared workloads for the benches and the allocation tests.
 
+pub mod alloc_counter;
 pub mod body;
 pub mod pop3_mix;
 pub mod smtp_mix;

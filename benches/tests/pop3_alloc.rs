@@ -1,53 +1,9 @@
 //! Parsing the POP3 bench mix allocates nothing per item: parsed values hold `Bytes`
 //! slices (reference counts), never copies.
-//!
-//! `#![allow(unsafe_code)]` is needed only because `GlobalAlloc` is an unsafe trait; the
-//! counter below adds no unsafe operation of its own beyond forwarding to `System`.
-#![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use benches::alloc_counter::{CountingAllocator, count_allocations};
 use benches::pop3_mix::{self, COMMAND_COUNT};
 use pop3_proto::{Command, Limits};
-
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // Only the measuring thread counts: the test harness allocates on its own threads.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn count() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards every call unchanged to the system allocator.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -56,16 +12,14 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 /// a `Vec`-backed `Bytes` to a shared one, once per buffer).
 fn allocations(rounds: usize, mut work: impl FnMut() -> usize) -> usize {
     std::hint::black_box(work());
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    COUNTING.with(|counting| counting.set(true));
-    for _ in 0..rounds {
-        std::hint::black_box(work());
-    }
-    COUNTING.with(|counting| counting.set(false));
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    count_allocations(|| {
+        for _ in 0..rounds {
+            std::hint::black_box(work());
+        }
+    })
+    .1
 }
 
-// One test function: the counter is global, and tests in one binary run on threads.
 #[test]
 fn parsing_the_pop3_mix_allocates_nothing() {
     let limits = Limits::default();

@@ -13,57 +13,13 @@
 //! message as one `Bytes` (a reference count) and only counts what the client delivers.
 //!
 //! The figures are printed (`cargo test -p benches --test pop3_session_alloc -- --nocapture`).
-//!
-//! `#![allow(unsafe_code)]` is needed only because `GlobalAlloc` is an unsafe trait; the
-//! counter below adds no unsafe operation of its own beyond forwarding to `System`.
-#![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use benches::alloc_counter::{CountingAllocator, counted, set_counting};
 use benches::body;
 use bytes::Bytes;
 use pop3_proto::client::{self, Request, TlsMode};
 use pop3_proto::server::{self, Maildrop};
 use pop3_proto::{MsgNumber, UniqueId};
-
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // Only the measuring thread counts: the test harness allocates on its own threads.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn count() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards every call unchanged to the system allocator.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -195,13 +151,12 @@ fn allocations(
     rounds: usize,
     mut work: impl FnMut(&mut Pair, usize, &dyn Fn(bool)),
 ) -> usize {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let counting = |on: bool| COUNTING.with(|counting| counting.set(on));
+    let before = counted();
     for round in 0..rounds {
-        work(pair, round, &counting);
+        work(pair, round, &set_counting);
     }
-    counting(false);
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    set_counting(false);
+    counted() - before
 }
 
 /// Per-command figures after warm-up.
@@ -345,7 +300,6 @@ fn check(dot_every: usize, label: &str) {
 /// The most allocations one RETR of a 10 KiB message may take.
 const RETR_BOUND: usize = 2;
 
-// One test function: the counter is global, and tests in one binary run on threads.
 #[test]
 fn pop3_session_steady_state_allocates_nothing_per_command() {
     // Plain text, one line in twenty starting with a dot (stuffed on the wire), and every

@@ -1,40 +1,13 @@
 //! Proof that parsing the SMTP bench mix allocates nothing per command or reply once warm:
 //! parsed values are slices of the input `Bytes` (reference counts), not copies.
 
-// `GlobalAlloc` is an unsafe trait: implementing it (a thin counter over `System`) needs
-// `unsafe`, and only here.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use benches::alloc_counter::{CountingAllocator, count_allocations};
 use benches::smtp_mix;
 use bytes::Bytes;
 use smtp_proto::{Capabilities, Command, Limits, ParseOptions, Reply};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to `System`, which upholds the contract.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn parse_commands(lines: &[Bytes], opts: &ParseOptions) -> usize {
     let mut parsed = 0;
@@ -86,7 +59,6 @@ fn parse_replies(ehlo: &Bytes, replies: &[Bytes], limits: &Limits) -> usize {
     parsed
 }
 
-// The only test of this binary: the counter is global, and tests of one binary run in parallel.
 #[test]
 fn parsing_the_mix_allocates_nothing_once_warm() {
     let lines = smtp_mix::as_bytes(smtp_mix::COMMANDS);
@@ -95,18 +67,18 @@ fn parsing_the_mix_allocates_nothing_once_warm() {
     let opts = ParseOptions::default();
     let limits = Limits::default();
     // The counter moves (so a zero below means something).
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    drop(std::hint::black_box(vec![1u8; 64]));
-    assert!(ALLOCATIONS.load(Ordering::Relaxed) > before);
+    let ((), moved) = count_allocations(|| drop(std::hint::black_box(vec![1u8; 64])));
+    assert!(moved > 0);
     // Borrowed parsing (`Command<&[u8]>`, `Reply<&[u8]>`) allocates nothing, not even
     // before the warm-up below: it never touches a `Bytes`.
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let mut items = 0;
-    for _ in 0..100 {
-        items += parse_commands_borrowed(&lines, &opts);
-        items += parse_replies_borrowed(&ehlo, &replies, &limits);
-    }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let (items, allocations) = count_allocations(|| {
+        let mut items = 0;
+        for _ in 0..100 {
+            items += parse_commands_borrowed(&lines, &opts);
+            items += parse_replies_borrowed(&ehlo, &replies, &limits);
+        }
+        items
+    });
     assert_eq!(
         items,
         100 * (smtp_mix::COMMANDS.len() + smtp_mix::REPLIES.len() + 1)
@@ -121,13 +93,14 @@ fn parsing_the_mix_allocates_nothing_once_warm() {
     parse_commands(&lines, &opts);
     parse_replies(&ehlo, &replies, &limits);
 
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let mut items = 0;
-    for _ in 0..100 {
-        items += parse_commands(&lines, &opts);
-        items += parse_replies(&ehlo, &replies, &limits);
-    }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let (items, allocations) = count_allocations(|| {
+        let mut items = 0;
+        for _ in 0..100 {
+            items += parse_commands(&lines, &opts);
+            items += parse_replies(&ehlo, &replies, &limits);
+        }
+        items
+    });
     assert_eq!(
         items,
         100 * (smtp_mix::COMMANDS.len() + smtp_mix::REPLIES.len() + 1)
