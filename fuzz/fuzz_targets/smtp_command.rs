@@ -50,9 +50,15 @@ fuzz_target!(|data: &[u8]| {
                 let mut out = BytesMut::new();
                 command.write(&mut out);
                 let written = out.freeze();
-                // The written form is canonical and strict: parse it with strict options.
+                // The written form has canonical, strict syntax: parse it strictly. Only the
+                // tolerance of long local parts carries over: it is about what an address may
+                // hold, not how it is written, and the writer keeps the address as it is.
                 let strict = ParseOptions {
                     smtputf8: true,
+                    leniency: Leniency {
+                        long_local_part: opts.leniency.long_local_part,
+                        ..Leniency::STRICT
+                    },
                     ..ParseOptions::default()
                 };
                 let (again, used) =

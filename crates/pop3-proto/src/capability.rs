@@ -2,8 +2,9 @@
 //! unknown capabilities preserved as sent.
 
 use bytes::{Bytes, BytesMut};
+use mail_wire::decimal;
 
-use crate::lexical::{self, put_decimal, split_space};
+use crate::lexical::{self, split_space};
 use crate::listing::ListingEntry;
 use crate::response::Text;
 use crate::sasl::Mechanism;
@@ -93,7 +94,7 @@ impl Capability {
         } else if is(b"LOGIN-DELAY") {
             let (seconds, per_user) = value_and_user(args?)?;
             Some(Self::LoginDelay {
-                seconds: lexical::parse_u32(seconds)?,
+                seconds: decimal::parse_u32(seconds)?,
                 per_user,
             })
         } else if is(b"PIPELINING") {
@@ -103,7 +104,7 @@ impl Capability {
             let policy = if policy.eq_ignore_ascii_case(b"NEVER") {
                 ExpirePolicy::Never
             } else {
-                ExpirePolicy::Days(lexical::parse_u32(policy)?)
+                ExpirePolicy::Days(decimal::parse_u32(policy)?)
             };
             Some(Self::Expire { policy, per_user })
         } else if is(b"UIDL") {
@@ -176,7 +177,7 @@ impl ListingEntry for Capability {
             Self::RespCodes => out.extend_from_slice(b"RESP-CODES"),
             Self::LoginDelay { seconds, per_user } => {
                 out.extend_from_slice(b"LOGIN-DELAY ");
-                put_decimal(out, u64::from(*seconds));
+                decimal::write_u64(out, u64::from(*seconds));
                 user(out, *per_user);
             }
             Self::Pipelining => out.extend_from_slice(b"PIPELINING"),
@@ -184,7 +185,7 @@ impl ListingEntry for Capability {
                 out.extend_from_slice(b"EXPIRE ");
                 match policy {
                     ExpirePolicy::Never => out.extend_from_slice(b"NEVER"),
-                    ExpirePolicy::Days(days) => put_decimal(out, u64::from(*days)),
+                    ExpirePolicy::Days(days) => decimal::write_u64(out, u64::from(*days)),
                 }
                 user(out, *per_user);
             }

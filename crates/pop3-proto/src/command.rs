@@ -5,6 +5,7 @@ use core::fmt;
 use core::num::NonZeroU32;
 
 use bytes::{Bytes, BytesMut};
+use mail_wire::decimal;
 
 use crate::apop::ApopDigest;
 use crate::lexical::{self, check_word, split_space};
@@ -166,7 +167,7 @@ impl MsgNumber {
     #[inline]
     pub fn parse(digits: &[u8]) -> Result<Self, ValueError> {
         const WHAT: &str = "message number";
-        match lexical::parse_u32(digits) {
+        match decimal::parse_u32(digits) {
             Some(n) => Self::new(n).ok_or(ValueError::OutOfRange { what: WHAT }),
             // Not a number at all, or one too large: only the first is malformed.
             None if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) => {
@@ -177,7 +178,7 @@ impl MsgNumber {
     }
 
     pub(crate) fn write(self, out: &mut BytesMut) {
-        lexical::put_decimal(out, u64::from(self.get()));
+        decimal::write_u64(out, u64::from(self.get()));
     }
 }
 
@@ -380,7 +381,7 @@ impl Command {
         limits: &Limits,
     ) -> Result<(Self, usize), ParseError<CommandError>> {
         let limit = Self::line_limit(input, limits);
-        let (end, consumed) = lexical::frame_end(input, 0, limit)?;
+        let (end, consumed) = lexical::frame(input, 0, limit)?;
         Self::parse_framed(input, &input[..end], limits)
             .map(|command| (command, consumed))
             .map_err(|error| ParseError::Invalid { error, consumed })
@@ -486,7 +487,7 @@ impl Command {
             Verb::Top => match args::<2>(rest) {
                 Some(([msg, lines], 2)) => Ok(Self::Top {
                     msg: msg_number(msg)?,
-                    lines: lexical::parse_u32(lines)
+                    lines: decimal::parse_u32(lines)
                         .ok_or(invalid(ValueError::Malformed { what: "line count" }))?,
                 }),
                 _ => Err(wrong),
@@ -599,7 +600,7 @@ impl Command {
                 space(out);
                 msg.write(out);
                 space(out);
-                lexical::put_decimal(out, u64::from(*lines));
+                decimal::write_u64(out, u64::from(*lines));
             }
             Self::Auth {
                 mechanism,
@@ -666,11 +667,11 @@ enum LineEnd {
 /// between the branches, which stalls store forwarding.
 mod fast {
     use bytes::{Buf, Bytes};
+    use mail_wire::line::find_cr_lf_nul;
 
     use super::{Command, LineEnd, MsgNumber, Name, Password, Verb};
     use crate::Limits;
     use crate::apop::ApopDigest;
-    use crate::lexical;
     use crate::sasl::{Mechanism, SaslData};
 
     /// A line the fast path accepted: its verb, its message number, where its text
@@ -860,7 +861,7 @@ mod fast {
     #[inline(never)]
     fn pass(line: &[u8], end: LineEnd, limits: &Limits) -> Option<Shape> {
         let window = line.get(5..line.len().min(limits.pass_line))?;
-        let password_end = 5 + lexical::find_line_stop(window).unwrap_or(window.len());
+        let password_end = 5 + find_cr_lf_nul(window).unwrap_or(window.len());
         if password_end == 5 {
             return None;
         }

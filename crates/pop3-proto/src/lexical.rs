@@ -1,181 +1,73 @@
-//! Lexical helpers shared by the parsers and writers: finding one CRLF-terminated line at
-//! the front of a buffer within a limit, and decimal numbers.
+//! Lexical helpers shared by the parsers and writers: the line at the front of a buffer,
+//! words, texts and fields.
 //!
-//! The session machines frame lines with `mail_wire::line::LineFramer`; this module serves
-//! the `parse(&Bytes)` entry points, which frame and parse in one call.
+//! What a line is (CRLF-terminated, within a limit, no NUL, bare CR or bare LF: RFC 1939
+//! section 3) is decided by `mail_wire::line`, for the session machines (`LineFramer`) and
+//! for the `parse(&Bytes)` entry points here (`scan_line`) alike; this module maps its
+//! verdicts to this crate's errors. Decimal numbers are `mail_wire::decimal`'s.
 
 use bytes::Bytes;
+use mail_wire::line::{self, LineEnding, LineError, LineScan};
 
-use crate::ValueError;
+use crate::{ParseError, ValueError};
 
-/// What is wrong with a line as a line, before its content is looked at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LineFault {
-    TooLong { limit: usize },
-    BareLf,
-    BareCr,
-    Nul,
-}
-
-/// Why no line came out of the buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FrameError {
-    Incomplete,
-    Fault { fault: LineFault, consumed: usize },
-}
-
-/// Takes the line at `input[start..]`: returns it without its CRLF, and the offset just
-/// past its LF. `limit` counts the CRLF.
-pub(crate) fn frame_at(
-    input: &Bytes,
-    start: usize,
-    limit: usize,
-) -> Result<(Bytes, usize), FrameError> {
-    let (end, next) = frame_end(input, start, limit)?;
-    Ok((input.slice(start..end), next))
-}
-
-/// Like [`frame_at`] without making a `Bytes`: the end of the line (before CR) and the
-/// offset just past its LF.
+/// Frames the line at `input[start..]` within `limit` (CRLF included): the end of its
+/// content and the offset just past its CRLF. A bad line is an error whose `consumed` covers
+/// it; an overlong line takes all of `input`, and the caller discards on to the next LF.
 #[inline]
-pub(crate) fn frame_end(
+pub(crate) fn frame<E: From<LineError>>(
     input: &[u8],
     start: usize,
     limit: usize,
-) -> Result<(usize, usize), FrameError> {
+) -> Result<(usize, usize), ParseError<E>> {
     let rest = input.get(start..).unwrap_or_default();
-    let window = &rest[..rest.len().min(limit)];
-    // One scan for the first CR, LF or NUL: on a good line that is the CR of its CRLF.
-    let not_yet = || {
-        if rest.len() >= limit {
-            FrameError::Fault {
-                fault: LineFault::TooLong { limit },
-                consumed: input.len(),
-            }
-        } else {
-            FrameError::Incomplete
-        }
-    };
-    let Some(stop) = find_line_stop(window) else {
-        return Err(not_yet());
-    };
-    if window[stop] == b'\r' && window.get(stop + 1) == Some(&b'\n') {
-        return Ok((start + stop, start + stop + 2));
-    }
-    // A fault: the bad line ends at its LF, which may not have arrived yet.
-    let Some(lf) = memchr::memchr(b'\n', &window[stop..]).map(|lf| stop + lf) else {
-        return Err(not_yet());
-    };
-    let fault = match window[stop] {
-        b'\n' => LineFault::BareLf,
-        0 => LineFault::Nul,
-        _ => LineFault::BareCr,
-    };
-    // What comes first is reported: a NUL before a bare LF is a NUL.
-    Err(FrameError::Fault {
-        fault,
-        consumed: start + lf + 1,
-    })
-}
-
-/// The first CR, LF or NUL in `window`. POP3 lines are mostly a few octets long, where a
-/// plain loop beats memchr's set-up cost; longer lines go to memchr after the first stretch.
-#[inline]
-pub(crate) fn find_line_stop(window: &[u8]) -> Option<usize> {
-    const SHORT: usize = 32;
-    let (head, tail) = window.split_at(window.len().min(SHORT));
-    // One compare per octet on the common path: all three stops are at most CR (0x0d).
-    if let Some(i) = head
-        .iter()
-        .position(|&b| b <= b'\r' && matches!(b, b'\r' | b'\n' | 0))
-    {
-        return Some(i);
-    }
-    if tail.is_empty() {
-        return None;
-    }
-    memchr::memchr3(b'\r', b'\n', 0, tail).map(|i| SHORT + i)
-}
-
-/// A framed line may hold neither CR, LF nor NUL.
-pub(crate) fn check_line(line: &[u8]) -> Result<(), LineFault> {
-    match memchr::memchr3(b'\r', b'\n', 0, line).map(|i| line[i]) {
-        None => Ok(()),
-        Some(b'\r') => Err(LineFault::BareCr),
-        Some(b'\n') => Err(LineFault::BareLf),
-        Some(_) => Err(LineFault::Nul),
-    }
-}
-
-impl From<LineFault> for crate::CommandError {
-    fn from(fault: LineFault) -> Self {
-        match fault {
-            LineFault::TooLong { limit } => Self::LineTooLong { limit },
-            LineFault::BareLf => Self::BareLf,
-            LineFault::BareCr => Self::BareCr,
-            LineFault::Nul => Self::Nul,
-        }
-    }
-}
-
-impl From<LineFault> for crate::ResponseError {
-    fn from(fault: LineFault) -> Self {
-        match fault {
-            LineFault::TooLong { limit } => Self::LineTooLong { limit },
-            LineFault::BareLf => Self::BareLf,
-            LineFault::BareCr => Self::BareCr,
-            LineFault::Nul => Self::Nul,
-        }
-    }
-}
-
-impl<E: From<LineFault>> From<FrameError> for crate::ParseError<E> {
-    fn from(error: FrameError) -> Self {
-        match error {
-            FrameError::Incomplete => Self::Incomplete,
-            FrameError::Fault { fault, consumed } => Self::Invalid {
-                error: fault.into(),
-                consumed,
+    match line::scan_line(rest, limit, LineEnding::Crlf) {
+        LineScan::Line {
+            content_len,
+            total_len,
+        } => Ok((start + content_len, start + total_len)),
+        LineScan::Incomplete => Err(ParseError::Incomplete),
+        LineScan::Fault { error, consumed } => Err(ParseError::Invalid {
+            error: error.into(),
+            consumed: match error {
+                LineError::TooLong { .. } => input.len(),
+                _ => start + consumed,
             },
+        }),
+    }
+}
+
+/// A line already framed (without its CRLF) may hold neither CR, LF nor NUL; the first one
+/// found names the error.
+pub(crate) fn check_line(line: &[u8]) -> Result<(), LineError> {
+    match line::find_cr_lf_nul(line).map(|i| line[i]) {
+        None => Ok(()),
+        Some(b'\r') => Err(LineError::BareCr),
+        Some(b'\n') => Err(LineError::BareLf),
+        Some(_) => Err(LineError::Nul),
+    }
+}
+
+impl From<LineError> for crate::CommandError {
+    fn from(error: LineError) -> Self {
+        match error {
+            LineError::TooLong { limit } => Self::LineTooLong { limit },
+            LineError::BareLf => Self::BareLf,
+            LineError::BareCr => Self::BareCr,
+            LineError::Nul => Self::Nul,
         }
     }
 }
 
-/// Writes a decimal number without allocating.
-pub(crate) fn put_decimal(out: &mut bytes::BytesMut, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+impl From<LineError> for crate::ResponseError {
+    fn from(error: LineError) -> Self {
+        match error {
+            LineError::TooLong { limit } => Self::LineTooLong { limit },
+            LineError::BareLf => Self::BareLf,
+            LineError::BareCr => Self::BareCr,
+            LineError::Nul => Self::Nul,
         }
     }
-    out.extend_from_slice(&digits[i..]);
-}
-
-/// Parses a non-empty run of ASCII digits into a u64, or None on anything else or overflow.
-#[inline]
-pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some(n)
-}
-
-/// Parses a non-empty run of ASCII digits into a u32.
-#[inline]
-pub(crate) fn parse_u32(digits: &[u8]) -> Option<u32> {
-    parse_decimal(digits).and_then(|n| u32::try_from(n).ok())
 }
 
 /// Checks one word of a command or response: non-empty, at most `max` octets, no space,
@@ -236,7 +128,7 @@ pub(crate) fn parse_front<T>(
     limit: usize,
     parse: impl FnOnce(&Bytes, &[u8]) -> Result<T, crate::ResponseError>,
 ) -> Result<(T, usize), crate::ParseError<crate::ResponseError>> {
-    let (end, consumed) = frame_end(input, 0, limit)?;
+    let (end, consumed) = frame(input, 0, limit)?;
     parse(input, &input[..end])
         .map(|value| (value, consumed))
         .map_err(|error| crate::ParseError::Invalid { error, consumed })

@@ -15,9 +15,11 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use bytes::{Bytes, BytesMut};
+use mail_wire::decimal;
+use mail_wire::line::{self, LineEnding, LineError, LineScan};
 
 use crate::command::MsgNumber;
-use crate::lexical::{self, FrameError, LineFault, put_decimal, two_fields};
+use crate::lexical::{self, two_fields};
 use crate::response::StatusLine;
 use crate::{Limits, ParseError, ResponseError, ValueError};
 
@@ -106,7 +108,7 @@ impl ScanListing {
     const WHAT: &'static str = "scan listing";
 
     fn from_text(text: &[u8]) -> Result<Self, ResponseError> {
-        let (msg, size) = msg_and(text, Self::WHAT, lexical::parse_decimal)?;
+        let (msg, size) = msg_and(text, Self::WHAT, decimal::parse_u64)?;
         Ok(Self { msg, size })
     }
 
@@ -150,7 +152,7 @@ impl ListingEntry for ScanListing {
     fn write_entry(&self, out: &mut BytesMut) {
         self.msg.write(out);
         out.extend_from_slice(b" ");
-        put_decimal(out, self.size);
+        decimal::write_u64(out, self.size);
         out.extend_from_slice(b"\r\n");
     }
 }
@@ -244,26 +246,31 @@ impl<E: ListingEntry> Listing<E> {
         let mut len = 0;
         let mut first_error = None;
         loop {
-            let (end, next) = match lexical::frame_end(input, pos, limits.response_line) {
-                Ok(framed) => framed,
-                Err(FrameError::Incomplete) if input.len() <= limits.listing => {
+            let rest = &input[pos..];
+            let (end, next) = match line::scan_line(rest, limits.response_line, LineEnding::Crlf) {
+                LineScan::Line {
+                    content_len,
+                    total_len,
+                } => (pos + content_len, pos + total_len),
+                LineScan::Incomplete if input.len() <= limits.listing => {
                     return Err(ParseError::Incomplete);
                 }
-                Err(FrameError::Incomplete) => {
+                LineScan::Incomplete => {
                     return Err(Self::too_long(limits, input.len()));
                 }
-                Err(FrameError::Fault {
-                    fault: fault @ LineFault::TooLong { .. },
-                    consumed,
-                }) => {
+                LineScan::Fault {
+                    error: error @ LineError::TooLong { .. },
+                    ..
+                } => {
+                    // Cannot be skipped line by line: the listing goes as a whole.
                     return Err(ParseError::Invalid {
-                        error: fault.into(),
-                        consumed,
+                        error: error.into(),
+                        consumed: input.len(),
                     });
                 }
-                Err(FrameError::Fault { fault, consumed }) => {
-                    first_error.get_or_insert(fault.into());
-                    pos = consumed;
+                LineScan::Fault { error, consumed } => {
+                    first_error.get_or_insert(error.into());
+                    pos += consumed;
                     continue;
                 }
             };

@@ -10,8 +10,9 @@
 use core::fmt;
 
 use bytes::{Bytes, BytesMut};
+use mail_wire::decimal;
 
-use crate::lexical::{self, put_decimal, two_fields};
+use crate::lexical::{self, two_fields};
 use crate::sasl::SaslData;
 use crate::{Limits, ParseError, ResponseError, ValueError};
 
@@ -488,17 +489,17 @@ impl Stat {
         };
         let (count, size) = two_fields(status.text().as_bytes()).ok_or(malformed)?;
         Ok(Self {
-            count: lexical::parse_u32(count).ok_or(malformed)?,
-            size: lexical::parse_decimal(size).ok_or(malformed)?,
+            count: decimal::parse_u32(count).ok_or(malformed)?,
+            size: decimal::parse_u64(size).ok_or(malformed)?,
         })
     }
 
     /// Writes `+OK count size`, CRLF included.
     pub fn write(&self, out: &mut BytesMut) {
         out.extend_from_slice(b"+OK ");
-        put_decimal(out, u64::from(self.count));
+        decimal::write_u64(out, u64::from(self.count));
         out.extend_from_slice(b" ");
-        put_decimal(out, self.size);
+        decimal::write_u64(out, self.size);
         out.extend_from_slice(b"\r\n");
     }
 }

@@ -167,8 +167,8 @@ impl AuthResponse {
         input: &Bytes,
         limits: &Limits,
     ) -> Result<(Self, usize), ParseError<ResponseError>> {
-        let (line, consumed) = lexical::frame_at(input, 0, limits.sasl_line)?;
-        Self::parse_framed(line)
+        let (end, consumed) = lexical::frame(input, 0, limits.sasl_line)?;
+        Self::parse_framed(input.slice(..end))
             .map(|response| (response, consumed))
             .map_err(|error| ParseError::Invalid { error, consumed })
     }

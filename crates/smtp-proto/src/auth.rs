@@ -4,11 +4,12 @@
 use core::fmt;
 
 use bytes::{Bytes, BytesMut};
+use mail_wire::line::{self, LineEnding, LineScan};
 
 use crate::error::{CommandError, ParseError, ValueError};
 use crate::limits::Limits;
 use crate::storage::{Storage, share};
-use crate::syntax::{self, BASE64, LineScan};
+use crate::syntax::{self, BASE64};
 
 /// A SASL mechanism name (RFC 4422 section 3.1: 1 to 20 of upper-case letters, digits, `-`,
 /// `_`; lower case is read and upper-cased): `mail_wire`'s, shared with POP3. Copy, no allocation.
@@ -153,23 +154,20 @@ impl<B: Storage> AuthResponse<B> {
         limits: &Limits,
     ) -> Result<(AuthResponse<B>, usize), ParseError<CommandError>> {
         let bytes = input.as_ref();
-        match syntax::scan_line(bytes, limits.auth_line, false) {
-            LineScan::Line { end, next } => match AuthResponse::parse_slice(input, &bytes[..end]) {
-                Ok(response) => Ok((response, next)),
+        match line::scan_line(bytes, limits.auth_line, LineEnding::Crlf) {
+            LineScan::Line {
+                content_len,
+                total_len,
+            } => match AuthResponse::parse_slice(input, &bytes[..content_len]) {
+                Ok(response) => Ok((response, total_len)),
                 Err(error) => Err(ParseError::Invalid {
                     error,
-                    consumed: next,
+                    consumed: total_len,
                 }),
             },
             LineScan::Incomplete => Err(ParseError::Incomplete),
-            LineScan::TooLong { consumed } => Err(ParseError::Invalid {
-                error: CommandError::LineTooLong {
-                    limit: limits.auth_line,
-                },
-                consumed,
-            }),
-            LineScan::Forbidden { byte, consumed } => Err(ParseError::Invalid {
-                error: CommandError::ForbiddenByte(byte),
+            LineScan::Fault { error, consumed } => Err(ParseError::Invalid {
+                error: CommandError::from_line_error(error, limits.auth_line),
                 consumed,
             }),
         }

@@ -4,6 +4,7 @@
 use core::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use mail_wire::decimal;
 
 use crate::address::Domain;
 use crate::auth::Mechanism;
@@ -135,7 +136,7 @@ fn classify(line: &[u8]) -> Option<(Extension, &[u8])> {
     let (keyword, params) = split_keyword(line);
     let extension = Extension::from_keyword(keyword)?;
     let well_formed = match extension {
-        Extension::Size => params.is_empty() || syntax::parse_u64(params).is_some(),
+        Extension::Size => params.is_empty() || syntax::parse_size(params).is_some(),
         Extension::Auth => true,
         _ => params.is_empty(),
     };
@@ -223,7 +224,7 @@ impl Summary {
         match extension {
             Extension::Size => match params {
                 [] => self.size = 0,
-                _ => match syntax::parse_u64(params) {
+                _ => match syntax::parse_size(params) {
                     Some(size) => self.size = size,
                     None => return,
                 },
@@ -290,7 +291,7 @@ impl Capabilities {
         let mut line = BytesMut::from(&b"SIZE"[..]);
         if limit > 0 {
             line.put_u8(b' ');
-            syntax::put_u64(&mut line, limit);
+            decimal::write_u64(&mut line, limit);
         }
         self.rebuild(Some(Extension::Size), Some(&line));
     }

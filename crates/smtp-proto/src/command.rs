@@ -3,6 +3,8 @@
 use core::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use mail_wire::decimal;
+use mail_wire::line::{self, LineEnding, LineScan};
 
 use crate::address::{self, Domain, ForwardPath, ParsedPath, PathRules, ReversePath};
 use crate::auth::{Mechanism, SaslData};
@@ -10,7 +12,7 @@ use crate::error::{AddressError, CommandError, ParseError, ValueError};
 use crate::options::ParseOptions;
 use crate::params::{MailParams, RcptParams};
 use crate::storage::{Storage, share};
-use crate::syntax::{self, LineScan, TEXT};
+use crate::syntax::{self, TEXT};
 
 /// The argument of VRFY, EXPN, HELP or NOOP (RFC 5321 `String`, read loosely): printable
 /// text, UTF-8 only with SMTPUTF8. Never holds CR, LF or NUL.
@@ -247,25 +249,25 @@ impl<B: Storage> Command<B> {
         // The window is the AUTH line limit, the largest; other verbs are held to
         // the command line limit once the verb is known.
         let window = opts.limits.command_line.max(opts.limits.auth_line);
-        match syntax::scan_line(bytes, window, opts.leniency.bare_lf) {
-            LineScan::Line { end, next } => {
-                match Command::parse_slice(input, &bytes[..end], next, opts) {
-                    Ok(command) => Ok((command, next)),
-                    Err(error) => Err(ParseError::Invalid {
-                        error,
-                        consumed: next,
-                    }),
-                }
-            }
+        let ending = if opts.leniency.bare_lf {
+            LineEnding::CrlfOrBareLf
+        } else {
+            LineEnding::Crlf
+        };
+        match line::scan_line(bytes, window, ending) {
+            LineScan::Line {
+                content_len,
+                total_len,
+            } => match Command::parse_slice(input, &bytes[..content_len], total_len, opts) {
+                Ok(command) => Ok((command, total_len)),
+                Err(error) => Err(ParseError::Invalid {
+                    error,
+                    consumed: total_len,
+                }),
+            },
             LineScan::Incomplete => Err(ParseError::Incomplete),
-            LineScan::TooLong { consumed } => Err(ParseError::Invalid {
-                error: CommandError::LineTooLong {
-                    limit: opts.limits.command_line,
-                },
-                consumed,
-            }),
-            LineScan::Forbidden { byte, consumed } => Err(ParseError::Invalid {
-                error: CommandError::ForbiddenByte(byte),
+            LineScan::Fault { error, consumed } => Err(ParseError::Invalid {
+                error: CommandError::from_line_error(error, opts.limits.command_line),
                 consumed,
             }),
         }
@@ -377,7 +379,7 @@ impl<B: Storage> Command<B> {
             }
             Command::Bdat { size, last } => {
                 out.put_u8(b' ');
-                syntax::put_u64(out, *size);
+                decimal::write_u64(out, *size);
                 if *last {
                     out.extend_from_slice(b" LAST");
                 }
@@ -500,7 +502,7 @@ fn parse_bdat<B: Storage>(
         Some(sp) if arg[sp + 1..].eq_ignore_ascii_case(b"LAST") => (&arg[..sp], true),
         Some(_) => return Err(CommandError::ParameterSyntax("BDAT size [LAST]")),
     };
-    let size = syntax::parse_u64(size)
+    let size = syntax::parse_size(size)
         .ok_or(CommandError::ParameterSyntax("chunk size must be a number"))?;
     Ok(Command::Bdat { size, last })
 }

@@ -2,6 +2,8 @@
 //! ([`CommandError::reply`]); what a caller did wrong when building a value is a
 //! [`ValueError`] or an [`AddressError`].
 
+use mail_wire::line::LineError;
+
 use crate::reply::{EnhancedCode, Reply};
 
 /// The outcome of parsing from a buffer that may not yet hold a whole line or reply.
@@ -84,6 +86,25 @@ impl CommandError {
             }
             CommandError::UnsupportedParameter => Reply::unsupported_parameter(),
         }
+    }
+
+    /// What a command line that `mail_wire::line` found bad is, with `limit` the command line
+    /// limit in force.
+    pub(crate) const fn from_line_error(error: LineError, limit: usize) -> Self {
+        match error {
+            LineError::TooLong { .. } => CommandError::LineTooLong { limit },
+            _ => CommandError::ForbiddenByte(forbidden_octet(error)),
+        }
+    }
+}
+
+/// The octet behind a line error that is not about length: NUL, CR or LF. (Callers take
+/// `TooLong` first; it has no octet of its own and maps to LF, the octet it waits for.)
+pub(crate) const fn forbidden_octet(error: LineError) -> u8 {
+    match error {
+        LineError::Nul => 0,
+        LineError::BareCr => b'\r',
+        LineError::BareLf | LineError::TooLong { .. } => b'\n',
     }
 }
 

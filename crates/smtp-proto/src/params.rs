@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use mail_wire::decimal;
 
 use crate::error::{CommandError, ValueError};
 use crate::limits;
@@ -699,7 +700,7 @@ impl<B: Storage> MailParams<B> {
             let (keyword, value) = param?;
             let flag = match keyword.len() {
                 4 if keyword.eq_ignore_ascii_case(b"SIZE") => {
-                    params.size = syntax::parse_u64(required(value)?)
+                    params.size = syntax::parse_size(required(value)?)
                         .ok_or(CommandError::ParameterSyntax("SIZE needs a number"))?;
                     HAS_SIZE
                 }
@@ -799,7 +800,7 @@ impl<B: Storage> MailParams<B> {
     pub fn write(&self, out: &mut BytesMut) {
         if let Some(size) = self.size() {
             out.extend_from_slice(b" SIZE=");
-            syntax::put_u64(out, size);
+            decimal::write_u64(out, size);
         }
         if let Some(body) = self.body {
             out.extend_from_slice(b" BODY=");

@@ -4,12 +4,14 @@
 use core::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use mail_wire::decimal;
+use mail_wire::line::{self, LineEnding, LineError, LineScan};
 
 use crate::capability::Summary;
-use crate::error::{ParseError, ReplyError, ValueError};
+use crate::error::{ParseError, ReplyError, ValueError, forbidden_octet};
 use crate::limits::Limits;
 use crate::storage::{Storage, share};
-use crate::syntax::{self, LineScan};
+use crate::syntax;
 
 /// A reply code (RFC 5321 section 4.2: `%x32-35 %x30-35 %x30-39`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -205,9 +207,9 @@ impl EnhancedCode {
     fn write(self, out: &mut BytesMut) {
         out.put_u8(b'0' + self.class);
         out.put_u8(b'.');
-        syntax::put_u64(out, u64::from(self.subject));
+        decimal::write_u64(out, u64::from(self.subject));
         out.put_u8(b'.');
-        syntax::put_u64(out, u64::from(self.detail));
+        decimal::write_u64(out, u64::from(self.detail));
     }
 }
 
@@ -340,7 +342,7 @@ impl<'a> Iterator for ReplyLines<'a> {
             return None;
         }
         if !self.wire {
-            return Some(match syntax::find_special(self.rest) {
+            return Some(match line::find_cr_lf_nul(self.rest) {
                 Some(cr) => {
                     let line = &self.rest[..cr];
                     self.rest = self.rest.get(cr + 2..).unwrap_or_default();
@@ -352,7 +354,7 @@ impl<'a> Iterator for ReplyLines<'a> {
                 }
             });
         }
-        let cr = syntax::find_special(self.rest)?;
+        let cr = line::find_cr_lf_nul(self.rest)?;
         let line = &self.rest[..cr];
         self.rest = self.rest.get(cr + 2..).unwrap_or_default();
         self.done = self.rest.is_empty();
@@ -664,18 +666,26 @@ fn reply_line(
     start: usize,
     limits: &Limits,
 ) -> Result<(usize, usize), ParseError<ReplyError>> {
-    match syntax::scan_line(&bytes[start..], limits.reply_line, false) {
-        LineScan::Line { end, next } => Ok((start + end, start + next)),
+    match line::scan_line(&bytes[start..], limits.reply_line, LineEnding::Crlf) {
+        LineScan::Line {
+            content_len,
+            total_len,
+        } => Ok((start + content_len, start + total_len)),
         LineScan::Incomplete => Err(ParseError::Incomplete),
-        LineScan::TooLong { consumed } => Err(invalid(
+        LineScan::Fault {
+            error: LineError::TooLong { .. },
+            consumed,
+        } => Err(invalid(
             ReplyError::LineTooLong {
                 limit: limits.reply_line,
             },
+            // 0: the end is not in sight, and what comes before this line is not skipped.
             if consumed == 0 { 0 } else { start + consumed },
         )),
-        LineScan::Forbidden { byte, consumed } => {
-            Err(invalid(ReplyError::ForbiddenByte(byte), start + consumed))
-        }
+        LineScan::Fault { error, consumed } => Err(invalid(
+            ReplyError::ForbiddenByte(forbidden_octet(error)),
+            start + consumed,
+        )),
     }
 }
 

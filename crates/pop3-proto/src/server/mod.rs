@@ -91,10 +91,10 @@ pub use mail_wire::sasl::{
 };
 pub use maildrop::Maildrop;
 
-use crate::lexical::put_decimal;
 use crate::{
     Capability, Command, CommandError, ListingEntry, MsgNumber, Name, ScanListing, Stat, UidListing,
 };
+use mail_wire::decimal;
 use top::TopCutter;
 
 /// The machine stops taking commands while this much output waits to be transmitted, and
@@ -498,7 +498,7 @@ impl Connection {
         if count == 0 {
             self.out.extend_from_slice(b"maildrop empty");
         } else {
-            put_decimal(&mut self.out, count as u64);
+            decimal::write_u64(&mut self.out, count as u64);
             self.out.extend_from_slice(if count == 1 {
                 &b" message left"[..]
             } else {
@@ -579,12 +579,7 @@ impl Connection {
     }
 
     fn line_error(&mut self, error: LineError) {
-        let error = match error {
-            LineError::TooLong { limit } => CommandError::LineTooLong { limit },
-            LineError::BareLf => CommandError::BareLf,
-            LineError::BareCr => CommandError::BareCr,
-            LineError::Nul => CommandError::Nul,
-        };
+        let error = CommandError::from(error);
         if let Some(sasl) = self.sasl.take() {
             // A broken AUTH line ends the exchange.
             self.end_auth_exchange();
@@ -724,7 +719,7 @@ impl Connection {
                 if let Some(index) = self.live_message(msg) {
                     self.maildrop.mark(index);
                     self.out.extend_from_slice(b"+OK message ");
-                    put_decimal(&mut self.out, u64::from(msg.get()));
+                    decimal::write_u64(&mut self.out, u64::from(msg.get()));
                     self.out.extend_from_slice(b" deleted\r\n");
                 }
             }
@@ -767,7 +762,7 @@ impl Connection {
             Some(message) if !message.deleted => Some(index),
             Some(_) => {
                 self.out.extend_from_slice(b"-ERR message ");
-                put_decimal(&mut self.out, u64::from(msg.get()));
+                decimal::write_u64(&mut self.out, u64::from(msg.get()));
                 self.out.extend_from_slice(b" already deleted\r\n");
                 None
             }
@@ -978,13 +973,13 @@ impl Connection {
 
     /// `N messages (M octets)`, RFC 1939 section 5's example wording.
     fn write_count_and_size(&mut self, count: usize, size: u64) {
-        put_decimal(&mut self.out, count as u64);
+        decimal::write_u64(&mut self.out, count as u64);
         self.out.extend_from_slice(if count == 1 {
             &b" message ("[..]
         } else {
             b" messages ("
         });
-        put_decimal(&mut self.out, size);
+        decimal::write_u64(&mut self.out, size);
         self.out.extend_from_slice(b" octets)");
     }
 
@@ -1096,7 +1091,7 @@ fn write_retrieve_status(out: &mut BytesMut, size: u64, top: bool) {
         out.extend_from_slice(b"+OK top of message follows\r\n");
     } else {
         out.extend_from_slice(b"+OK ");
-        put_decimal(out, size);
+        decimal::write_u64(out, size);
         out.extend_from_slice(b" octets\r\n");
     }
 }
