@@ -183,6 +183,35 @@ pub(crate) fn wait_for_greeting(addr: SocketAddr, proc: &mut Proc) {
     }
 }
 
+/// The address the server logged on its line holding `what` (`... what addr=IP:PORT`).
+fn logged_address(proc: &mut Proc, what: &str) -> SocketAddr {
+    let start = Instant::now();
+    loop {
+        proc.assert_running();
+        let log = proc.log();
+        let found = log
+            .lines()
+            .filter(|line| line.contains(what))
+            .find_map(|line| {
+                line.split("addr=")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            });
+        if let Some(addr) = found {
+            return addr;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} did not log {what:?}:\n{log}",
+            proc.name
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
 /// Waits until something accepts TCP connections on `addr` (a TLS-first port).
 pub(crate) fn wait_for_listener(addr: SocketAddr, proc: &mut Proc) {
     let start = Instant::now();
@@ -223,15 +252,13 @@ impl Server {
     /// `localhost` and `example.test`, and `extra` flags.
     pub(crate) fn start(binary: &str, maildir: bool, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-        let tls_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
         let root = dir.path().join("mail");
         let mut command = Command::new(example_bin(binary));
+        // Port 0: the server takes a free port itself and logs it. (A port found free here
+        // and released could be taken by any socket, even a client's, before the server
+        // binds it.)
         command
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--tls-listen")
-            .arg(tls_addr.to_string())
+            .args(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"])
             .args(["--hostname", "localhost"])
             .args(["--domain", "localhost", "--domain", "example.test"])
             .arg("--user")
@@ -242,6 +269,8 @@ impl Server {
             command.arg("--maildir").arg(&root);
         }
         let mut proc = Proc::spawn(command, dir.path().join("server.log"), binary);
+        let addr = logged_address(&mut proc, "listening (SMTP, STARTTLS)");
+        let tls_addr = logged_address(&mut proc, "listening (implicit TLS)");
         wait_for_greeting(addr, &mut proc);
         wait_for_listener(tls_addr, &mut proc);
         Server {
