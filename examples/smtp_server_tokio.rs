@@ -10,7 +10,10 @@ use std::process::ExitCode;
 use adapters::smtp::args::ServerArgs;
 use clap::Parser;
 
-#[tokio::main]
+// One event-loop thread, as smtp-sink has: SMTP sessions are I/O-bound and cheap, and the
+// work-stealing scheduler's cross-thread wake-ups cost more than they give on the load test
+// (smtp-source, 20 sessions). Delivery (file writes, fsync) runs on tokio's blocking pool.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = ServerArgs::parse();
     adapters::cli::init_logging();

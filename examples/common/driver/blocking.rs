@@ -8,7 +8,7 @@ use mail_wire::session::Session;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection, StreamOwned};
 
-use super::{Ended, Flow, READ_BUFFER};
+use super::{Ended, Flow, Gather, READ_BUFFER};
 
 /// The application side of a session: answers the machine's events.
 pub trait BlockingHandler<S: Session> {
@@ -145,12 +145,28 @@ impl Write for BlockingStream {
     }
 }
 
-/// Writes everything the machine has queued; true when there was something.
-fn flush<S: Session>(conn: &mut S, stream: &mut BlockingStream) -> io::Result<bool> {
+/// Writes everything the machine has queued, small pieces gathered into one write; true
+/// when there was something.
+fn flush<S: Session>(
+    conn: &mut S,
+    stream: &mut BlockingStream,
+    gather: &mut Gather,
+) -> io::Result<bool> {
     let mut wrote = false;
     while let Some(bytes) = conn.poll_transmit() {
-        stream.write_all(&bytes)?;
         wrote = true;
+        let due = gather.push(&bytes);
+        let large = due[1].is_some();
+        for write in due.into_iter().flatten() {
+            stream.write_all(write)?;
+        }
+        if large {
+            gather.buf.clear();
+        }
+    }
+    if !gather.buf.is_empty() {
+        stream.write_all(&gather.buf)?;
+        gather.buf.clear();
     }
     if wrote {
         stream.flush()?;
@@ -170,6 +186,7 @@ where
     H: BlockingHandler<S>,
 {
     let mut buf = vec![0u8; READ_BUFFER];
+    let mut gather = Gather::default();
     loop {
         // Taking transmits can let a machine process more pipelined input (its output is
         // bounded), which can make new events: only a pass with neither lets the loop wait.
@@ -179,18 +196,18 @@ where
             match handler.on_event(conn, event)? {
                 Flow::Continue => {}
                 Flow::StartTls => {
-                    flush(conn, &mut stream)?;
+                    flush(conn, &mut stream, &mut gather)?;
                     stream = stream.upgrade(tls)?;
                     conn.tls_established().map_err(io::Error::other)?;
                 }
                 Flow::Close => {
-                    flush(conn, &mut stream)?;
+                    flush(conn, &mut stream, &mut gather)?;
                     stream.shutdown();
                     return Ok(Ended::ApplicationClosed);
                 }
             }
         }
-        progressed |= flush(conn, &mut stream)?;
+        progressed |= flush(conn, &mut stream, &mut gather)?;
         if conn.is_closed() {
             stream.shutdown();
             return Ok(Ended::SessionClosed);

@@ -35,3 +35,26 @@ pub enum Ended {
 
 /// Size of the read buffer: one read never hands the machine more than this.
 pub const READ_BUFFER: usize = 16 * 1024;
+
+/// Pieces of output up to this size are gathered into one write (pipelined replies, a
+/// greeting and its capabilities): one system call, one TCP segment, instead of one each.
+const GATHER_LIMIT: usize = 16 * 1024;
+
+/// Gathers small pieces of output; hands out what to write, in order: `flush` yields the
+/// gathered bytes before a large piece, which is written as it is (no copy of message data).
+#[derive(Debug, Default)]
+struct Gather {
+    buf: Vec<u8>,
+}
+
+impl Gather {
+    /// Takes `piece`; returns the writes it makes due now: the gathered bytes (when `piece`
+    /// does not fit) and `piece` itself (when it is large).
+    fn push<'a>(&'a mut self, piece: &'a [u8]) -> [Option<&'a [u8]>; 2] {
+        if self.buf.len() + piece.len() <= GATHER_LIMIT {
+            self.buf.extend_from_slice(piece);
+            return [None, None];
+        }
+        [(!self.buf.is_empty()).then_some(&self.buf[..]), Some(piece)]
+    }
+}

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
 
-use super::{Ended, Flow, READ_BUFFER};
+use super::{Ended, Flow, Gather, READ_BUFFER};
 
 /// The application side of a session: answers the machine's events.
 pub trait Handler<S: Session> {
@@ -114,12 +114,28 @@ impl Stream {
     }
 }
 
-/// Writes everything the machine has queued; true when there was something.
-async fn flush<S: Session>(conn: &mut S, stream: &mut Stream) -> io::Result<bool> {
+/// Writes everything the machine has queued, small pieces gathered into one write; true
+/// when there was something.
+async fn flush<S: Session>(
+    conn: &mut S,
+    stream: &mut Stream,
+    gather: &mut Gather,
+) -> io::Result<bool> {
     let mut wrote = false;
     while let Some(bytes) = conn.poll_transmit() {
-        stream.write_all(&bytes).await?;
         wrote = true;
+        let due = gather.push(&bytes);
+        let large = due[1].is_some();
+        for write in due.into_iter().flatten() {
+            stream.write_all(write).await?;
+        }
+        if large {
+            gather.buf.clear();
+        }
+    }
+    if !gather.buf.is_empty() {
+        stream.write_all(&gather.buf).await?;
+        gather.buf.clear();
     }
     if wrote {
         stream.flush().await?;
@@ -140,6 +156,7 @@ where
     H: Handler<S> + Send,
 {
     let mut buf = vec![0u8; READ_BUFFER];
+    let mut gather = Gather::default();
     loop {
         // Taking transmits can let a machine process more pipelined input (its output is
         // bounded), which can make new events: only a pass with neither lets the loop wait.
@@ -149,18 +166,18 @@ where
             match handler.on_event(conn, event).await? {
                 Flow::Continue => {}
                 Flow::StartTls => {
-                    flush(conn, &mut stream).await?;
+                    flush(conn, &mut stream, &mut gather).await?;
                     stream = stream.upgrade(tls).await?;
                     conn.tls_established().map_err(io::Error::other)?;
                 }
                 Flow::Close => {
-                    flush(conn, &mut stream).await?;
+                    flush(conn, &mut stream, &mut gather).await?;
                     let _ = stream.shutdown().await;
                     return Ok(Ended::ApplicationClosed);
                 }
             }
         }
-        progressed |= flush(conn, &mut stream).await?;
+        progressed |= flush(conn, &mut stream, &mut gather).await?;
         if conn.is_closed() {
             let _ = stream.shutdown().await;
             return Ok(Ended::SessionClosed);
