@@ -5,8 +5,8 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use pop3_proto::UniqueId;
-use pop3_proto::server::{Config, Connection, Event, Maildrop, SaslMechanism};
+use pop3_proto::{Mechanism, UniqueId};
+use pop3_proto::server::{Config, Connection, Event, Maildrop};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -35,10 +35,10 @@ fuzz_target!(|input: Input| {
         .with_bare_lf_line_ending(input.bare_lf)
         .with_apop_timestamp(pop3_proto::Timestamp::new("<1.2@fuzz>").unwrap())
         .with_sasl_mechanisms([
-            SaslMechanism::Plain,
-            SaslMechanism::Login,
-            SaslMechanism::XOAuth2,
-            SaslMechanism::parse(b"CRAM-MD5").unwrap(),
+            Mechanism::Plain,
+            Mechanism::Login,
+            Mechanism::XOAuth2,
+            Mechanism::parse(b"CRAM-MD5").unwrap(),
         ]);
     let mut conn = Connection::new(config);
     for chunk in &input.chunks {

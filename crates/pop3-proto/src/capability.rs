@@ -7,7 +7,7 @@ use mail_wire::decimal;
 use crate::lexical::{self, split_space};
 use crate::listing::ListingEntry;
 use crate::response::Text;
-use crate::sasl::Mechanism;
+use crate::sasl::{self, Mechanism};
 use crate::{Limits, ResponseError, ValueError};
 
 /// One capability from a CAPA listing.
@@ -223,18 +223,18 @@ impl Mechanisms {
     fn from_bytes(list: Bytes) -> Result<Self, ValueError> {
         if !list.is_empty() {
             for name in list.split(|&b| b == b' ') {
-                Mechanism::new(list.slice_ref(name))?;
+                sasl::parse_mechanism(name)?;
             }
         }
         Ok(Self(list))
     }
 
-    /// The mechanisms, in the order sent.
+    /// The mechanisms, in the order sent (names upper case).
     pub fn iter(&self) -> impl Iterator<Item = Mechanism> + '_ {
         self.0
             .split(|&b| b == b' ')
             .filter(|name| !name.is_empty())
-            .filter_map(|name| Mechanism::new(self.0.slice_ref(name)).ok())
+            .filter_map(|name| Mechanism::parse(name).ok())
     }
 
     /// Whether `name` is among the mechanisms, ignoring ASCII case.

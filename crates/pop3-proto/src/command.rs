@@ -9,7 +9,7 @@ use mail_wire::decimal;
 
 use crate::apop::ApopDigest;
 use crate::lexical::{self, check_word, split_space};
-use crate::sasl::{Mechanism, SaslData};
+use crate::sasl::{self, Mechanism, SaslData};
 use crate::{CommandError, Limits, ParseError, ValueError};
 
 /// The keyword of a command. Keywords are case-insensitive on the wire (RFC 1939 section 3)
@@ -499,8 +499,7 @@ impl Command {
                     _ => return Err(wrong),
                 };
                 Ok(Self::Auth {
-                    mechanism: Mechanism::from_bytes(source.slice_ref(mechanism))
-                        .map_err(invalid)?,
+                    mechanism: sasl::parse_mechanism(mechanism).map_err(invalid)?,
                     initial_response: match initial_response {
                         // RFC 5034 section 4: the initial response is exempt from the
                         // 40-octet argument limit; the line limit still holds.
@@ -607,7 +606,7 @@ impl Command {
                 initial_response,
             } => {
                 space(out);
-                out.extend_from_slice(mechanism.as_bytes());
+                out.extend_from_slice(mechanism.name());
                 if let Some(response) = initial_response {
                     space(out);
                     if response.is_empty() {
@@ -673,6 +672,7 @@ mod fast {
     use crate::Limits;
     use crate::apop::ApopDigest;
     use crate::sasl::{Mechanism, SaslData};
+    use mail_wire::sasl::MAX_MECHANISM_LEN;
 
     /// A line the fast path accepted: its verb, its message number, where its text
     /// arguments end (or TOP's line count), and the octets it took. Plain numbers, so that
@@ -752,10 +752,8 @@ mod fast {
                 Shape::new(verb, None, offset(name_end)?, 0, at_end(name_end + 33)?)
             }
             Verb::Auth if spaced => {
-                let mechanism_end = word_end(line, 5, Mechanism::MAX_LEN)?;
-                if !Mechanism::is_valid(&line[5..mechanism_end]) {
-                    return None;
-                }
+                let mechanism_end = word_end(line, 5, MAX_MECHANISM_LEN)?;
+                Mechanism::parse(&line[5..mechanism_end]).ok()?;
                 let (response_end, used) = if line.get(mechanism_end) == Some(&b' ') {
                     let response_end = word_end(line, mechanism_end + 1, usize::MAX)?;
                     let response = &line[mechanism_end + 1..response_end];
@@ -835,7 +833,8 @@ mod fast {
                 }
             }
             (Verb::Auth, _) => Command::Auth {
-                mechanism: Mechanism::from_valid(slice(5..first)),
+                // `scan` parsed this name already: the fallback is unreachable.
+                mechanism: Mechanism::parse(&line[5..first]).unwrap_or(Mechanism::Plain),
                 initial_response: (shape.second != 0).then(|| {
                     SaslData::from_valid_initial_response(slice(first + 1..shape.second as usize))
                 }),
@@ -988,6 +987,7 @@ mod tests {
             b"AUTH PLAIN dGVzdAB0ZXN0AHRlc3Q=\r\n",
             b"AUTH PLAIN =\r\n",
             b"AUTH XOAUTH2\r\n",
+            b"auth scram-sha-256 =\r\n",
             b"utf8\r\n",
         ] {
             let input = Bytes::from_static(line);
@@ -1022,6 +1022,7 @@ mod tests {
             b"APOP mrose c4c9334bac560ecc979e58001b3e22f\r\n",
             b"AUTH PLAIN$ x\r\n",
             b"AUTH PLAIN x y\r\n",
+            b"AUTH ABCDEFGHIJKLMNOPQRSTU\r\n",
             b"LANG en\r\n",
             b"STAT",
             b"STAT\r",

@@ -8,69 +8,31 @@ use alloc::vec::Vec;
 
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
+use mail_wire::sasl::MAX_MECHANISM_LEN;
 
 use crate::lexical;
 use crate::{Limits, ParseError, ResponseError, ValueError};
 
-/// A SASL mechanism name (RFC 4422 section 3.1): 1 to 20 of `A-Z`, `0-9`, `-`, `_`.
-/// Lower case is accepted from peers; compare with [`Mechanism::eq_ignore_case`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Mechanism(Bytes);
+/// A SASL mechanism name (RFC 4422 section 3.1): the workspace's one type for it, shared
+/// with SMTP. Names are matched case-insensitively on input and written upper case.
+pub use mail_wire::sasl::Mechanism;
 
-impl Mechanism {
-    const WHAT: &'static str = "SASL mechanism";
-    /// RFC 4422 section 3.1: at most 20 characters.
-    pub const MAX_LEN: usize = 20;
-
-    /// Validates a mechanism name.
-    pub fn new(name: impl Into<Bytes>) -> Result<Self, ValueError> {
-        Self::from_bytes(name.into())
-    }
-
-    pub(crate) fn from_bytes(name: Bytes) -> Result<Self, ValueError> {
+/// Parses a mechanism name from the wire, as a [`ValueError`] a command error can carry.
+pub(crate) fn parse_mechanism(name: &[u8]) -> Result<Mechanism, ValueError> {
+    const WHAT: &str = "SASL mechanism";
+    Mechanism::parse(name).map_err(|_| {
+        // Only emptiness and length are told apart: a too-long argument has its own `-ERR`.
         if name.is_empty() {
-            return Err(ValueError::Empty { what: Self::WHAT });
+            ValueError::Empty { what: WHAT }
+        } else if name.len() > MAX_MECHANISM_LEN {
+            ValueError::TooLong {
+                what: WHAT,
+                limit: MAX_MECHANISM_LEN,
+            }
+        } else {
+            ValueError::Malformed { what: WHAT }
         }
-        if name.len() > Self::MAX_LEN {
-            return Err(ValueError::TooLong {
-                what: Self::WHAT,
-                limit: Self::MAX_LEN,
-            });
-        }
-        if let Some(&octet) = name.iter().find(|&&b| !Self::is_name_octet(b)) {
-            return Err(ValueError::ForbiddenOctet {
-                what: Self::WHAT,
-                octet,
-            });
-        }
-        Ok(Self(name))
-    }
-
-    fn is_name_octet(octet: u8) -> bool {
-        octet.is_ascii_alphanumeric() || octet == b'-' || octet == b'_'
-    }
-
-    /// Whether `name` is a valid mechanism name ([`Mechanism::from_bytes`] accepts it).
-    #[inline]
-    pub(crate) fn is_valid(name: &[u8]) -> bool {
-        (1..=Self::MAX_LEN).contains(&name.len()) && name.iter().all(|&b| Self::is_name_octet(b))
-    }
-
-    /// A name [`Mechanism::is_valid`] accepted.
-    #[inline]
-    pub(crate) fn from_valid(name: Bytes) -> Self {
-        Self(name)
-    }
-
-    /// The name as sent.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// Whether this is the mechanism `name`, ignoring ASCII case (e.g. `b"PLAIN"`).
-    pub fn eq_ignore_case(&self, name: &[u8]) -> bool {
-        self.0.eq_ignore_ascii_case(name)
-    }
+    })
 }
 
 /// Base64 text of a SASL exchange: an initial response, a client response or a server

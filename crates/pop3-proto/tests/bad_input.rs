@@ -179,7 +179,7 @@ fn constructors_refuse_line_breaks_and_nul() {
         assert!(Name::new(bad.to_owned()).is_err(), "{bad:?}");
         assert!(Password::new(bad.to_owned()).is_err(), "{bad:?}");
         assert!(Text::new(bad.to_owned()).is_err(), "{bad:?}");
-        assert!(Mechanism::new(bad.to_owned()).is_err(), "{bad:?}");
+        assert!(Mechanism::new(bad).is_err(), "{bad:?}");
         assert!(SaslData::new(bad.to_owned()).is_err(), "{bad:?}");
         assert!(UniqueId::new(bad.to_owned()).is_err(), "{bad:?}");
         assert!(LangRange::new(bad.to_owned()).is_err(), "{bad:?}");

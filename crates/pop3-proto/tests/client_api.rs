@@ -302,7 +302,7 @@ fn login_falls_back_to_the_next_method_unless_the_refusal_is_final() {
         assert_eq!(written(&mut conn), b"CAPA\r\nAUTH PLAIN AGEAYg==\r\n");
         conn.receive(format!("-ERR {code}no\r\n").as_bytes());
         let got = events(&mut conn);
-        let plain = AuthMethod::Sasl(mail_wire::sasl::Mechanism::Plain);
+        let plain = AuthMethod::Sasl(pop3_proto::Mechanism::Plain);
         if final_refusal {
             let [Event::Failed(Error::Auth(error))] = &got[..] else {
                 panic!("{code}: {got:?}");

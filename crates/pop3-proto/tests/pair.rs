@@ -358,7 +358,7 @@ proptest! {
         prop_assert!(pair.client_failed.is_empty(), "{:?}", pair.client_failed);
         let expected_method = match setup {
             Setup::Apop => client::AuthMethod::Apop,
-            _ => client::AuthMethod::Sasl(mail_wire::sasl::Mechanism::Plain),
+            _ => client::AuthMethod::Sasl(pop3_proto::Mechanism::Plain),
         };
         prop_assert_eq!(pair.logged_in_with, Some(expected_method));
         prop_assert_eq!(pair.client.is_secure(), matches!(setup, Setup::ImplicitTls | Setup::Stls));

@@ -237,7 +237,7 @@ fn rfc2449_capa_example() {
     let Capability::Sasl(mechanisms) = &capabilities[2] else {
         panic!("not SASL: {:?}", capabilities[2]);
     };
-    let names: Vec<_> = mechanisms.iter().map(|m| m.as_bytes().to_vec()).collect();
+    let names: Vec<_> = mechanisms.iter().map(|m| m.name().to_vec()).collect();
     assert_eq!(names, [b"CRAM-MD5".to_vec(), b"KERBEROS_V4".to_vec()]);
     assert!(mechanisms.contains(b"cram-md5"));
     assert_eq!(capabilities[3], Capability::RespCodes);
@@ -444,6 +444,16 @@ fn commands_are_case_insensitive_and_written_upper_case() {
     let mut out = BytesMut::new();
     command.write(&mut out);
     assert_eq!(&out[..], b"UIDL 7\r\n");
+    // SASL mechanism names too (RFC 4422 section 3.1 names are upper case).
+    let input = Bytes::from_static(b"auth Scram-sha-256 =\r\n");
+    let (command, _) = Command::parse(&input, &limits()).unwrap();
+    let Command::Auth { mechanism, .. } = &command else {
+        panic!("not AUTH: {command:?}");
+    };
+    assert_eq!(mechanism.as_str(), "SCRAM-SHA-256");
+    let mut out = BytesMut::new();
+    command.write(&mut out);
+    assert_eq!(&out[..], b"AUTH SCRAM-SHA-256 =\r\n");
     assert!(Command::Retr(msg(1)).expects_multi_line());
     assert!(!Command::List(Some(msg(1))).expects_multi_line());
 }
@@ -463,6 +473,11 @@ fn command_errors_give_the_reply_to_send() {
         reply(b"USER aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"),
         "-ERR argument too long\r\n"
     );
+    assert_eq!(
+        reply(b"AUTH ABCDEFGHIJKLMNOPQRSTU\r\n"),
+        "-ERR argument too long\r\n"
+    );
+    assert_eq!(reply(b"AUTH PL@IN\r\n"), "-ERR invalid argument\r\n");
     assert_eq!(
         reply(b"LIST\n"),
         "-ERR invalid character in command line\r\n"

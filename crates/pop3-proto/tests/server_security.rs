@@ -310,8 +310,8 @@ proptest! {
             .with_stls(stls)
             .with_plaintext_auth_without_tls(plaintext)
             .with_sasl_mechanisms([
-                pop3_proto::server::SaslMechanism::Plain,
-                pop3_proto::server::SaslMechanism::parse(b"CRAM-MD5").unwrap(),
+                pop3_proto::Mechanism::Plain,
+                pop3_proto::Mechanism::parse(b"CRAM-MD5").unwrap(),
             ]);
         run_accepting(&chunks, config);
     }

@@ -32,9 +32,8 @@ use std::path::{Path, PathBuf};
 
 use pop3_proto::server::{
     CloseReason, Config, Connection, Credentials, Event, Login, LoginRefusal, Maildrop,
-    SaslMechanism,
 };
-use pop3_proto::{ExpirePolicy, Text, Timestamp, UniqueId};
+use pop3_proto::{ExpirePolicy, Mechanism, Text, Timestamp, UniqueId};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -139,9 +138,7 @@ fn parse(name: &str, text: &str) -> Transcript {
                     "utf8" => config.with_utf8(true),
                     "bare-lf" => config.with_bare_lf_line_ending(true),
                     "sasl" => config.with_sasl_mechanisms(
-                        value
-                            .split_whitespace()
-                            .map(|m| SaslMechanism::parse(m.as_bytes()).unwrap()),
+                        value.split_whitespace().map(|m| Mechanism::new(m).unwrap()),
                     ),
                     "max-bad-commands" => config.with_max_bad_commands(value.parse().unwrap()),
                     "max-failed-logins" => config.with_max_failed_logins(value.parse().unwrap()),

@@ -82,9 +82,9 @@ fn is_safe_user_name(user: &str) -> bool {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use mail_wire::sasl::{Mechanism, PasswordCredentials};
+    use mail_wire::sasl::PasswordCredentials;
     use pop3_proto::server::{ApopLogin, Login};
-    use pop3_proto::{Name, Password, Timestamp};
+    use pop3_proto::{Mechanism, Name, Password, Timestamp};
 
     fn accounts() -> Accounts {
         Accounts::new([

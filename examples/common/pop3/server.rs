@@ -9,9 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use clap::Parser;
-use mail_wire::sasl::Mechanism;
 use pop3_proto::server::{Config, Login, LoginRefusal};
-use pop3_proto::{Text, Timestamp};
+use pop3_proto::{Mechanism, Text, Timestamp};
 
 use super::accounts::{Accounts, InvalidUserName};
 use super::maildrop::OpenMaildrop;

@@ -1,9 +1,9 @@
 //! Choosing how to log in: the methods the server offers that the credentials fit and the
 //! connection's security allows, best first.
 
-use mail_wire::sasl::{Credentials, Mechanism};
+use mail_wire::sasl::Credentials;
 
-use crate::Timestamp;
+use crate::{Mechanism, Timestamp};
 
 use super::error::AuthError;
 use super::event::{AuthMethod, AuthMethods, Capabilities};

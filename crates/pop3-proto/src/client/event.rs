@@ -4,11 +4,10 @@ use core::fmt;
 
 use bytes::Bytes;
 use mail_wire::dot::BodyError;
-use mail_wire::sasl::Mechanism;
 
 use crate::{
-    Capability, CapabilityList, Command, Mechanisms, MsgNumber, ScanList, ScanListing, Stat,
-    StatusLine, Timestamp, UidList, UidListing, Verb,
+    Capability, CapabilityList, Command, Mechanism, Mechanisms, MsgNumber, ScanList, ScanListing,
+    Stat, StatusLine, Timestamp, UidList, UidListing, Verb,
 };
 
 use super::error::Error;
@@ -87,7 +86,7 @@ impl Request {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuthMethod {
     /// `AUTH` with a SASL mechanism (RFC 5034).
-    Sasl(mail_wire::sasl::Mechanism),
+    Sasl(Mechanism),
     /// `APOP` (RFC 1939 section 7).
     Apop,
     /// `USER` and `PASS` (RFC 1939 section 7).

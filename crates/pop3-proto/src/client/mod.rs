@@ -804,22 +804,20 @@ impl Connection {
         }
     }
 
-    fn send_auth(&mut self, mechanism: mail_wire::sasl::Mechanism) -> Result<(), AuthError> {
+    fn send_auth(&mut self, mechanism: Mechanism) -> Result<(), AuthError> {
         let credentials = self
             .config
             .credentials
             .clone()
             .ok_or(AuthError::NoCredentials)?;
         let mut exchange = ClientExchange::new(mechanism, credentials).map_err(AuthError::Sasl)?;
-        let name = Mechanism::new(Bytes::from_static(mechanism_name(mechanism)))
-            .map_err(AuthError::InvalidCredentials)?;
         let initial = exchange.initial_response();
         let mut deferred = None;
         let initial_response = match initial {
             Some(raw) => {
                 let data = SaslData::encode(raw.expose());
                 // "AUTH " name " " data CRLF within the command-line limit (RFC 5034 section 4).
-                let line = 5 + name.as_bytes().len() + 1 + data.as_bytes().len().max(1) + 2;
+                let line = 5 + mechanism.name().len() + 1 + data.as_bytes().len().max(1) + 2;
                 if line <= crate::Limits::COMMAND_LINE {
                     Some(data)
                 } else {
@@ -832,7 +830,7 @@ impl Connection {
         self.sasl = Some(SaslState { exchange, deferred });
         self.send_internal(
             Command::Auth {
-                mechanism: name,
+                mechanism,
                 initial_response,
             },
             Pending::Auth,
@@ -953,15 +951,6 @@ impl Connection {
         self.reading = Reading::Line;
         self.input.clear();
         self.sasl = None;
-    }
-}
-
-/// The wire name of a mechanism this client runs.
-fn mechanism_name(mechanism: mail_wire::sasl::Mechanism) -> &'static [u8] {
-    match mechanism {
-        mail_wire::sasl::Mechanism::Plain => b"PLAIN",
-        mail_wire::sasl::Mechanism::Login => b"LOGIN",
-        _ => b"XOAUTH2",
     }
 }
 

@@ -3,9 +3,7 @@
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use mail_wire::sasl::Mechanism as SaslMechanism;
-
-use crate::{ExpirePolicy, Limits, Text, Timestamp};
+use crate::{ExpirePolicy, Limits, Mechanism, Text, Timestamp};
 
 /// The configuration of one server session ([`Connection::new`](super::Connection::new)).
 ///
@@ -36,7 +34,7 @@ pub struct Config {
     pub user_pass: bool,
     /// The SASL mechanisms offered by AUTH (RFC 5034), in CAPA order. PLAIN, LOGIN and
     /// XOAUTH2 run inside the machine; any other is relayed to the application step by step.
-    pub sasl_mechanisms: Vec<SaslMechanism>,
+    pub sasl_mechanisms: Vec<Mechanism>,
     /// Accept the UTF8 command and advertise `UTF8` (RFC 6856 section 2). The machine only
     /// acknowledges it; the application decides what it changes ([`Connection::is_utf8`]).
     ///
@@ -111,10 +109,7 @@ impl Config {
     }
 
     /// Sets the SASL mechanisms offered, in order.
-    pub fn with_sasl_mechanisms(
-        mut self,
-        mechanisms: impl IntoIterator<Item = SaslMechanism>,
-    ) -> Self {
+    pub fn with_sasl_mechanisms(mut self, mechanisms: impl IntoIterator<Item = Mechanism>) -> Self {
         self.sasl_mechanisms = mechanisms.into_iter().collect();
         self
     }
@@ -190,7 +185,7 @@ impl Default for Config {
             implicit_tls: false,
             plaintext_auth_without_tls: false,
             user_pass: true,
-            sasl_mechanisms: alloc::vec![SaslMechanism::Plain, SaslMechanism::Login],
+            sasl_mechanisms: alloc::vec![Mechanism::Plain, Mechanism::Login],
             utf8: false,
             implementation: None,
             expire: None,

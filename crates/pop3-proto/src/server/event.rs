@@ -3,9 +3,9 @@
 use alloc::vec::Vec;
 
 use bytes::Bytes;
-use mail_wire::sasl::{Credentials, Mechanism as SaslMechanism};
+use mail_wire::sasl::Credentials;
 
-use crate::{ApopDigest, MsgNumber, Name, Password, Timestamp, UniqueId};
+use crate::{ApopDigest, Mechanism, MsgNumber, Name, Password, Timestamp, UniqueId};
 
 /// Something the application learns from a session. Events marked *decision* block the
 /// session until the application answers on the [`Connection`](super::Connection); later
@@ -24,7 +24,7 @@ pub enum Event {
     /// [`accept`](super::Connection::accept) / [`reject`](super::Connection::reject) to end it.
     AuthStep {
         /// The mechanism named by AUTH.
-        mechanism: SaslMechanism,
+        mechanism: Mechanism,
         /// The client's decoded response (empty for `=` or an empty line).
         response: Option<Bytes>,
     },
@@ -76,7 +76,7 @@ pub enum Login {
     /// AUTH with PLAIN, LOGIN or XOAUTH2, decoded by the machine.
     Sasl {
         /// The mechanism.
-        mechanism: SaslMechanism,
+        mechanism: Mechanism,
         /// What the client sent (passwords and tokens are [`mail_wire::Secret`]s).
         credentials: Credentials,
     },

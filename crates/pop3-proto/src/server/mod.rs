@@ -86,13 +86,12 @@ pub use event::{
     ApopLogin, CloseReason, DeletedMessage, Event, Login, LoginRefusal, Retrieve, UsageError,
 };
 pub use mail_wire::Secret;
-pub use mail_wire::sasl::{
-    Credentials, Mechanism as SaslMechanism, OAuth2Credentials, PasswordCredentials,
-};
+pub use mail_wire::sasl::{Credentials, OAuth2Credentials, PasswordCredentials};
 pub use maildrop::Maildrop;
 
 use crate::{
-    Capability, Command, CommandError, ListingEntry, MsgNumber, Name, ScanListing, Stat, UidListing,
+    Capability, Command, CommandError, ListingEntry, Mechanism, MsgNumber, Name, ScanListing, Stat,
+    UidListing,
 };
 use mail_wire::decimal;
 use top::TopCutter;
@@ -111,8 +110,8 @@ enum Phase {
 /// An AUTH exchange in progress: the next line is a SASL response, not a command.
 #[derive(Debug)]
 enum SaslState {
-    BuiltIn(ServerExchange, SaslMechanism),
-    Relayed(SaslMechanism),
+    BuiltIn(ServerExchange, Mechanism),
+    Relayed(Mechanism),
 }
 
 /// The decision the machine waits for; nothing else is processed meanwhile.
@@ -120,7 +119,7 @@ enum SaslState {
 enum Pending {
     None,
     Login,
-    AuthStep(SaslMechanism),
+    AuthStep(Mechanism),
     Retrieve {
         cutter: Option<TopCutter>,
         size: u64,
@@ -643,10 +642,7 @@ impl Connection {
             Command::Auth {
                 mechanism,
                 initial_response,
-            } => self.start_auth(
-                mechanism.as_bytes(),
-                initial_response.as_ref().map(|r| r.as_bytes()),
-            ),
+            } => self.start_auth(mechanism, initial_response.as_ref().map(|r| r.as_bytes())),
             Command::Stls => {
                 if self.secure {
                     self.bad_command(b"already using TLS");
@@ -794,14 +790,11 @@ impl Connection {
     }
 
     /// AUTH (RFC 5034 section 4).
-    fn start_auth(&mut self, name: &[u8], initial_response: Option<&[u8]>) {
-        let Some(mechanism) = SaslMechanism::parse(name)
-            .ok()
-            .filter(|mechanism| self.config.sasl_mechanisms.contains(mechanism))
-        else {
+    fn start_auth(&mut self, mechanism: Mechanism, initial_response: Option<&[u8]>) {
+        if !self.config.sasl_mechanisms.contains(&mechanism) {
             self.bad_command(b"unsupported SASL mechanism");
             return;
-        };
+        }
         if mechanism.is_plaintext() && !self.plaintext_allowed() {
             self.bad_command(b"plaintext authentication needs TLS (use STLS)");
             return;
@@ -836,12 +829,7 @@ impl Connection {
         );
     }
 
-    fn builtin_step(
-        &mut self,
-        exchange: ServerExchange,
-        step: ServerStep,
-        mechanism: SaslMechanism,
-    ) {
+    fn builtin_step(&mut self, exchange: ServerExchange, step: ServerStep, mechanism: Mechanism) {
         match step {
             ServerStep::Challenge(challenge) => {
                 self.write_challenge(challenge);
