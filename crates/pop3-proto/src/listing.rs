@@ -20,7 +20,7 @@ use mail_wire::line::{self, LineEnding, LineError, LineScan};
 
 use crate::command::MsgNumber;
 use crate::lexical::{self, two_fields};
-use crate::response::StatusLine;
+use crate::response::{self, StatusLine};
 use crate::{Limits, ParseError, ResponseError, ValueError};
 
 /// One entry of a multi-line listing: parsed from one line (without CRLF), written as one.
@@ -125,16 +125,12 @@ impl ScanListing {
         input: &Bytes,
         limits: &Limits,
     ) -> Result<(Self, usize), ParseError<ResponseError>> {
-        lexical::parse_front(input, limits.response_line, |source, line| {
-            Self::from_status(&StatusLine::parse_framed(source, line)?)
-        })
+        response::parse_single_line(input, limits, Self::from_status)
     }
 
     /// Parses one `LIST msg` response line already framed, without its CRLF.
     pub fn parse_line(line: Bytes, limits: &Limits) -> Result<Self, ResponseError> {
-        lexical::parse_framed_line(line, limits.response_line, |source, line| {
-            Self::from_status(&StatusLine::parse_framed(source, line)?)
-        })
+        response::parse_single_line_framed(line, limits, Self::from_status)
     }
 
     /// Writes the single-line response `+OK msg size`, CRLF included.
@@ -182,16 +178,12 @@ impl UidListing {
         input: &Bytes,
         limits: &Limits,
     ) -> Result<(Self, usize), ParseError<ResponseError>> {
-        lexical::parse_front(input, limits.response_line, |source, line| {
-            Self::from_status(&StatusLine::parse_framed(source, line)?)
-        })
+        response::parse_single_line(input, limits, Self::from_status)
     }
 
     /// Parses one `UIDL msg` response line already framed, without its CRLF.
     pub fn parse_line(line: Bytes, limits: &Limits) -> Result<Self, ResponseError> {
-        lexical::parse_framed_line(line, limits.response_line, |source, line| {
-            Self::from_status(&StatusLine::parse_framed(source, line)?)
-        })
+        response::parse_single_line_framed(line, limits, Self::from_status)
     }
 
     /// Writes the single-line response `+OK msg uid`, CRLF included.

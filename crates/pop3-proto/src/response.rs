@@ -466,16 +466,12 @@ impl Stat {
         input: &Bytes,
         limits: &Limits,
     ) -> Result<(Self, usize), ParseError<ResponseError>> {
-        lexical::parse_front(input, limits.response_line, |source, line| {
-            Self::from_status(&StatusLine::parse_framed(source, line)?)
-        })
+        parse_single_line(input, limits, Self::from_status)
     }
 
     /// Parses one STAT response line already framed, without its CRLF.
     pub fn parse_line(line: Bytes, limits: &Limits) -> Result<Self, ResponseError> {
-        lexical::parse_framed_line(line, limits.response_line, |source, line| {
-            Self::from_status(&StatusLine::parse_framed(source, line)?)
-        })
+        parse_single_line_framed(line, limits, Self::from_status)
     }
 
     /// Reads the result from a parsed status line; text after the two numbers is ignored
@@ -502,4 +498,27 @@ impl Stat {
         decimal::write_u64(out, self.size);
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// Parses a single-line result (STAT, `LIST msg`, `UIDL msg`) at the front of `input`: the
+/// status line, then `from_status` reads the result from its text.
+pub(crate) fn parse_single_line<T>(
+    input: &Bytes,
+    limits: &Limits,
+    from_status: impl FnOnce(&StatusLine) -> Result<T, ResponseError>,
+) -> Result<(T, usize), ParseError<ResponseError>> {
+    lexical::parse_front(input, limits.response_line, |source, line| {
+        from_status(&StatusLine::parse_framed(source, line)?)
+    })
+}
+
+/// [`parse_single_line`] on a line already framed, without its CRLF.
+pub(crate) fn parse_single_line_framed<T>(
+    line: Bytes,
+    limits: &Limits,
+    from_status: impl FnOnce(&StatusLine) -> Result<T, ResponseError>,
+) -> Result<T, ResponseError> {
+    lexical::parse_framed_line(line, limits.response_line, |source, line| {
+        from_status(&StatusLine::parse_framed(source, line)?)
+    })
 }
