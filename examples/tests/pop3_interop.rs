@@ -1,6 +1,6 @@
 //! The POP3 examples against real mail software (issue 9): our servers with curl, Python's
 //! poplib and mpop as clients; our clients with Dovecot as the server; misbehaving clients;
-//! the `maildrop` demo end to end with swaks; and a load run printing messages/s and MB/s.
+//! and the `maildrop` demo end to end with swaks. The load run is `pop3_load.rs`.
 //!
 //! Every test uses its own temporary directories and loopback ports, and bounds every child
 //! process with a timeout. A peer that is not installed skips its test with a message, unless
@@ -14,85 +14,9 @@ use std::time::Duration;
 
 use pop3_support::dovecot::Dovecot;
 use pop3_support::{
-    Pop3Server, Raw, TestCert, corpus, example, fill_maildir, maildir_contents, maildir_count,
-    peer_available, run, run_ok, to_crlf,
+    ALICE, LIMIT, Pop3Server, PoplibStore, Raw, TestCert, corpus, example, fill_maildir,
+    maildir_contents, maildir_count, our_client, peer_available, poplib, run, run_ok, to_crlf,
 };
-
-const LIMIT: Duration = Duration::from_secs(60);
-const ALICE: &str = "alice:wonder land";
-
-/// Python's poplib: log in as the mode says, RETR every message, compare each with the file
-/// `<expected>/<n>` (unless `-`), print `count octets seconds`.
-const POPLIB: &str = r#"
-import os, poplib, ssl, sys, time
-mode, host, port, user, password, cafile, expected = sys.argv[1:8]
-start = time.monotonic()
-context = ssl.create_default_context(cafile=cafile)
-if mode == "ssl":
-    pop = poplib.POP3_SSL(host, int(port), context=context, timeout=30)
-else:
-    pop = poplib.POP3(host, int(port), timeout=30)
-if mode == "stls":
-    pop.stls(context=context)
-if mode == "apop":
-    pop.apop(user, password)
-else:
-    pop.user(user)
-    pop.pass_(password)
-count, _ = pop.stat()
-octets = 0
-for n in range(1, count + 1):
-    _, lines, _ = pop.retr(n)
-    body = b"\r\n".join(lines) + b"\r\n"
-    octets += len(body)
-    if expected != "-":
-        with open(os.path.join(expected, str(n)), "rb") as f:
-            want = f.read()
-        if body != want:
-            print("MISMATCH", n, len(body), len(want))
-            sys.exit(1)
-        # TOP n 0: the header and the empty line after it (RFC 1939 section 7).
-        _, lines, _ = pop.top(n, 0)
-        if b"\r\n".join(lines) + b"\r\n" != want[: want.index(b"\r\n\r\n") + 4]:
-            print("TOP MISMATCH", n)
-            sys.exit(1)
-pop.quit()
-print(count, octets, time.monotonic() - start)
-"#;
-
-/// Runs the poplib script; returns (messages, octets, seconds).
-fn poplib(
-    mode: &str,
-    addr: std::net::SocketAddr,
-    user: &str,
-    cert: &TestCert,
-    expected: &str,
-) -> (usize, u64, f64) {
-    let (name, password) = user.split_once(':').unwrap();
-    let out = run_ok(
-        Command::new("python3")
-            .args([
-                "-c",
-                POPLIB,
-                mode,
-                "127.0.0.1",
-                &addr.port().to_string(),
-                name,
-                password,
-            ])
-            .arg(&cert.cert)
-            .arg(expected),
-        LIMIT,
-    );
-    let text = String::from_utf8(out).unwrap();
-    let fields: Vec<&str> = text.split_whitespace().collect();
-    assert_eq!(fields.len(), 3, "poplib printed {text:?}");
-    (
-        fields[0].parse().unwrap(),
-        fields[1].parse().unwrap(),
-        fields[2].parse().unwrap(),
-    )
-}
 
 /// Writes the expected wire forms as `<dir>/1`, `<dir>/2`, ... for the poplib script.
 fn write_expected(dir: &Path, wire: &[Vec<u8>]) {
@@ -121,24 +45,6 @@ fn serve_corpus(flavour: &str, extra: &[&str]) -> Served {
         wire,
         server,
     }
-}
-
-/// Runs one of our clients; returns its summary line.
-fn our_client(flavour: &str, args: &[&str], out: &Path) -> String {
-    let stdout = run_ok(
-        Command::new(example(&format!("pop3_client_{flavour}")))
-            .args(args)
-            .arg("--out")
-            .arg(out)
-            .env("RUST_LOG", "warn"),
-        LIMIT,
-    );
-    String::from_utf8(stdout).unwrap().trim().to_owned()
-}
-
-/// `messages/s` and `MB/s` of a run.
-fn rates(messages: usize, octets: u64, seconds: f64) -> (f64, f64) {
-    (messages as f64 / seconds, octets as f64 / seconds / 1e6)
 }
 
 // ----- our servers <- real clients -----
@@ -212,7 +118,14 @@ fn poplib_all_login_modes(flavour: &str) {
         ("user", served.server.plain),
         ("ssl", served.server.implicit),
     ] {
-        let (count, _, _) = poplib(mode, addr, ALICE, &served.cert, expected);
+        let (count, _, _) = poplib(
+            mode,
+            addr,
+            ALICE,
+            &served.cert,
+            expected,
+            PoplibStore::Nothing,
+        );
         assert_eq!(count, served.wire.len(), "{mode}");
     }
     // Nothing was deleted by reading.
@@ -584,103 +497,6 @@ both_flavours!(
     client_against_dovecot,
     client_against_our_server,
 );
-
-// ----- load -----
-
-/// 1000 messages of 10 KiB, fetched by the tokio client from the tokio server and from
-/// Dovecot, and by poplib from both, in one run. Prints messages/s and MB/s of each pairing
-/// (figures of the build profile the test runs in: `--release` for real ones).
-#[test]
-fn load_1000_messages_of_10_kib() {
-    const COUNT: usize = 1000;
-    let have_dovecot = Dovecot::available();
-    let have_python = peer_available("python3", &["--version"]);
-    let dir = tempfile::tempdir().unwrap();
-    let cert = TestCert::generate(dir.path());
-    let mut messages = Vec::with_capacity(COUNT);
-    for n in 0..COUNT {
-        let mut message =
-            format!("Subject: load {n}\r\nFrom: load@example.com\r\n\r\n").into_bytes();
-        let mut line = 0;
-        while message.len() < 10 * 1024 - 80 {
-            message.extend_from_slice(format!("{line:05} {}\r\n", "z".repeat(70)).as_bytes());
-            line += 1;
-        }
-        messages.push((format!("load{n}"), message));
-    }
-    let ours_root = dir.path().join("ours");
-    let wire = fill_maildir(&ours_root.join("alice"), &messages);
-    let total: u64 = wire.iter().map(|m| m.len() as u64).sum();
-    let server = Pop3Server::start("tokio", &ours_root, &cert, &[ALICE], &[]);
-    let dovecot = have_dovecot.then(|| {
-        let dovecot = Dovecot::start(&dir.path().join("dovecot"), &cert, &[ALICE]);
-        fill_maildir(&dovecot.maildir("alice"), &messages);
-        dovecot.chown_mail();
-        dovecot
-    });
-    // Every pairing starts with the disk's write-back done (`sync`): otherwise a pairing pays
-    // for the set-up's or the previous pairing's writes (its client's fsyncs wait behind them).
-    let settle_disk = || {
-        let _ = std::process::Command::new("sync").status();
-    };
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    let report = |pairing: &str, messages: usize, octets: u64, seconds: f64| {
-        assert_eq!(messages, COUNT, "{pairing}");
-        assert_eq!(octets, total, "{pairing}");
-        let (mps, mbps) = rates(messages, octets, seconds);
-        eprintln!(
-            "load ({profile}): {pairing:<34} {messages} messages in {seconds:.3} s: {mps:.0} messages/s, {mbps:.1} MB/s"
-        );
-    };
-    let mut servers = vec![("tokio server", server.plain)];
-    if let Some(dovecot) = &dovecot {
-        servers.push(("dovecot", dovecot.plain));
-    }
-    for (name, addr) in &servers {
-        let inbox = dir.path().join(format!("inbox-{}", name.replace(' ', "-")));
-        settle_disk();
-        let started = std::time::Instant::now();
-        let summary = our_client(
-            "tokio",
-            &[
-                "--server",
-                &addr.to_string(),
-                "--stls",
-                "--ca",
-                cert.cert.to_str().unwrap(),
-                "--user",
-                "alice",
-                "--pass",
-                "wonder land",
-            ],
-            &inbox,
-        );
-        let seconds = started.elapsed().as_secs_f64();
-        let fields: Vec<&str> = summary.split_whitespace().collect();
-        report(
-            &format!("tokio client <- {name}"),
-            fields[0].parse().unwrap(),
-            fields[2].parse().unwrap(),
-            seconds,
-        );
-        assert_eq!(maildir_count(&inbox), COUNT);
-        if have_python {
-            settle_disk();
-            let started = std::time::Instant::now();
-            let (count, octets, _) = poplib("stls", *addr, ALICE, &cert, "-");
-            report(
-                &format!("python poplib <- {name}"),
-                count,
-                octets,
-                started.elapsed().as_secs_f64(),
-            );
-        }
-    }
-}
 
 // ----- maildrop end to end -----
 

@@ -360,3 +360,62 @@ impl Raw {
         rest
     }
 }
+
+/// Bound of one peer or client run.
+pub(crate) const LIMIT: Duration = Duration::from_secs(60);
+
+/// The account every test serves.
+pub(crate) const ALICE: &str = "alice:wonder land";
+
+/// Where Python's poplib saves what it downloads (see `poplib_client.py`).
+pub(crate) enum PoplibStore<'a> {
+    /// Keeps nothing: the download alone.
+    Nothing,
+    /// Saves every message into this Maildir, durably, as a fetching client does.
+    Maildir(&'a Path),
+}
+
+/// Runs `poplib_client.py` (log in as `mode` says, RETR every message, compare each with the
+/// file `<expected>/<n>` unless `expected` is `-`); returns (messages, octets, seconds).
+pub(crate) fn poplib(
+    mode: &str,
+    addr: SocketAddr,
+    user: &str,
+    cert: &TestCert,
+    expected: &str,
+    store: PoplibStore<'_>,
+) -> (usize, u64, f64) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pop3_support/poplib_client.py");
+    let (name, password) = user.split_once(':').unwrap();
+    let mut command = Command::new("python3");
+    command
+        .arg(script)
+        .args([mode, "127.0.0.1", &addr.port().to_string(), name, password])
+        .arg(&cert.cert)
+        .arg(expected);
+    if let PoplibStore::Maildir(dir) = store {
+        command.arg(dir);
+    }
+    let text = String::from_utf8(run_ok(&mut command, LIMIT)).unwrap();
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(fields.len(), 3, "poplib printed {text:?}");
+    (
+        fields[0].parse().unwrap(),
+        fields[1].parse().unwrap(),
+        fields[2].parse().unwrap(),
+    )
+}
+
+/// Runs one of our clients (`pop3_client_<flavour>`) downloading into `out`; returns its
+/// summary line.
+pub(crate) fn our_client(flavour: &str, args: &[&str], out: &Path) -> String {
+    let stdout = run_ok(
+        Command::new(example(&format!("pop3_client_{flavour}")))
+            .args(args)
+            .arg("--out")
+            .arg(out)
+            .env("RUST_LOG", "warn"),
+        LIMIT,
+    );
+    String::from_utf8(stdout).unwrap().trim().to_owned()
+}

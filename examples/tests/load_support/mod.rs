@@ -1,0 +1,27 @@
+//! What the load tests print beside their figures: how long creating a file takes on the
+//! file system they write to, at the moment they run.
+//!
+//! Storing mail creates a file per message, so the Maildir figures follow that cost, and it
+//! is not constant. On ext4 without a journal (the disks these tests were measured on) a new
+//! inode skips every inode of its group freed in the last minute or more (the kernel's
+//! `recently_deleted`): after a mass deletion (another test's temporary directories, a POP3
+//! session's deletions) a creation costs up to a millisecond of CPU instead of tens of
+//! microseconds, and the same run can be several times slower.
+
+use std::fs::File;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Files created to take the measure: few, so the probe itself changes little.
+const PROBES: u32 = 50;
+
+/// The mean time to create an empty file in a new directory inside `parent` (where the
+/// test's mail goes: ext4 places a directory's files near it).
+pub(crate) fn file_creation_cost(parent: &Path) -> Duration {
+    let dir = tempfile::tempdir_in(parent).unwrap();
+    let started = Instant::now();
+    for n in 0..PROBES {
+        File::create(dir.path().join(n.to_string())).unwrap();
+    }
+    started.elapsed() / PROBES
+}
