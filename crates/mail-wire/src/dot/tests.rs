@@ -244,6 +244,120 @@ fn encoder_holds_a_trailing_cr_across_chunks() {
     assert_eq!(encoder.written(), out.len() as u64);
 }
 
+/// Decodes `input` in the pieces `cuts` makes, under both policies and the given limit, and
+/// checks the outcome against the reference decoder.
+fn assert_matches_reference(input: &[u8], cuts: &[usize], limit: u64) {
+    for policy in [BareLineEnding::Reject, BareLineEnding::Normalize] {
+        let decoder = DotDecoder::new()
+            .with_bare_line_ending(policy)
+            .with_size_limit(limit);
+        let (body, summary, rest) = decode_in_pieces(decoder, input, cuts);
+        let context = format!("{policy:?}, limit {limit}, cuts {cuts:?}");
+        match reference::decode(input, policy, limit) {
+            Some((expected, expected_summary, consumed)) => {
+                assert_eq!(summary, Some(expected_summary), "{context}");
+                if expected_summary.error.is_none() {
+                    assert!(body == expected, "{context}: body differs");
+                } else {
+                    assert!(expected.starts_with(&body), "{context}: body differs");
+                }
+                assert_eq!(rest, &input[consumed..], "{context}");
+            }
+            None => {
+                assert_eq!(summary, None, "{context}");
+                assert!(rest.len() <= 2, "{context}: left {} bytes", rest.len());
+            }
+        }
+    }
+}
+
+/// `lines` CRLF lines of `len` octets each, all stuffed (`..` then text), then the terminator
+/// and a next command.
+fn stuffed_lines(lines: usize, len: usize) -> Vec<u8> {
+    let mut input = Vec::new();
+    for i in 0..lines {
+        input.extend_from_slice(b"..");
+        input.extend((0..len.saturating_sub(2)).map(|j| b'a' + ((i + j) % 26) as u8));
+        input.extend_from_slice(b"\r\n");
+    }
+    input.extend_from_slice(b".\r\nQUIT\r\n");
+    input
+}
+
+#[test]
+fn stuffed_dot_at_every_offset_of_a_block() {
+    // A long clean line, then a stuffed one: its dot lands at every offset of the 64-octet
+    // blocks the decoder checks (the line before it ends in the block before, or the same).
+    for offset in 0..200 {
+        let mut input = vec![b'x'; offset];
+        input.extend_from_slice(b"\r\n..dot\r\n");
+        input.extend_from_slice(&stuffed_lines(20, 70));
+        let dot = offset + 2;
+        assert_matches_reference(&input, &[], u64::MAX);
+        // Pieces that end right before, on and right after the stuffed dot and its LF.
+        for cut in [dot - 1, dot, dot + 1, dot + 2] {
+            assert_matches_reference(&input, &[cut], u64::MAX);
+        }
+    }
+}
+
+#[test]
+fn runs_of_stuffed_lines_of_every_length() {
+    // Lines of 3 to 140 octets: several stuffed dots in one block, one in several blocks, a
+    // line across a block boundary, and runs longer than the decoder's look-ahead.
+    for len in 3..140 {
+        let input = stuffed_lines(3000 / len + 2, len);
+        assert_matches_reference(&input, &[], u64::MAX);
+        assert_matches_reference(&input, &[len * 7 + 1, 1500], u64::MAX);
+    }
+}
+
+#[test]
+fn runs_of_stuffed_lines_keep_the_smuggling_checks() {
+    // A bare CR or LF, or a dot line that is no terminator, at every place in a run of
+    // stuffed lines: rejected or normalised as the reference does, the real end found.
+    let clean = stuffed_lines(40, 60);
+    for bad in [
+        &b"\n"[..],
+        b"\r",
+        b"\n.\n",
+        b"\r\n.\r",
+        b".\r\r\n",
+        b"\n..\r\n",
+    ] {
+        for at in (0..clean.len() - 20).step_by(7) {
+            let mut input = clean[..at].to_vec();
+            input.extend_from_slice(bad);
+            input.extend_from_slice(&clean[at..]);
+            assert_matches_reference(&input, &[], u64::MAX);
+            assert_matches_reference(&input, &[at + 1], u64::MAX);
+        }
+    }
+}
+
+#[test]
+fn size_limit_inside_a_run_of_stuffed_lines() {
+    let input = stuffed_lines(60, 50);
+    for limit in [0, 1, 48, 49, 50, 1000, 2939, 2940, 2941, 5000] {
+        assert_matches_reference(&input, &[], limit);
+        assert_matches_reference(&input, &[1100], limit);
+    }
+}
+
+#[test]
+fn terminator_right_after_a_run_of_stuffed_lines_at_every_offset() {
+    for lines in 1..40 {
+        for len in [3, 5, 63, 64, 65, 78] {
+            let mut input = stuffed_lines(lines, len);
+            // Cut off the terminator's CRLF, then give it back in a second piece.
+            let end = input.len() - b"QUIT\r\n".len();
+            assert_matches_reference(&input, &[end - 2, end - 1], u64::MAX);
+            input.truncate(end - 1);
+            assert_matches_reference(&input, &[], u64::MAX);
+        }
+    }
+}
+
 /// Bodies made of the lines that matter: dots, CR/LF mixtures, 8-bit, long lines.
 fn body_strategy() -> impl Strategy<Value = Vec<u8>> {
     let piece = prop_oneof![
@@ -285,6 +399,41 @@ fn normalised(body: &[u8]) -> Vec<u8> {
         out.extend_from_slice(b"\r\n");
     }
     out
+}
+
+/// `input` decoded in pieces cut at `cuts` gives what the one-shot reference decoder gives:
+/// the same summary, the same body (a prefix of it when refused), the same rest.
+fn matches_the_reference(
+    input: &[u8],
+    cuts: &[usize],
+    normalize: bool,
+    limit: u64,
+) -> Result<(), TestCaseError> {
+    let policy = if normalize {
+        BareLineEnding::Normalize
+    } else {
+        BareLineEnding::Reject
+    };
+    let decoder = DotDecoder::new()
+        .with_bare_line_ending(policy)
+        .with_size_limit(limit);
+    let (body, summary, rest) = decode_in_pieces(decoder, input, cuts);
+    match reference::decode(input, policy, limit) {
+        Some((expected, expected_summary, consumed)) => {
+            prop_assert_eq!(summary, Some(expected_summary));
+            if expected_summary.error.is_none() {
+                prop_assert_eq!(&body, &expected);
+            } else {
+                prop_assert!(expected.starts_with(&body));
+            }
+            prop_assert_eq!(&rest[..], &input[consumed..]);
+        }
+        None => {
+            prop_assert_eq!(summary, None);
+            prop_assert!(rest.len() <= 2, "left {} bytes unconsumed", rest.len());
+        }
+    }
+    Ok(())
 }
 
 proptest! {
@@ -347,24 +496,31 @@ proptest! {
         normalize in any::<bool>(),
         limit in prop_oneof![Just(u64::MAX), 0u64..300],
     ) {
-        let policy = if normalize { BareLineEnding::Normalize } else { BareLineEnding::Reject };
-        let decoder = DotDecoder::new().with_bare_line_ending(policy).with_size_limit(limit);
-        let (body, summary, rest) = decode_in_pieces(decoder, &input, &cuts);
-        match reference::decode(&input, policy, limit) {
-            Some((expected, expected_summary, consumed)) => {
-                prop_assert_eq!(summary, Some(expected_summary));
-                if expected_summary.error.is_none() {
-                    prop_assert_eq!(&body, &expected);
-                } else {
-                    prop_assert!(expected.starts_with(&body));
-                }
-                prop_assert_eq!(&rest[..], &input[consumed..]);
-            }
-            None => {
-                prop_assert_eq!(summary, None);
-                prop_assert!(rest.len() <= 2, "left {} bytes unconsumed", rest.len());
-            }
+        matches_the_reference(&input, &cuts, normalize, limit)?;
+    }
+
+    #[test]
+    fn line_structured_bodies_match_the_reference(
+        lines in proptest::collection::vec(
+            (0usize..3, 0usize..150, prop_oneof![
+                8 => Just(&b"\r\n"[..]), 1 => Just(&b"\n"[..]), 1 => Just(&b"\r"[..])
+            ]),
+            0..80,
+        ),
+        cuts in proptest::collection::vec(0usize..8000, 0..6),
+        normalize in any::<bool>(),
+        limit in prop_oneof![Just(u64::MAX), 0u64..8000],
+    ) {
+        // Many lines that begin with dots, of any length, a few bare line endings: the input
+        // the block walker sees.
+        let mut input = Vec::new();
+        for (dots, len, ending) in lines {
+            input.extend(core::iter::repeat_n(b'.', dots));
+            input.extend((0..len).map(|i| b'a' + (i % 26) as u8));
+            input.extend_from_slice(ending);
         }
+        input.extend_from_slice(b".\r\nNEXT");
+        matches_the_reference(&input, &cuts, normalize, limit)?;
     }
 
     #[test]
