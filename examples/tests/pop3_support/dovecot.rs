@@ -183,16 +183,19 @@ fn mail_owner() -> ((u32, u32), String, String) {
     ((uid, gid), id("-un", who), id("-gn", who))
 }
 
+/// Lets Dovecot's unprivileged processes reach `dir`: `dir` gets mode 0755, and each parent
+/// that others cannot traverse gets that one bit (search, `o+x`) added, nothing else.
 fn make_traversable(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let mut path = Some(dir);
-    // The temporary directory and its parents up to /tmp.
-    while let Some(p) = path {
-        if p == Path::new("/") || p == std::env::temp_dir() {
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+    for parent in dir.ancestors().skip(1) {
+        let Ok(meta) = std::fs::metadata(parent) else {
             break;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o001 == 0 {
+            let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(mode | 0o001));
         }
-        let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755));
-        path = p.parent();
     }
 }
 

@@ -251,7 +251,12 @@ impl Server {
     /// Starts `binary` with a Maildir (or in sink mode), the account [`ALICE`], local domains
     /// `localhost` and `example.test`, and `extra` flags.
     pub(crate) fn start(binary: &str, maildir: bool, extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(&std::env::temp_dir(), binary, maildir, extra)
+    }
+
+    /// [`start`](Self::start) with the server's directory (log, Maildir) inside `parent`.
+    pub(crate) fn start_in(parent: &Path, binary: &str, maildir: bool, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir_in(parent).expect("temp dir");
         let root = dir.path().join("mail");
         let mut command = Command::new(example_bin(binary));
         // Port 0: the server takes a free port itself and logs it. (A port found free here
