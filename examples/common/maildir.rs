@@ -4,28 +4,31 @@
 //! # Delivery
 //!
 //! [`Maildir::deliver`] returns a [`Delivery`], a [`Write`]r the message streams into. The
-//! first 64 KiB are kept in memory; only a larger message is spilled into `tmp/<unique>` as it
+//! first 64 KiB are kept in memory; only a larger message is spilled into its tmp file as it
 //! arrives. So a typical message touches the file system only in [`Delivery::commit`], which
-//! tokio adapters run on the blocking pool: creating a file can wait on the file system's
-//! journal while other fsyncs commit, and must not stall the threads serving sessions.
-//! `commit` makes the message durable and visible in three steps:
+//! tokio adapters run on the blocking pool: creating a file can take a millisecond, and must
+//! not stall the threads serving sessions. The tmp file is unnamed on Linux (`O_TMPFILE` in
+//! `tmp/`), else the specification's `tmp/<unique>` (see `tmp_file`). `commit` makes the
+//! message durable and visible in three steps:
 //!
-//! 1. write what is still in memory into `tmp/<unique>`, and `fdatasync` the file ([`File::sync_data`]: the data and the
-//!    metadata needed to read it back, such as its length; not its timestamps);
-//! 2. rename it from `tmp/` into `new/`;
-//! 3. wait for an `fsync` of `new/` that *started after the rename* and succeeded.
+//! 1. write what is still in memory into the tmp file, and `fdatasync` it
+//!    ([`File::sync_data`]: the data and the metadata needed to read it back, such as its
+//!    length; not its timestamps);
+//! 2. publish it in `new/`: link the unnamed file there, or rename the named one;
+//! 3. wait for an `fsync` of `new/` that *started after step 2* and succeeded.
 //!
 //! Only then does `commit` return `Ok`, and only then may an SMTP server answer 250 or a POP3
 //! client send DELE: a message reported committed survives a crash, complete. A `Delivery`
-//! dropped without commit removes its tmp file (if it had one), so a client that disconnects in the middle of
-//! DATA leaves nothing behind, and `new/` never holds a partial message (step 1 precedes the
-//! rename, so even a crash right after it shows a whole message or none).
+//! dropped without commit leaves no tmp file (a named one is removed), so a client that
+//! disconnects in the middle of DATA leaves nothing behind, and `new/` never holds a partial
+//! message (step 1 precedes step 2, so even a crash right after it shows a whole message or
+//! none).
 //!
 //! # Group commit
 //!
 //! Step 3 is shared: every delivery into the same `new/` of this process joins a batch, and
-//! one fsync of the directory covers every rename of its batch (the fsync starts only after
-//! each member's rename). While an fsync runs, new arrivals gather into the next batch, so a
+//! one fsync of the directory covers every publication of its batch (the fsync starts only
+//! after each member's). While an fsync runs, new arrivals gather into the next batch, so a
 //! delivery waits for at most two directory fsyncs and a busy server makes far fewer than one
 //! per message. Step 1 cannot be shared (each file needs its own data on disk), but concurrent
 //! fsyncs of different files are cheap: the file system folds them into one journal commit.
@@ -60,13 +63,14 @@
 
 mod group_commit;
 mod lock;
+mod tmp_file;
 mod wire;
 
 pub use lock::{MaildropGuard, MaildropLocks};
 pub use wire::{WireReader, WireSize};
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +80,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use md5::{Digest, Md5};
 
 use group_commit::DirSyncer;
+use tmp_file::TmpName;
 
 /// The Maildir's three subdirectories (the Maildir specification).
 const TMP: &str = "tmp";
@@ -127,7 +132,7 @@ impl Maildir {
         Ok(Delivery {
             content: Content::Buffered(Vec::new()),
             tmp_dir: self.root.join(TMP),
-            tmp_path: None,
+            tmp_name: None,
             new_syncer: Arc::clone(&self.new_syncer),
             unique: unique_name(),
             stored: 0,
@@ -228,7 +233,7 @@ pub struct Delivery {
     content: Content,
     tmp_dir: PathBuf,
     /// The tmp file, once created.
-    tmp_path: Option<PathBuf>,
+    tmp_name: Option<TmpName>,
     new_syncer: Arc<DirSyncer>,
     unique: String,
     stored: u64,
@@ -261,20 +266,20 @@ impl Delivery {
         self.stored == 0
     }
 
-    /// Makes the message durable and visible: flush and fdatasync the file, rename it from
-    /// `tmp/` into `new/`, and wait for an fsync of `new/` that started after the rename (one
-    /// shared with the deliveries renamed meanwhile: see the [module docs](self)). `Ok` means
+    /// Makes the message durable and visible: flush and fdatasync the file, publish it in
+    /// `new/`, and wait for an fsync of `new/` that started after that (one shared with the
+    /// deliveries published meanwhile: see the [module docs](self)). `Ok` means
     /// the message is on disk in `new/`. On error nothing is left in `tmp/` or `new/`, and the
     /// caller answers with a temporary failure (SMTP 451).
     pub fn commit(mut self) -> io::Result<Delivered> {
         self.sync_file()?;
-        let delivered = self.rename_into_new()?;
-        let outcome = self.new_syncer.sync_after_rename();
+        let delivered = self.publish_into_new()?;
+        let outcome = self.new_syncer.sync_after_publish();
         settle(delivered, outcome)
     }
 
     /// [`commit`](Self::commit) for many deliveries at once, each result in the order given:
-    /// the files are flushed and fdatasynced on up to 8 threads in parallel, renamed into
+    /// the files are flushed and fdatasynced on up to 8 threads in parallel, published in
     /// their `new/`, then each distinct `new/` is fsynced once (through the same group
     /// commit). The guarantee is `commit`'s, delivery by delivery; one failure does not fail
     /// the others, except that a failed directory fsync fails every delivery it covered.
@@ -282,16 +287,16 @@ impl Delivery {
         let synced = in_parallel(deliveries, |mut delivery| {
             delivery.sync_file().map(|()| delivery)
         });
-        let renamed: Vec<io::Result<(Delivered, Arc<DirSyncer>)>> = synced
+        let published: Vec<io::Result<(Delivered, Arc<DirSyncer>)>> = synced
             .into_iter()
             .map(|synced| {
                 let mut delivery = synced?;
-                let delivered = delivery.rename_into_new()?;
+                let delivered = delivery.publish_into_new()?;
                 Ok((delivered, Arc::clone(&delivery.new_syncer)))
             })
             .collect();
         let mut syncers: Vec<Arc<DirSyncer>> = Vec::new();
-        for (_, syncer) in renamed.iter().flatten() {
+        for (_, syncer) in published.iter().flatten() {
             if !syncers.iter().any(|known| Arc::ptr_eq(known, syncer)) {
                 syncers.push(Arc::clone(syncer));
             }
@@ -300,13 +305,13 @@ impl Delivery {
         // parallel.
         let outcomes = in_parallel(syncers.clone(), |syncer| {
             syncer
-                .sync_after_rename()
+                .sync_after_publish()
                 .map_err(|e| (e.kind(), e.to_string()))
         });
-        renamed
+        published
             .into_iter()
-            .map(|renamed| {
-                let (delivered, syncer) = renamed?;
+            .map(|published| {
+                let (delivered, syncer) = published?;
                 let position = syncers.iter().position(|known| Arc::ptr_eq(known, &syncer));
                 let outcome = match position.map(|index| &outcomes[index]) {
                     Some(Err((kind, text))) => Err(io::Error::new(*kind, text.clone())),
@@ -328,8 +333,8 @@ impl Delivery {
     fn spill(&mut self) -> io::Result<&mut BufWriter<File>> {
         if let Content::Buffered(buffered) = &mut self.content {
             let buffered = std::mem::take(buffered);
-            let (file, path) = self.create_tmp_file()?;
-            self.tmp_path = Some(path);
+            let (file, name) = self.create_tmp_file()?;
+            self.tmp_name = Some(name);
             let mut file = BufWriter::with_capacity(WRITE_BUFFER, file);
             file.write_all(&buffered)?;
             self.content = Content::File(file);
@@ -340,34 +345,45 @@ impl Delivery {
         }
     }
 
-    /// Creates `tmp/<unique>` with `create_new`, so a stale file of the same name is never
-    /// overwritten; on such a clash the delivery takes a fresh unique name (nothing has been
-    /// published under the old one).
-    fn create_tmp_file(&mut self) -> io::Result<(File, PathBuf)> {
+    /// Creates the tmp file (see [`tmp_file`]). A named one is made with `create_new`, so a
+    /// stale file of the same name is never overwritten; on such a clash the delivery takes
+    /// a fresh unique name (nothing has been published under the old one).
+    fn create_tmp_file(&mut self) -> io::Result<(File, TmpName)> {
         let mut attempts = 0;
         loop {
-            let path = self.tmp_dir.join(&self.unique);
-            match private_file_options().open(&path) {
-                Ok(file) => return Ok((file, path)),
+            match tmp_file::create(&self.tmp_dir, &self.unique) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => {
+                    attempts += 1;
+                    self.unique = unique_name();
+                }
+                created => return created,
+            }
+        }
+    }
+
+    /// Step 2: the message is visible in `new/` (not yet durably: see [`settle`]). An
+    /// unnamed tmp file whose name is taken in `new/` takes a fresh unique name.
+    fn publish_into_new(&mut self) -> io::Result<Delivered> {
+        let (Content::File(file), Some(tmp_name)) = (&self.content, &self.tmp_name) else {
+            return Err(io::Error::other(
+                "a delivery is published only after its file is synced",
+            ));
+        };
+        let wire_size = self.wire.total();
+        let mut attempts = 0;
+        let (path, file_name) = loop {
+            let file_name = format!("{},S={},W={}", self.unique, self.stored, wire_size);
+            let path = self.new_syncer.dir().join(&file_name);
+            match tmp_file::publish(file.get_ref(), tmp_name, &path) {
+                Ok(()) => break (path, file_name),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => {
                     attempts += 1;
                     self.unique = unique_name();
                 }
                 Err(e) => return Err(e),
             }
-        }
-    }
-
-    /// Step 2: the message is visible in `new/` (not yet durably: see [`settle`]).
-    fn rename_into_new(&mut self) -> io::Result<Delivered> {
-        let wire_size = self.wire.total();
-        let file_name = format!("{},S={},W={}", self.unique, self.stored, wire_size);
-        let path = self.new_syncer.dir().join(&file_name);
-        let tmp_path = self.tmp_path.as_ref().ok_or_else(|| {
-            io::Error::other("a delivery is renamed only after its file is synced")
-        })?;
-        fs::rename(tmp_path, &path)?;
-        // The tmp file is gone: from here on, Drop has nothing to remove.
+        };
+        // The tmp file is published: from here on, Drop has nothing to remove.
         self.committed = true;
         Ok(Delivered {
             path,
@@ -410,7 +426,7 @@ impl Write for Delivery {
 
 impl Drop for Delivery {
     fn drop(&mut self) {
-        if let (false, Some(tmp_path)) = (self.committed, &self.tmp_path) {
+        if let (false, Some(TmpName::Named(tmp_path))) = (self.committed, &self.tmp_name) {
             // Best effort: there is no one to tell, and a leftover in tmp/ is harmless to
             // readers (the Maildir specification has tmp/ cleaned after 36 hours).
             let _ = fs::remove_file(tmp_path);
@@ -516,7 +532,7 @@ pub struct DeleteFailure {
     pub error: io::Error,
 }
 
-/// Step 3's verdict on a renamed message: kept when the fsync of `new/` covering its rename
+/// Step 3's verdict on a published message: kept when the fsync of `new/` covering it
 /// succeeded; otherwise taken back, so that the sender's retry cannot produce a second copy.
 fn settle(delivered: Delivered, outcome: io::Result<()>) -> io::Result<Delivered> {
     match outcome {
@@ -662,14 +678,6 @@ fn private_dir_builder() -> fs::DirBuilder {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
-}
-
-fn private_file_options() -> OpenOptions {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
 }
 
 #[cfg(test)]

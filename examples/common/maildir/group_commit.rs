@@ -1,10 +1,10 @@
-//! Group commit of a directory's fsync: deliveries renamed into the same `new/` at about the
+//! Group commit of a directory's fsync: deliveries published in the same `new/` at about the
 //! same time share one fsync of it, and none is told "durable" before an fsync that began
-//! after its rename has succeeded.
+//! after its publication (a link or rename into the directory) has succeeded.
 //!
-//! Every delivery calls [`DirSyncer::sync_after_rename`] once its rename is done. The callers
+//! Every delivery calls [`DirSyncer::sync_after_publish`] once it is in `new/`. The callers
 //! gather into a batch; a batch is fsynced by one of its own members (the leader), and only
-//! once the previous fsync of the directory has finished, so every member's rename precedes
+//! once the previous fsync of the directory has finished, so every member's publication precedes
 //! the start of the fsync that covers it. While one fsync runs, newcomers gather into the next
 //! batch: under load the number of directory fsyncs follows the disk's speed, not the number
 //! of deliveries. The code is blocking (a `Mutex` and a `Condvar`); the tokio adapters run it
@@ -83,11 +83,11 @@ impl DirSyncer {
     }
 
     /// Blocks until an fsync of the directory that started after this call began has
-    /// returned, and gives its result. Call it after a rename into the directory: `Ok` means
-    /// the rename is durable. At most two fsyncs are waited for: the one running when the call
-    /// began (it may predate the rename, so it does not count) and the next, which this call's
+    /// returned, and gives its result. Call it after a link or rename into the directory: `Ok`
+    /// means the new name is durable. At most two fsyncs are waited for: the one running when the call
+    /// began (it may predate the new name, so it does not count) and the next, which this call's
     /// batch shares with every caller that arrived meanwhile.
-    pub(crate) fn sync_after_rename(&self) -> io::Result<()> {
+    pub(crate) fn sync_after_publish(&self) -> io::Result<()> {
         let mut state = lock(&self.state);
         // `next` has not started its fsync: whichever fsync covers this batch starts later.
         let batch = Arc::clone(&state.next);
@@ -171,7 +171,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Makes the renames into `dir` durable (POSIX: fsync the directory). Elsewhere a no-op.
+/// Makes the names added to `dir` durable (POSIX: fsync the directory). Elsewhere a no-op.
 fn fsync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     std::fs::File::open(dir)?.sync_all()?;
@@ -249,7 +249,7 @@ mod tests {
                         let mut results = Vec::new();
                         for _ in 0..rounds {
                             let renamed = recorder.clock.tick();
-                            let result = syncer.sync_after_rename();
+                            let result = syncer.sync_after_publish();
                             let returned = recorder.clock.tick();
                             let covered = lock(&recorder.runs)
                                 .iter()
@@ -278,7 +278,7 @@ mod tests {
         let (syncer, recorder) = recording_syncer(Duration::ZERO, false);
         for _ in 0..3 {
             let renamed = recorder.clock.tick();
-            syncer.sync_after_rename().unwrap();
+            syncer.sync_after_publish().unwrap();
             let &(start, _) = lock(&recorder.runs).last().unwrap();
             assert!(start > renamed);
         }
@@ -331,9 +331,9 @@ mod tests {
             }),
         );
         let first =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| syncer.sync_after_rename()));
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| syncer.sync_after_publish()));
         assert!(first.is_err(), "the leader's panic reaches its caller");
-        syncer.sync_after_rename().unwrap();
+        syncer.sync_after_publish().unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
@@ -346,6 +346,6 @@ mod tests {
         let other = DirSyncer::for_dir(&dir.path().join("elsewhere"));
         assert!(!Arc::ptr_eq(&a, &other));
         // The real fsync of an existing directory succeeds.
-        a.sync_after_rename().unwrap();
+        a.sync_after_publish().unwrap();
     }
 }

@@ -1,0 +1,179 @@
+//! The file a delivery is written into before it appears in `new/`.
+//!
+//! On Linux it is an unnamed file in `tmp/` (`open(2)` with `O_TMPFILE`), published into
+//! `new/` with `linkat(2)` once its data is on disk. Against the Maildir specification's
+//! named `tmp/<unique>` renamed into `new/`, nothing is lost (the name appears in `new/` only
+//! with the whole message behind it) and three things are gained:
+//!
+//! - no directory entry is added to `tmp/` and removed again per message: deliveries do not
+//!   queue for `tmp/`'s lock, which a slow creation holds (see `tests/load_support`);
+//! - the file's `fdatasync` does not also write `tmp/`: ext4 without a journal makes a newly
+//!   named file's directory durable with it;
+//! - a delivery dropped midway, or a crash, leaves nothing behind to clean.
+//!
+//! Measured with `pop3_client_tokio` fetching 1000 x 10 KiB from `pop3_server_tokio` (release,
+//! loopback): right after 3000 files were deleted beside the output, 2,400-4,000 messages/s
+//! with unnamed files against 1,300-1,800 with named ones, three runs each; about 9,000 both
+//! ways when nothing was deleted.
+//!
+//! `linkat` reaches the unnamed file through `/proc/self/fd/N`, which needs no privilege.
+//! Where unnamed files cannot be made (another OS, an old kernel, a file system without
+//! `O_TMPFILE`, no `/proc`), the named file of the specification is used.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// How a delivery's file is found before it is published.
+#[derive(Debug)]
+pub(crate) enum TmpName {
+    /// No name: the open file is all there is (Linux `O_TMPFILE`).
+    Unnamed,
+    /// `tmp/<unique>`.
+    Named(PathBuf),
+}
+
+/// Creates the file of a delivery in `tmp_dir`, unnamed where the system allows, else as
+/// `tmp_dir/<unique>` with `create_new` (an `AlreadyExists` error then means the name is
+/// taken: the caller picks another).
+pub(crate) fn create(tmp_dir: &Path, unique: &str) -> io::Result<(File, TmpName)> {
+    #[cfg(target_os = "linux")]
+    if let Some(file) = unnamed::create(tmp_dir)? {
+        return Ok((file, TmpName::Unnamed));
+    }
+    let path = tmp_dir.join(unique);
+    let file = private_file_options().open(&path)?;
+    Ok((file, TmpName::Named(path)))
+}
+
+/// Makes `file` (created by [`create`], its data already durable) visible as `path`, which
+/// must not exist yet: an unnamed file is linked there, a named one renamed. An existing
+/// `path` gives `AlreadyExists` for an unnamed file (the caller picks another name); a
+/// rename would replace it, which unique names rule out (the specification's argument).
+pub(crate) fn publish(file: &File, name: &TmpName, path: &Path) -> io::Result<()> {
+    match name {
+        #[cfg(target_os = "linux")]
+        TmpName::Unnamed => unnamed::link(file, path),
+        #[cfg(not(target_os = "linux"))]
+        TmpName::Unnamed => {
+            let _ = file;
+            unreachable!("unnamed files are made on Linux only")
+        }
+        TmpName::Named(tmp_path) => std::fs::rename(tmp_path, path),
+    }
+}
+
+/// Create a new file, readable and writable by its owner only (mail is private).
+fn private_file_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+#[cfg(target_os = "linux")]
+mod unnamed {
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::AsRawFd;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+    use rustix::io::Errno;
+
+    /// Cleared for good the first time the system shows it cannot make or link unnamed
+    /// files, so that no later delivery tries again.
+    static AVAILABLE: AtomicBool = AtomicBool::new(true);
+
+    /// An unnamed file in `dir`; `None` where unnamed files cannot be made here (the caller
+    /// makes a named one).
+    pub(super) fn create(dir: &Path) -> io::Result<Option<File>> {
+        if !AVAILABLE.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        if !Path::new("/proc/self/fd").is_dir() {
+            AVAILABLE.store(false, Ordering::Relaxed);
+            return Ok(None);
+        }
+        let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+        match rustix::fs::openat(CWD, dir, flags, Mode::RUSR | Mode::WUSR) {
+            Ok(fd) => Ok(Some(File::from(fd))),
+            // What open(2) says when the kernel (EISDIR: before 3.11) or the file system
+            // (EOPNOTSUPP) has no O_TMPFILE.
+            Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {
+                AVAILABLE.store(false, Ordering::Relaxed);
+                Ok(None)
+            }
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
+    /// Links the unnamed `file` as `path`.
+    pub(super) fn link(file: &File, path: &Path) -> io::Result<()> {
+        let fd_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        rustix::fs::linkat(CWD, fd_path.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW)
+            .map_err(io::Error::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn names_in(dir: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect()
+    }
+
+    #[test]
+    fn a_file_is_visible_only_once_published_and_then_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, new) = (dir.path().join("tmp"), dir.path().join("new"));
+        std::fs::create_dir(&tmp).unwrap();
+        std::fs::create_dir(&new).unwrap();
+        let (mut file, name) = create(&tmp, "unique").unwrap();
+        if cfg!(target_os = "linux") {
+            assert!(matches!(name, TmpName::Unnamed), "{name:?}");
+            assert!(names_in(&tmp).is_empty());
+        }
+        file.write_all(b"the message\r\n").unwrap();
+        file.sync_data().unwrap();
+        assert!(names_in(&new).is_empty());
+        let published = new.join("unique,S=13");
+        publish(&file, &name, &published).unwrap();
+        assert_eq!(names_in(&new), std::slice::from_ref(&published));
+        assert_eq!(std::fs::read(&published).unwrap(), b"the message\r\n");
+        assert!(names_in(&tmp).is_empty());
+    }
+
+    #[test]
+    fn publishing_over_an_existing_name_is_refused_for_an_unnamed_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, name) = create(dir.path(), "unique").unwrap();
+        if !matches!(name, TmpName::Unnamed) {
+            return; // a named file is renamed: unique names keep it from replacing one
+        }
+        let taken = dir.path().join("taken");
+        std::fs::write(&taken, b"an earlier message").unwrap();
+        let refused = publish(&file, &name, &taken).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&taken).unwrap(), b"an earlier message");
+    }
+
+    #[test]
+    fn a_dropped_unnamed_file_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut file, name) = create(dir.path(), "unique").unwrap();
+        file.write_all(&[b'x'; 100_000]).unwrap();
+        drop(file);
+        match name {
+            TmpName::Unnamed => assert!(names_in(dir.path()).is_empty()),
+            TmpName::Named(path) => assert_eq!(names_in(dir.path()), [path]),
+        }
+    }
+}
