@@ -31,7 +31,8 @@
 //! after each member's). While an fsync runs, new arrivals gather into the next batch, so a
 //! delivery waits for at most two directory fsyncs and a busy server makes far fewer than one
 //! per message. Step 1 cannot be shared (each file needs its own data on disk), but concurrent
-//! fsyncs of different files are cheap: the file system folds them into one journal commit.
+//! fsyncs of different files are cheap: a journaling file system folds them into one commit,
+//! and the block layer merges their cache flushes.
 //! [`Delivery::commit_all`] does the three steps for many deliveries at once (files synced on
 //! a few threads in parallel, one directory fsync per directory): the POP3 client commits a
 //! batch of downloaded messages that way before it deletes any of them.

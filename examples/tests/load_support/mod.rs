@@ -10,18 +10,23 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Files created to take the measure: few, so the probe itself changes little.
 const PROBES: u32 = 50;
 
 /// The mean time to create an empty file in a new directory inside `parent` (where the
-/// test's mail goes: ext4 places a directory's files near it).
+/// test's mail goes: ext4 places a directory's files near it). The files are left for
+/// `parent`'s owner to remove: deleting them now would slow the creations that follow.
 pub(crate) fn file_creation_cost(parent: &Path) -> Duration {
-    let dir = tempfile::tempdir_in(parent).unwrap();
+    static PROBES_TAKEN: AtomicUsize = AtomicUsize::new(0);
+    let taken = PROBES_TAKEN.fetch_add(1, Ordering::Relaxed);
+    let dir = parent.join(format!("creation-probe-{taken}"));
+    std::fs::create_dir(&dir).unwrap();
     let started = Instant::now();
     for n in 0..PROBES {
-        File::create(dir.path().join(n.to_string())).unwrap();
+        File::create(dir.join(n.to_string())).unwrap();
     }
     started.elapsed() / PROBES
 }
