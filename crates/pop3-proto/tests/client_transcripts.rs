@@ -2,7 +2,6 @@
 //! whole, at random splits and one byte at a time: every way of cutting the server's bytes
 //! gives the same events and the same client output.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,6 +9,9 @@ use bytes::BytesMut;
 use pop3_proto::client::{Config, Connection, Event, TlsMode};
 use pop3_proto::{ListingEntry, MsgNumber};
 use proptest::prelude::*;
+
+mod escapes;
+use escapes::{escape, unescape};
 
 /// One step of a transcript.
 #[derive(Debug, Clone)]
@@ -26,46 +28,6 @@ struct Transcript {
     name: String,
     config: Config,
     steps: Vec<Step>,
-}
-
-fn unescape(text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 1 < bytes.len() {
-            match bytes[i + 1] {
-                b'r' => out.push(b'\r'),
-                b'n' => out.push(b'\n'),
-                b'\\' => out.push(b'\\'),
-                b'x' => {
-                    let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).unwrap();
-                    out.push(u8::from_str_radix(hex, 16).unwrap());
-                    i += 2;
-                }
-                other => panic!("unknown escape \\{}", other as char),
-            }
-            i += 2;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-fn escape(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for &b in bytes {
-        match b {
-            b'\r' => out.push_str("\\r"),
-            b'\n' => out.push_str("\\n"),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
-            _ => write!(out, "\\x{b:02x}").unwrap(),
-        }
-    }
-    out
 }
 
 fn parse_config(config: &mut Config, line: &str) {

@@ -36,6 +36,9 @@ use pop3_proto::server::{
 use pop3_proto::{ExpirePolicy, Mechanism, Text, Timestamp, UniqueId};
 use proptest::prelude::*;
 
+mod escapes;
+use escapes::unescape;
+
 #[derive(Debug, Clone)]
 enum Step {
     Input(Vec<u8>),
@@ -67,49 +70,12 @@ struct Transcript {
     answers: Vec<Vec<Answer>>,
 }
 
-fn unescape(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 1 < bytes.len() {
-            match bytes[i + 1] {
-                b'r' => out.push(b'\r'),
-                b'n' => out.push(b'\n'),
-                b't' => out.push(b'\t'),
-                b'\\' => out.push(b'\\'),
-                b'x' => {
-                    let hex = &text[i + 2..i + 4];
-                    out.push(u8::from_str_radix(hex, 16).expect("\\xHH escape"));
-                    i += 2;
-                }
-                other => panic!("unknown escape \\{}", other as char),
-            }
-            i += 2;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
+/// [`escapes::escape`], with `<empty>` for no bytes, so that an empty argument shows.
 fn escape(bytes: &[u8]) -> String {
     if bytes.is_empty() {
         return "<empty>".into();
     }
-    let mut out = String::new();
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'\r' => out.push_str("\\r"),
-            b'\n' => out.push_str("\\n"),
-            b'\t' => out.push_str("\\t"),
-            0x20..=0x7e => out.push(b as char),
-            _ => write!(out, "\\x{b:02x}").unwrap(),
-        }
-    }
-    out
+    escapes::escape(bytes)
 }
 
 fn parse(name: &str, text: &str) -> Transcript {

@@ -34,6 +34,9 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use mail_wire::sasl::{Credentials, Mechanism, OAuth2Credentials, PasswordCredentials};
 use proptest::prelude::*;
+
+mod escapes;
+use escapes::unescape;
 use smtp_proto::client::{
     Config, Connection, Envelope, Error, Event, Failure, SendMailError, TlsPolicy, UsageError,
     Violation,
@@ -55,33 +58,6 @@ fn transcripts() -> Vec<(PathBuf, String)> {
             (path, text)
         })
         .collect()
-}
-
-fn unescape(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 1 < bytes.len() {
-            i += 1;
-            match bytes[i] {
-                b'r' => out.push(b'\r'),
-                b'n' => out.push(b'\n'),
-                b't' => out.push(b'\t'),
-                b'\\' => out.push(b'\\'),
-                b'x' => {
-                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("hex escape");
-                    out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
-                    i += 2;
-                }
-                other => panic!("unknown escape \\{}", other as char),
-            }
-        } else {
-            out.push(bytes[i]);
-        }
-        i += 1;
-    }
-    out
 }
 
 fn parse_config(line: &str) -> Config {

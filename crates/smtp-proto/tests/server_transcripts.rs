@@ -26,6 +26,9 @@ use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
+
+mod escapes;
+use escapes::unescape;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use smtp_proto::server::{
     BareLineEnding, Config, Connection, Credentials, Decisions, Event, Extensions, TlsState,
@@ -47,34 +50,6 @@ struct Transcript {
     answers: Vec<Vec<String>>,
     /// `S: ...` and `E: ...` lines, in order.
     expected: Vec<String>,
-}
-
-fn unescape(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 1 < bytes.len() {
-            match bytes[i + 1] {
-                b'r' => out.push(b'\r'),
-                b'n' => out.push(b'\n'),
-                b't' => out.push(b'\t'),
-                b'0' => out.push(0),
-                b'\\' => out.push(b'\\'),
-                b'x' => {
-                    let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).unwrap();
-                    out.push(u8::from_str_radix(hex, 16).unwrap());
-                    i += 2;
-                }
-                other => panic!("unknown escape \\{}", other as char),
-            }
-            i += 2;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
 }
 
 fn escape(bytes: &[u8]) -> String {
