@@ -41,6 +41,11 @@ pub(crate) fn create(tmp_dir: &Path, unique: &str) -> io::Result<(File, TmpName)
     if let Some(file) = unnamed::create(tmp_dir)? {
         return Ok((file, TmpName::Unnamed));
     }
+    create_named(tmp_dir, unique)
+}
+
+/// The specification's `tmp_dir/<unique>`, made with `create_new`.
+fn create_named(tmp_dir: &Path, unique: &str) -> io::Result<(File, TmpName)> {
     let path = tmp_dir.join(unique);
     let file = private_file_options().open(&path)?;
     Ok((file, TmpName::Named(path)))
@@ -78,23 +83,23 @@ mod unnamed {
     use std::io;
     use std::os::fd::AsRawFd;
     use std::path::Path;
+    use std::sync::OnceLock;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use rustix::fs::{AtFlags, CWD, Mode, OFlags};
     use rustix::io::Errno;
 
-    /// Cleared for good the first time the system shows it cannot make or link unnamed
-    /// files, so that no later delivery tries again.
+    /// Cleared for good the first time the system shows it cannot make unnamed files, so
+    /// that no later delivery tries again.
     static AVAILABLE: AtomicBool = AtomicBool::new(true);
 
     /// An unnamed file in `dir`; `None` where unnamed files cannot be made here (the caller
     /// makes a named one).
     pub(super) fn create(dir: &Path) -> io::Result<Option<File>> {
-        if !AVAILABLE.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        if !Path::new("/proc/self/fd").is_dir() {
-            AVAILABLE.store(false, Ordering::Relaxed);
+        // `link` needs /proc; looked for once.
+        static PROC_FD: OnceLock<bool> = OnceLock::new();
+        let proc_fd = *PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir());
+        if !proc_fd || !AVAILABLE.load(Ordering::Relaxed) {
             return Ok(None);
         }
         let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
@@ -149,6 +154,24 @@ mod tests {
         assert_eq!(names_in(&new), std::slice::from_ref(&published));
         assert_eq!(std::fs::read(&published).unwrap(), b"the message\r\n");
         assert!(names_in(&tmp).is_empty());
+    }
+
+    #[test]
+    fn a_named_file_waits_in_tmp_and_is_renamed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, new) = (dir.path().join("tmp"), dir.path().join("new"));
+        std::fs::create_dir(&tmp).unwrap();
+        std::fs::create_dir(&new).unwrap();
+        let (mut file, name) = create_named(&tmp, "unique").unwrap();
+        assert_eq!(names_in(&tmp), [tmp.join("unique")]);
+        let clash = create_named(&tmp, "unique").unwrap_err();
+        assert_eq!(clash.kind(), io::ErrorKind::AlreadyExists);
+        file.write_all(b"the message\r\n").unwrap();
+        file.sync_data().unwrap();
+        let published = new.join("unique,S=13");
+        publish(&file, &name, &published).unwrap();
+        assert!(names_in(&tmp).is_empty());
+        assert_eq!(std::fs::read(&published).unwrap(), b"the message\r\n");
     }
 
     #[test]
