@@ -16,6 +16,11 @@
 //! with unnamed files against 1,300-1,800 with named ones, three runs each; about 9,000 both
 //! ways when nothing was deleted.
 //!
+//! Durability is the named file's: the data is synced before the link, and the fsync of
+//! `new/` that follows makes the link durable (on a journaling file system the new name and
+//! the file's link count commit together; ext4 without a journal, like any file system
+//! without one, needs its fsck after a crash, which sets the count from the names).
+//!
 //! `linkat` reaches the unnamed file through `/proc/self/fd/N`, which needs no privilege.
 //! Where unnamed files cannot be made (another OS, an old kernel, a file system without
 //! `O_TMPFILE`, no `/proc`), the named file of the specification is used.
