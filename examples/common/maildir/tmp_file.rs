@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub(crate) enum TmpName {
     /// No name: the open file is all there is (Linux `O_TMPFILE`).
+    #[cfg(target_os = "linux")]
     Unnamed,
     /// `tmp/<unique>`.
     Named(PathBuf),
@@ -64,12 +65,10 @@ pub(crate) fn publish(file: &File, name: &TmpName, path: &Path) -> io::Result<()
     match name {
         #[cfg(target_os = "linux")]
         TmpName::Unnamed => unnamed::link(file, path),
-        #[cfg(not(target_os = "linux"))]
-        TmpName::Unnamed => {
-            let _ = file;
-            unreachable!("unnamed files are made on Linux only")
+        TmpName::Named(tmp_path) => {
+            let _ = file; // only an unnamed file is reached through its descriptor
+            std::fs::rename(tmp_path, path)
         }
-        TmpName::Named(tmp_path) => std::fs::rename(tmp_path, path),
     }
 }
 
@@ -147,7 +146,8 @@ mod tests {
         std::fs::create_dir(&tmp).unwrap();
         std::fs::create_dir(&new).unwrap();
         let (mut file, name) = create(&tmp, "unique").unwrap();
-        if cfg!(target_os = "linux") {
+        #[cfg(target_os = "linux")]
+        {
             assert!(matches!(name, TmpName::Unnamed), "{name:?}");
             assert!(names_in(&tmp).is_empty());
         }
@@ -179,13 +179,13 @@ mod tests {
         assert_eq!(std::fs::read(&published).unwrap(), b"the message\r\n");
     }
 
+    /// (A named file is renamed: unique names keep it from replacing one.)
+    #[cfg(target_os = "linux")]
     #[test]
     fn publishing_over_an_existing_name_is_refused_for_an_unnamed_file() {
         let dir = tempfile::tempdir().unwrap();
         let (file, name) = create(dir.path(), "unique").unwrap();
-        if !matches!(name, TmpName::Unnamed) {
-            return; // a named file is renamed: unique names keep it from replacing one
-        }
+        assert!(matches!(name, TmpName::Unnamed), "{name:?}");
         let taken = dir.path().join("taken");
         std::fs::write(&taken, b"an earlier message").unwrap();
         let refused = publish(&file, &name, &taken).unwrap_err();
@@ -200,6 +200,7 @@ mod tests {
         file.write_all(&[b'x'; 100_000]).unwrap();
         drop(file);
         match name {
+            #[cfg(target_os = "linux")]
             TmpName::Unnamed => assert!(names_in(dir.path()).is_empty()),
             TmpName::Named(path) => assert_eq!(names_in(dir.path()), [path]),
         }
