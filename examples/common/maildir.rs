@@ -128,7 +128,8 @@ impl Maildir {
     }
 
     /// Starts a delivery: returns the writer for the message. No file exists yet: the message
-    /// is buffered, and goes into `tmp/` once it outgrows the buffer, or at commit.
+    /// is buffered, and goes into `tmp/` once it outgrows the buffer, or at commit. A Maildir
+    /// removed since it was opened is created again when its file is.
     pub fn deliver(&self) -> io::Result<Delivery> {
         Ok(Delivery {
             content: Content::Buffered(Vec::new()),
@@ -357,9 +358,25 @@ impl Delivery {
                     attempts += 1;
                     self.unique = unique_name();
                 }
+                // The Maildir was removed since it was opened (an administrator cleaning up):
+                // make it again, as opening it would have.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 3 => {
+                    attempts += 1;
+                    self.recreate_dirs()?;
+                }
                 created => return created,
             }
         }
+    }
+
+    /// Creates the Maildir's subdirectories again (see [`Maildir::deliver`]).
+    fn recreate_dirs(&self) -> io::Result<()> {
+        let new_dir = self.new_syncer.dir();
+        let root = new_dir.parent().unwrap_or(new_dir);
+        for dir in [&self.tmp_dir, new_dir, &root.join(CUR)] {
+            private_dir_builder().create(dir)?;
+        }
+        Ok(())
     }
 
     /// Step 2: the message is visible in `new/` (not yet durably: see [`settle`]). An
@@ -380,6 +397,11 @@ impl Delivery {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => {
                     attempts += 1;
                     self.unique = unique_name();
+                }
+                // `new/` was removed since the Maildir was opened.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 3 => {
+                    attempts += 1;
+                    self.recreate_dirs()?;
                 }
                 Err(e) => return Err(e),
             }
@@ -739,15 +761,17 @@ mod tests {
         let mut deliveries: Vec<Delivery> = (0..5)
             .map(|n| delivery_of(&maildir, format!("{n}\r\n").as_bytes()))
             .collect();
-        // The third one cannot create its file (its tmp/ is gone): it fails alone.
-        deliveries[2].tmp_dir = dir.path().join("vanished");
+        // The third one cannot create its file (its tmp/ is a file): it fails alone.
+        let not_a_dir = dir.path().join("not-a-dir");
+        fs::write(&not_a_dir, b"").unwrap();
+        deliveries[2].tmp_dir = not_a_dir;
         let results = Delivery::commit_all(deliveries);
         for (n, result) in results.iter().enumerate() {
             assert_eq!(result.is_ok(), n != 2, "delivery {n}: {result:?}");
         }
         assert_eq!(
             results[2].as_ref().unwrap_err().kind(),
-            io::ErrorKind::NotFound
+            io::ErrorKind::NotADirectory
         );
         assert_eq!(names_in(&dir.path().join("new")).len(), 4);
         assert!(names_in(&dir.path().join("tmp")).is_empty());

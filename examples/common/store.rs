@@ -6,15 +6,19 @@
 //! [`Incoming`], and answers 250 only after [`Incoming::commit`] returned `Ok`. Dropping an
 //! `Incoming` (the client went away, the message was too large) stores nothing.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::maildir::{Delivery, Maildir};
 
 /// Longest local part (RFC 5321 section 4.5.3.1.1); also keeps directory names short.
 pub const MAX_LOCAL_PART_LEN: usize = 64;
+
+/// Most Maildirs a store keeps open (see [`OpenMaildirs`]); past it, it starts afresh.
+const MAX_OPEN_MAILDIRS: usize = 1024;
 
 /// The message store of an SMTP server.
 #[derive(Debug, Clone)]
@@ -23,6 +27,8 @@ pub enum Store {
     Maildir {
         /// The data directory holding one Maildir per local part.
         root: PathBuf,
+        /// The Maildirs opened so far, shared by the store's clones.
+        open: OpenMaildirs,
     },
     /// Count and discard (the sink mode, for load tests).
     Sink(SinkStats),
@@ -31,7 +37,10 @@ pub enum Store {
 impl Store {
     /// A store delivering into Maildirs under `root`.
     pub fn maildir(root: impl Into<PathBuf>) -> Self {
-        Self::Maildir { root: root.into() }
+        Self::Maildir {
+            root: root.into(),
+            open: OpenMaildirs::default(),
+        }
     }
 
     /// A sink with fresh counters.
@@ -61,16 +70,40 @@ impl Store {
             }
         }
         let target = match self {
-            Self::Maildir { root } => {
+            Self::Maildir { root, open } => {
                 let mut deliveries = Vec::with_capacity(seen.len());
                 for local_part in seen {
-                    deliveries.push(Maildir::open_or_create(root.join(local_part))?.deliver()?);
+                    deliveries.push(open.get(root, local_part)?.deliver()?);
                 }
                 Target::Maildirs(deliveries)
             }
             Self::Sink(stats) => Target::Sink(stats.clone()),
         };
         Ok(Incoming { target, size: 0 })
+    }
+}
+
+/// The Maildirs a store has opened, by local part. [`Store::begin`] runs on a tokio adapter's
+/// event loop, where creating the three subdirectories of a Maildir for every message (three
+/// `mkdir`s failing with "exists", and their checks) would be wasted system calls; a Maildir
+/// removed from under the server is created again by its next delivery (see
+/// [`Maildir::deliver`]).
+#[derive(Debug, Clone, Default)]
+pub struct OpenMaildirs(Arc<Mutex<HashMap<String, Maildir>>>);
+
+impl OpenMaildirs {
+    /// The Maildir `root/<local_part>/`, opened (and created) on first use.
+    fn get(&self, root: &std::path::Path, local_part: &str) -> io::Result<Maildir> {
+        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(maildir) = open.get(local_part) {
+            return Ok(maildir.clone());
+        }
+        let maildir = Maildir::open_or_create(root.join(local_part))?;
+        if open.len() >= MAX_OPEN_MAILDIRS {
+            open.clear();
+        }
+        open.insert(local_part.to_owned(), maildir.clone());
+        Ok(maildir)
     }
 }
 

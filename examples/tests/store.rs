@@ -76,6 +76,38 @@ fn an_abandoned_message_leaves_nothing() {
     }
 }
 
+/// The store opens a Maildir once; removing it from under the server (or only its `new/`)
+/// must not make later deliveries fail.
+#[test]
+fn a_maildir_removed_from_under_the_store_is_created_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::maildir(dir.path());
+    let deliver = |body: &[u8]| {
+        let mut incoming = store.begin(["dave"]).unwrap();
+        incoming.write_all(body).unwrap();
+        incoming.commit().unwrap();
+    };
+    let stored = |sub: &str| {
+        fs::read_dir(dir.path().join("dave").join(sub))
+            .unwrap()
+            .count()
+    };
+    deliver(b"first\r\n");
+    fs::remove_dir_all(dir.path().join("dave")).unwrap();
+    deliver(b"second\r\n");
+    assert_eq!(stored("new"), 1);
+    assert!(dir.path().join("dave/cur").is_dir());
+    fs::remove_dir_all(dir.path().join("dave/new")).unwrap();
+    deliver(b"third\r\n");
+    let messages = Maildir::open_or_create(dir.path().join("dave"))
+        .unwrap()
+        .scan()
+        .unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(fs::read(messages[0].path()).unwrap(), b"third\r\n");
+    assert_eq!(stored("tmp"), 0, "nothing left behind");
+}
+
 #[test]
 fn a_bad_local_part_creates_no_directory() {
     let dir = tempfile::tempdir().unwrap();

@@ -119,8 +119,29 @@ mod unnamed {
         }
     }
 
-    /// Links the unnamed `file` as `path`.
+    /// Cleared for good once `linkat(fd, "", ..., AT_EMPTY_PATH)` is refused where the
+    /// `/proc` path works.
+    static EMPTY_PATH: AtomicBool = AtomicBool::new(true);
+
+    /// Links the unnamed `file` as `path`: by its descriptor (`AT_EMPTY_PATH`: Linux 6.10
+    /// allows it to the process that opened the file, older kernels only with
+    /// `CAP_DAC_READ_SEARCH`), else through `/proc/self/fd/N`, which any kernel allows but
+    /// costs a walk through procfs per message.
     pub(super) fn link(file: &File, path: &Path) -> io::Result<()> {
+        if EMPTY_PATH.load(Ordering::Relaxed) {
+            match rustix::fs::linkat(file, "", CWD, path, AtFlags::EMPTY_PATH) {
+                Err(Errno::NOENT | Errno::PERM | Errno::INVAL) => {}
+                linked => return linked.map_err(io::Error::from),
+            }
+        }
+        link_through_proc(file, path)?;
+        // The refusal above was the flag's, not a missing directory's (that fails here too).
+        EMPTY_PATH.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Links the unnamed `file` as `path` through `/proc/self/fd/N`.
+    pub(super) fn link_through_proc(file: &File, path: &Path) -> io::Result<()> {
         let fd_path = format!("/proc/self/fd/{}", file.as_raw_fd());
         rustix::fs::linkat(CWD, fd_path.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW)
             .map_err(io::Error::from)
@@ -191,6 +212,23 @@ mod tests {
         let refused = publish(&file, &name, &taken).unwrap_err();
         assert_eq!(refused.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&taken).unwrap(), b"an earlier message");
+    }
+
+    /// `publish` links by descriptor where the kernel allows it; the `/proc` way it falls
+    /// back to must work on its own.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_unnamed_file_links_through_proc_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut file, name) = create(dir.path(), "unique").unwrap();
+        assert!(matches!(name, TmpName::Unnamed), "{name:?}");
+        file.write_all(b"the message\r\n").unwrap();
+        let published = dir.path().join("published");
+        unnamed::link_through_proc(&file, &published).unwrap();
+        assert_eq!(std::fs::read(&published).unwrap(), b"the message\r\n");
+        let missing_dir = dir.path().join("missing").join("published");
+        let refused = unnamed::link_through_proc(&file, &missing_dir).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::NotFound);
     }
 
     #[test]
