@@ -40,6 +40,14 @@
 //! If the directory fsync fails, every delivery of that batch fails and its file is removed
 //! from `new/` again (it is not known to be durable; the sender will retry).
 //!
+//! # Less durability, for less work
+//!
+//! [`Maildir::with_fsync`] drops step 3 ([`Fsync::File`]: what the Maildir specification
+//! asks, enough where the file system commits names in order) or steps 1 and 3
+//! ([`Fsync::None`]: tests and load runs). On a disk where each write costs the kernel tens of
+//! microseconds, each step is a sizeable part of a delivery's cost: see the README's load
+//! figures.
+//!
 //! Unique names are `<seconds>.<pid>_<counter>.<hostname>` (the counter is process-wide and
 //! atomic, so concurrent deliveries from many tasks or threads never collide), and the name in
 //! `new/` adds `,S=<stored size>,W=<wire size>` (the size fields Dovecot also writes), so a
@@ -102,24 +110,51 @@ const SYNC_THREADS: usize = 8;
 /// Process-wide part of the unique names: no two deliveries of this process share a value.
 static DELIVERY_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// What a commit makes durable before it returns `Ok` (the three levels of Dovecot's
+/// `mail_fsync`). Each level drops one guarantee, and the system calls and disk writes it costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Fsync {
+    /// The message's file, then `new/` once the name is in it: a committed message survives a
+    /// crash, under its name, on any file system.
+    #[default]
+    All,
+    /// Only the message's file, as the Maildir specification asks ("tmp/ -> fsync -> rename"):
+    /// its octets survive a crash; its name in `new/` does where the file system commits names
+    /// in order (a journal), while without one fsck may leave the file in `lost+found`.
+    File,
+    /// Nothing: a crash may lose messages already reported committed. For tests and load runs
+    /// whose mail does not matter.
+    None,
+}
+
 /// A Maildir: a directory with `tmp/`, `new/` and `cur/`.
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
     /// The group committer of `new/`, shared with every delivery into it.
     new_syncer: Arc<DirSyncer>,
+    fsync: Fsync,
 }
 
 impl Maildir {
     /// Opens the Maildir at `root`, creating `root` and its `tmp/`, `new/` and `cur/` as
-    /// needed (mode 0700 on Unix: mail is private).
+    /// needed (mode 0700 on Unix: mail is private). Deliveries sync [`Fsync::All`].
     pub fn open_or_create(root: impl Into<PathBuf>) -> io::Result<Self> {
         let root = root.into();
         for sub in [TMP, NEW, CUR] {
             private_dir_builder().create(root.join(sub))?;
         }
         let new_syncer = DirSyncer::for_dir(&root.join(NEW));
-        Ok(Self { root, new_syncer })
+        Ok(Self {
+            root,
+            new_syncer,
+            fsync: Fsync::default(),
+        })
+    }
+
+    /// The same Maildir, its deliveries syncing what `fsync` says.
+    pub fn with_fsync(self, fsync: Fsync) -> Self {
+        Self { fsync, ..self }
     }
 
     /// The Maildir's directory.
@@ -136,6 +171,7 @@ impl Maildir {
             tmp_dir: self.root.join(TMP),
             tmp_name: None,
             new_syncer: Arc::clone(&self.new_syncer),
+            fsync: self.fsync,
             unique: unique_name(),
             stored: 0,
             wire: WireSize::new(),
@@ -237,6 +273,7 @@ pub struct Delivery {
     /// The tmp file, once created.
     tmp_name: Option<TmpName>,
     new_syncer: Arc<DirSyncer>,
+    fsync: Fsync,
     unique: String,
     stored: u64,
     wire: WireSize,
@@ -271,12 +308,16 @@ impl Delivery {
     /// Makes the message durable and visible: flush and fdatasync the file, publish it in
     /// `new/`, and wait for an fsync of `new/` that started after that (one shared with the
     /// deliveries published meanwhile: see the [module docs](self)). `Ok` means
-    /// the message is on disk in `new/`. On error nothing is left in `tmp/` or `new/`, and the
-    /// caller answers with a temporary failure (SMTP 451).
+    /// the message is on disk in `new/` (with less to it under [`Fsync::File`] and
+    /// [`Fsync::None`]). On error nothing is left in `tmp/` or `new/`, and the caller answers
+    /// with a temporary failure (SMTP 451).
     pub fn commit(mut self) -> io::Result<Delivered> {
         self.sync_file()?;
         let delivered = self.publish_into_new()?;
-        let outcome = self.new_syncer.sync_after_publish();
+        let outcome = match self.fsync {
+            Fsync::All => self.new_syncer.sync_after_publish(),
+            Fsync::File | Fsync::None => Ok(()),
+        };
         settle(delivered, outcome)
     }
 
@@ -289,16 +330,23 @@ impl Delivery {
         let synced = in_parallel(deliveries, |mut delivery| {
             delivery.sync_file().map(|()| delivery)
         });
-        let published: Vec<io::Result<(Delivered, Arc<DirSyncer>)>> = synced
+        // Each published delivery, with the syncer of its `new/` when it waits for one.
+        let published: Vec<io::Result<(Delivered, Option<Arc<DirSyncer>>)>> = synced
             .into_iter()
             .map(|synced| {
                 let mut delivery = synced?;
                 let delivered = delivery.publish_into_new()?;
-                Ok((delivered, Arc::clone(&delivery.new_syncer)))
+                let syncer =
+                    (delivery.fsync == Fsync::All).then(|| Arc::clone(&delivery.new_syncer));
+                Ok((delivered, syncer))
             })
             .collect();
         let mut syncers: Vec<Arc<DirSyncer>> = Vec::new();
-        for (_, syncer) in published.iter().flatten() {
+        for syncer in published
+            .iter()
+            .flatten()
+            .filter_map(|(_, syncer)| syncer.as_ref())
+        {
             if !syncers.iter().any(|known| Arc::ptr_eq(known, syncer)) {
                 syncers.push(Arc::clone(syncer));
             }
@@ -314,7 +362,9 @@ impl Delivery {
             .into_iter()
             .map(|published| {
                 let (delivered, syncer) = published?;
-                let position = syncers.iter().position(|known| Arc::ptr_eq(known, &syncer));
+                let position = syncer.and_then(|syncer| {
+                    syncers.iter().position(|known| Arc::ptr_eq(known, &syncer))
+                });
                 let outcome = match position.map(|index| &outcomes[index]) {
                     Some(Err((kind, text))) => Err(io::Error::new(*kind, text.clone())),
                     _ => Ok(()),
@@ -324,11 +374,15 @@ impl Delivery {
             .collect()
     }
 
-    /// Step 1: the message's octets are on disk.
+    /// Step 1: the message's octets are in its file, and on disk unless [`Fsync::None`].
     fn sync_file(&mut self) -> io::Result<()> {
+        let fsync = self.fsync;
         let file = self.spill()?;
         file.flush()?;
-        file.get_ref().sync_data()
+        match fsync {
+            Fsync::All | Fsync::File => file.get_ref().sync_data(),
+            Fsync::None => Ok(()),
+        }
     }
 
     /// Moves the buffered octets into a new tmp file (once); returns the file's writer.
@@ -720,6 +774,36 @@ mod tests {
         let mut delivery = maildir.deliver().unwrap();
         delivery.write_all(content).unwrap();
         delivery
+    }
+
+    #[test]
+    fn only_fsync_all_waits_for_a_directory_sync() {
+        use std::sync::atomic::AtomicUsize;
+        for (fsync, directory_syncs) in [(Fsync::All, 2), (Fsync::File, 0), (Fsync::None, 0)] {
+            let dir = tempfile::tempdir().unwrap();
+            let maildir = Maildir::open_or_create(dir.path())
+                .unwrap()
+                .with_fsync(fsync);
+            let syncs = Arc::new(AtomicUsize::new(0));
+            let counted = Arc::clone(&syncs);
+            let syncer = Arc::new(DirSyncer::new(
+                dir.path().join(NEW),
+                Box::new(move |_| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }),
+            ));
+            let mut alone = delivery_of(&maildir, b"alone\r\n");
+            alone.new_syncer = Arc::clone(&syncer);
+            alone.commit().unwrap();
+            let mut in_a_batch = delivery_of(&maildir, b"in a batch\r\n");
+            in_a_batch.new_syncer = syncer;
+            let results = Delivery::commit_all(vec![in_a_batch]);
+            assert!(results[0].is_ok(), "{fsync:?}: {results:?}");
+            assert_eq!(syncs.load(Ordering::SeqCst), directory_syncs, "{fsync:?}");
+            assert_eq!(names_in(&dir.path().join(NEW)).len(), 2, "{fsync:?}");
+            assert!(names_in(&dir.path().join(TMP)).is_empty(), "{fsync:?}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::maildir::{Delivery, Maildir};
+use crate::maildir::{Delivery, Fsync, Maildir};
 
 /// Longest local part (RFC 5321 section 4.5.3.1.1); also keeps directory names short.
 pub const MAX_LOCAL_PART_LEN: usize = 64;
@@ -29,17 +29,21 @@ pub enum Store {
         root: PathBuf,
         /// The Maildirs opened so far, shared by the store's clones.
         open: OpenMaildirs,
+        /// What a commit syncs.
+        fsync: Fsync,
     },
     /// Count and discard (the sink mode, for load tests).
     Sink(SinkStats),
 }
 
 impl Store {
-    /// A store delivering into Maildirs under `root`.
-    pub fn maildir(root: impl Into<PathBuf>) -> Self {
+    /// A store delivering into Maildirs under `root`, syncing what `fsync` says (see
+    /// [`Fsync`]; [`Fsync::All`] unless durability does not matter).
+    pub fn maildir(root: impl Into<PathBuf>, fsync: Fsync) -> Self {
         Self::Maildir {
             root: root.into(),
             open: OpenMaildirs::default(),
+            fsync,
         }
     }
 
@@ -70,10 +74,10 @@ impl Store {
             }
         }
         let target = match self {
-            Self::Maildir { root, open } => {
+            Self::Maildir { root, open, fsync } => {
                 let mut deliveries = Vec::with_capacity(seen.len());
                 for local_part in seen {
-                    deliveries.push(open.get(root, local_part)?.deliver()?);
+                    deliveries.push(open.get(root, local_part, *fsync)?.deliver()?);
                 }
                 Target::Maildirs(deliveries)
             }
@@ -93,12 +97,12 @@ pub struct OpenMaildirs(Arc<Mutex<HashMap<String, Maildir>>>);
 
 impl OpenMaildirs {
     /// The Maildir `root/<local_part>/`, opened (and created) on first use.
-    fn get(&self, root: &std::path::Path, local_part: &str) -> io::Result<Maildir> {
+    fn get(&self, root: &std::path::Path, local_part: &str, fsync: Fsync) -> io::Result<Maildir> {
         let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(maildir) = open.get(local_part) {
             return Ok(maildir.clone());
         }
-        let maildir = Maildir::open_or_create(root.join(local_part))?;
+        let maildir = Maildir::open_or_create(root.join(local_part))?.with_fsync(fsync);
         if open.len() >= MAX_OPEN_MAILDIRS {
             open.clear();
         }

@@ -1,6 +1,7 @@
 //! Load (issue 8): postfix's `smtp-source` sends 2000 messages of 10 KiB over 20 concurrent
 //! sessions to the tokio server with a Maildir (all 2000 must be stored), then the same to
-//! postfix's `smtp-sink` and to the tokio server in sink mode, in the same run. The rates are
+//! the server syncing only the message files (`--fsync file`), to postfix's `smtp-sink` and
+//! to the tokio server in sink mode, in the same run. The rates are
 //! printed (`cargo test -p examples --test smtp_load -- --nocapture`), not asserted: they
 //! depend on the machine and on the build profile (`cargo test` builds the examples in debug).
 //!
@@ -42,19 +43,23 @@ fn smtp_source_2000_messages_to_maildir_smtp_sink_and_sink_mode() {
         return;
     };
 
-    // 1. The tokio server delivering into a Maildir: every message stored.
-    // The Maildir goes under cargo's target/tmp, not the system's temporary directory where
-    // the other test binaries delete theirs: ext4 puts a directory's files near it, so the
-    // deliveries do not pay for those deletions (see `load_support`).
+    // 1. The tokio server delivering into a Maildir: every message stored; then again,
+    // syncing only the files. The Maildirs go under cargo's target/tmp, not the system's
+    // temporary directory where the other test binaries delete theirs: ext4 puts a
+    // directory's files near it, so the deliveries do not pay for those deletions (see
+    // `load_support`). For the same reason both are deleted only at the end.
     let parent = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let maildir = Server::start_in(parent, "smtp_server_tokio", true, &[]);
     let maildir_root = maildir.maildir.clone().unwrap();
     let creation = load_support::file_creation_cost(maildir_root.parent().unwrap()).as_micros();
     let maildir_rate = blast(&source, maildir.addr, "load@localhost");
-    let root = maildir_root.join("load");
-    assert_eq!(count_files(&root.join("new")), MESSAGES, "messages stored");
-    assert_eq!(count_files(&root.join("tmp")), 0, "partial files left");
-    drop(maildir);
+    let file_only = Server::start_in(parent, "smtp_server_tokio", true, &["--fsync", "file"]);
+    let file_only_rate = blast(&source, file_only.addr, "load@localhost");
+    for server in [&maildir, &file_only] {
+        let root = server.maildir.as_ref().unwrap().join("load");
+        assert_eq!(count_files(&root.join("new")), MESSAGES, "messages stored");
+        assert_eq!(count_files(&root.join("tmp")), 0, "partial files left");
+    }
 
     // 2. postfix's smtp-sink.
     let dir = tempfile::tempdir().unwrap();
@@ -93,11 +98,13 @@ fn smtp_source_2000_messages_to_maildir_smtp_sink_and_sink_mode() {
         log.lines().rev().take(5).collect::<Vec<_>>().join("\n")
     );
 
+    drop((maildir, file_only));
+
     eprintln!(
         "LOAD smtp-source -s {SESSIONS} -m {MESSAGES} -l {SIZE}: \
          smtp-sink {sink_rate:.0} msg/s, tokio sink mode {sink_mode_rate:.0} msg/s, \
-         tokio maildir {maildir_rate:.0} msg/s (creating a file: {creation} us) \
-         (examples built in {} mode)",
+         tokio maildir {maildir_rate:.0} msg/s, with --fsync file {file_only_rate:.0} msg/s \
+         (creating a file: {creation} us) (examples built in {} mode)",
         if cfg!(debug_assertions) {
             "debug"
         } else {

@@ -3,7 +3,7 @@
 use std::fs;
 use std::io::Write;
 
-use adapters::maildir::Maildir;
+use adapters::maildir::{Fsync, Maildir};
 use adapters::store::{InvalidLocalPart, Store, StoreError, validate_local_part};
 
 #[test]
@@ -32,7 +32,7 @@ fn local_parts_that_would_escape_the_root_are_refused() {
 #[test]
 fn maildir_store_delivers_one_copy_per_local_part() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::maildir(dir.path());
+    let store = Store::maildir(dir.path(), Fsync::All);
     assert!(store.check_recipient("alice").is_ok());
     let mut incoming = store.begin(["alice", "bob", "alice"]).unwrap();
     incoming
@@ -62,7 +62,7 @@ fn maildir_store_delivers_one_copy_per_local_part() {
 #[test]
 fn an_abandoned_message_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::maildir(dir.path());
+    let store = Store::maildir(dir.path(), Fsync::All);
     let mut incoming = store.begin(["carol"]).unwrap();
     incoming
         .write_all(b"Subject: cut off\r\n\r\npartial")
@@ -81,7 +81,7 @@ fn an_abandoned_message_leaves_nothing() {
 #[test]
 fn a_maildir_removed_from_under_the_store_is_created_again() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::maildir(dir.path());
+    let store = Store::maildir(dir.path(), Fsync::All);
     let deliver = |body: &[u8]| {
         let mut incoming = store.begin(["dave"]).unwrap();
         incoming.write_all(body).unwrap();
@@ -112,7 +112,7 @@ fn a_maildir_removed_from_under_the_store_is_created_again() {
 fn a_bad_local_part_creates_no_directory() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
-    let store = Store::maildir(&root);
+    let store = Store::maildir(&root, Fsync::All);
     let err = store.begin(["ok", "../escape"]).unwrap_err();
     assert!(matches!(
         err,
@@ -147,7 +147,7 @@ async fn sink_counts_and_discards() {
 #[tokio::test]
 async fn maildir_commit_async_runs_off_the_runtime() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::maildir(dir.path());
+    let store = Store::maildir(dir.path(), Fsync::All);
     let mut incoming = store.begin(["dave"]).unwrap();
     incoming.write_all(b"x\r\n").unwrap();
     assert_eq!(incoming.commit_async().await.unwrap().copies, 1);

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 /// How a directory is made durable: `fsync` on the real store, a counting fake in tests.
-type SyncFn = Box<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
+pub(super) type SyncFn = Box<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
 
 /// The fsync failure of a batch, given to each of its members (an `io::Error` cannot be
 /// cloned, so its kind and text are kept).
@@ -65,7 +65,7 @@ impl DirSyncer {
     }
 
     /// A syncer calling `sync` to make `dir` durable.
-    fn new(dir: PathBuf, sync: SyncFn) -> Self {
+    pub(super) fn new(dir: PathBuf, sync: SyncFn) -> Self {
         Self {
             dir,
             sync,

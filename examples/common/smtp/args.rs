@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Parser};
 
 use crate::cli::{ClientTrustArgs, HostPort, ServerTlsArgs, UserPass};
+use crate::maildir::Fsync;
 
 /// `smtp_server_tokio` and `smtp_server_blocking`: the same flags.
 #[derive(Debug, Clone, Parser)]
@@ -30,6 +31,10 @@ pub struct ServerArgs {
         help = "Deliver to DIR/<local-part>/ as Maildir before answering 250; without it, count and discard (sink mode)"
     )]
     pub maildir: Option<PathBuf>,
+    /// What a delivery syncs before the 250: `all` (the file, then `new/`), `file` (the file
+    /// only, as the Maildir specification asks), `none` (tests and load runs)
+    #[arg(long, value_name = "WHAT", value_enum, default_value_t = Fsync::All)]
+    pub fsync: Fsync,
     /// A local domain (repeatable; default: the hostname). Mail to other domains needs AUTH
     #[arg(long = "domain", value_name = "NAME")]
     pub domains: Vec<String>,

@@ -61,7 +61,7 @@ impl Policy {
             local_domains.push(args.tls.hostname.to_ascii_lowercase());
         }
         let store = match &args.maildir {
-            Some(root) => Store::maildir(root),
+            Some(root) => Store::maildir(root, args.fsync),
             None => Store::sink(),
         };
         Ok(Self {
