@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -97,10 +97,13 @@ pub struct OpenMaildirs(Arc<Mutex<HashMap<String, Maildir>>>);
 
 impl OpenMaildirs {
     /// The Maildir `root/<local_part>/`, opened (and created) on first use.
-    fn get(&self, root: &std::path::Path, local_part: &str, fsync: Fsync) -> io::Result<Maildir> {
+    fn get(&self, root: &Path, local_part: &str, fsync: Fsync) -> io::Result<Maildir> {
         let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(maildir) = open.get(local_part) {
             return Ok(maildir.clone());
+        }
+        if !root.is_dir() {
+            create_data_root(root)?;
         }
         let maildir = Maildir::open_or_create(root.join(local_part))?.with_fsync(fsync);
         if open.len() >= MAX_OPEN_MAILDIRS {
@@ -109,6 +112,31 @@ impl OpenMaildirs {
         open.insert(local_part.to_owned(), maildir.clone());
         Ok(maildir)
     }
+}
+
+/// Creates the data root (mode 0700 on Unix), marked on Linux as the top of a directory
+/// hierarchy (`FS_TOPDIR_FL`, as `/home` usually is): ext2/3/4 then put each recipient's
+/// Maildir in a block group of its own instead of beside the others. That matters on ext4
+/// without a journal, where creating a file near inodes freed in the last minutes costs up to
+/// a millisecond (see `tests/load_support`): one mailbox emptied by a POP3 session, or removed,
+/// does not slow the deliveries into the others. Where the flag is unknown, nothing changes.
+/// A root that already exists is left as it is: how it is set up is its owner's choice.
+fn create_data_root(root: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(root)?;
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{IFlags, ioctl_getflags, ioctl_setflags};
+        // Only a hint to the allocator: a file system without the flag loses nothing.
+        let directory = std::fs::File::open(root)?;
+        if let Ok(flags) = ioctl_getflags(&directory) {
+            let _ = ioctl_setflags(&directory, flags | IFlags::TOPDIR);
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `local_part` is safe as the name of a directory under the data root: 1 to 64

@@ -108,6 +108,30 @@ fn a_maildir_removed_from_under_the_store_is_created_again() {
     assert_eq!(stored("tmp"), 0, "nothing left behind");
 }
 
+/// The data root the store creates spreads the Maildirs under it (see `create_data_root`).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_data_root_is_marked_as_the_top_of_a_hierarchy() {
+    use rustix::fs::{IFlags, ioctl_getflags};
+    let dir = tempfile::tempdir().unwrap();
+    let Ok(parent_flags) = ioctl_getflags(fs::File::open(dir.path()).unwrap()) else {
+        eprintln!(
+            "skipped: the file system of {:?} has no inode flags",
+            dir.path()
+        );
+        return;
+    };
+    assert!(!parent_flags.contains(IFlags::TOPDIR));
+    let root = dir.path().join("data");
+    let store = Store::maildir(&root, Fsync::All);
+    store.begin(["erin"]).unwrap().commit().unwrap();
+    let flags = ioctl_getflags(fs::File::open(&root).unwrap()).unwrap();
+    assert!(flags.contains(IFlags::TOPDIR), "{flags:?}");
+    // Only the root: the Maildirs under it are placed by the allocator's usual rule.
+    let maildir_flags = ioctl_getflags(fs::File::open(root.join("erin")).unwrap()).unwrap();
+    assert!(!maildir_flags.contains(IFlags::TOPDIR));
+}
+
 #[test]
 fn a_bad_local_part_creates_no_directory() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 const PROBES: u32 = 50;
 
 /// The mean time to create an empty file in a new directory inside `parent` (where the
-/// test's mail goes: ext4 places a directory's files near it). The files are left for
-/// `parent`'s owner to remove: deleting them now would slow the creations that follow.
+/// test's mail goes, or its Maildir: ext4 places a directory's files near it). The files are
+/// left for `parent`'s owner to remove: deleting them now would slow the creations that
+/// follow.
 pub(crate) fn file_creation_cost(parent: &Path) -> Duration {
     static PROBES_TAKEN: AtomicUsize = AtomicUsize::new(0);
     let taken = PROBES_TAKEN.fetch_add(1, Ordering::Relaxed);
