@@ -461,9 +461,11 @@ fn client_against_our_server(flavour: &str) {
     );
     let summary = our_client(flavour, &args, &inbox);
     assert!(summary.starts_with("0 messages"), "{summary}");
+    // Deleting, and syncing only the files (the client's --fsync flag).
     let mut delete = args.to_vec();
-    delete.push("--delete");
-    let summary = our_client(flavour, &delete, &served.dir.path().join("fresh"));
+    delete.extend(["--delete", "--fsync", "file"]);
+    let fresh = served.dir.path().join("fresh");
+    let summary = our_client(flavour, &delete, &fresh);
     assert!(
         summary.starts_with(&format!("{} messages", served.wire.len())),
         "{summary}"
@@ -471,6 +473,7 @@ fn client_against_our_server(flavour: &str) {
     let mut want = served.wire.clone();
     want.sort();
     assert_eq!(maildir_contents(&inbox), want);
+    assert_eq!(maildir_contents(&fresh), want);
     assert_eq!(maildir_count(&served.dir.path().join("mail/alice")), 0);
 }
 

@@ -18,7 +18,7 @@ use pop3_proto::client::{Config, Event, Request, TlsMode, plan_download};
 
 use super::uid_memory::UidMemory;
 use crate::cli::{ClientTrustArgs, HostPort};
-use crate::maildir::{Delivery, Maildir};
+use crate::maildir::{Delivery, Fsync, Maildir};
 use crate::tls::TlsError;
 
 /// RETR commands queued ahead of the answers: enough to keep a pipelining server busy (the
@@ -54,6 +54,10 @@ pub struct ClientArgs {
     /// remember UIDs in DIR and fetch only new ones next time
     #[arg(long)]
     pub delete: bool,
+    /// What a download syncs before it counts as saved (and, with --delete, before DELE):
+    /// `all` (each file, then new/), `file` (the files only), `none` (tests and load runs)
+    #[arg(long, value_name = "WHAT", value_enum, default_value_t = Fsync::All)]
+    pub fsync: Fsync,
 }
 
 impl ClientArgs {
@@ -202,7 +206,7 @@ impl Download {
     /// A download into the Maildir `args.out` (created if needed), loading the unique-id
     /// memory in keep mode.
     pub fn new(args: &ClientArgs) -> io::Result<Self> {
-        let maildir = Maildir::open_or_create(&args.out)?;
+        let maildir = Maildir::open_or_create(&args.out)?.with_fsync(args.fsync);
         let memory = if args.delete {
             None
         } else {
