@@ -261,13 +261,21 @@ impl Incoming {
         }
     }
 
-    /// [`commit`](Self::commit) on tokio's blocking pool (it fsyncs).
+    /// [`commit`](Self::commit) for the tokio adapters: the files are synced on tokio's
+    /// blocking pool, and the directory syncs awaited (see [`Delivery::commit_all_async`]).
     pub async fn commit_async(self) -> io::Result<Stored> {
         match self.target {
             Target::Sink(_) => self.commit(),
-            Target::Maildirs(_) => tokio::task::spawn_blocking(move || self.commit())
-                .await
-                .map_err(io::Error::other)?,
+            Target::Maildirs(deliveries) => {
+                let copies = deliveries.len();
+                for result in Delivery::commit_all_async(deliveries).await {
+                    result?;
+                }
+                Ok(Stored {
+                    copies,
+                    size: self.size,
+                })
+            }
         }
     }
 }

@@ -2,19 +2,29 @@
 //! same time share one fsync of it, and none is told "durable" before an fsync that began
 //! after its publication (a link or rename into the directory) has succeeded.
 //!
-//! Every delivery calls [`DirSyncer::sync_after_publish`] once it is in `new/`. The callers
-//! gather into a batch; a batch is fsynced by one of its own members (the leader), and only
-//! once the previous fsync of the directory has finished, so every member's publication precedes
-//! the start of the fsync that covers it. While one fsync runs, newcomers gather into the next
-//! batch: under load the number of directory fsyncs follows the disk's speed, not the number
-//! of deliveries. The code is blocking (a `Mutex` and a `Condvar`); the tokio adapters run it
-//! on the blocking pool, like the rest of a commit.
+//! Every delivery registers with [`DirSyncer::register`] once it is in `new/`, and waits on
+//! the [`PendingSync`] it gets: blocking ([`PendingSync::wait`]) or as a future (a tokio
+//! adapter's session awaits it, so no thread is parked per delivery). The registrations
+//! gather into a batch; one thread per directory, started on the first registration and gone
+//! after [`IDLE`] without any, takes the batch and fsyncs the directory, so every member's
+//! publication precedes the start of the fsync that covers it. While one fsync runs,
+//! newcomers gather into the next batch: under load the number of directory fsyncs follows
+//! the disk's speed, not the number of deliveries.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// How long a directory's sync thread waits for a registration before it ends: long enough
+/// to stay up between the messages of a busy server, short enough not to linger.
+const IDLE: Duration = Duration::from_millis(200);
 
 /// How a directory is made durable: `fsync` on the real store, a counting fake in tests.
 pub(super) type SyncFn = Box<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
@@ -29,22 +39,28 @@ pub(crate) struct DirSyncer {
     dir: PathBuf,
     sync: SyncFn,
     state: Mutex<State>,
+    /// Wakes the sync thread: the next batch has members.
+    registered: Condvar,
+    /// Wakes blocking waiters: a batch has its outcome.
     finished: Condvar,
 }
 
 struct State {
-    /// The batch that callers join now. Its fsync has not started: the leader takes the batch
-    /// out of here before it starts the fsync.
+    /// The batch that registrations join now. Its fsync has not started: the sync thread
+    /// takes the batch out of here before it starts the fsync.
     next: Arc<Batch>,
-    /// Whether an fsync of the directory is running. While it is false, every batch but
-    /// `next` has its outcome.
-    in_flight: bool,
+    /// Members of `next`.
+    next_members: usize,
+    /// Whether the sync thread runs (it ends only while `next` has no members).
+    thread_running: bool,
 }
 
 #[derive(Default)]
 struct Batch {
-    /// Set once, by the leader, under the state lock.
+    /// Set once, by the sync thread.
     outcome: OnceLock<Outcome>,
+    /// The futures waiting for the outcome.
+    wakers: Mutex<Vec<Waker>>,
 }
 
 impl DirSyncer {
@@ -71,8 +87,10 @@ impl DirSyncer {
             sync,
             state: Mutex::new(State {
                 next: Arc::default(),
-                in_flight: false,
+                next_members: 0,
+                thread_running: false,
             }),
+            registered: Condvar::new(),
             finished: Condvar::new(),
         }
     }
@@ -82,37 +100,63 @@ impl DirSyncer {
         &self.dir
     }
 
-    /// Blocks until an fsync of the directory that started after this call began has
-    /// returned, and gives its result. Call it after a link or rename into the directory: `Ok`
-    /// means the new name is durable. At most two fsyncs are waited for: the one running when the call
-    /// began (it may predate the new name, so it does not count) and the next, which this call's
-    /// batch shares with every caller that arrived meanwhile.
-    pub(crate) fn sync_after_publish(&self) -> io::Result<()> {
+    /// Joins the batch of the next fsync of the directory, which starts after this call. Call
+    /// it after a link or rename into the directory; the new name is durable once the
+    /// returned [`PendingSync`] gives `Ok`. Fails only when the sync thread cannot be started.
+    pub(crate) fn register(self: &Arc<Self>) -> io::Result<PendingSync> {
         let mut state = lock(&self.state);
-        // `next` has not started its fsync: whichever fsync covers this batch starts later.
-        let batch = Arc::clone(&state.next);
+        if !state.thread_running {
+            // Not running: `next` has no members, and none joins it before the thread is up.
+            let syncer = Arc::clone(self);
+            std::thread::Builder::new()
+                .name("maildir-sync".to_owned())
+                .spawn(move || syncer.run())?;
+            state.thread_running = true;
+        }
+        state.next_members += 1;
+        self.registered.notify_one();
+        Ok(PendingSync {
+            syncer: Arc::clone(self),
+            batch: Arc::clone(&state.next),
+        })
+    }
+
+    /// [`register`](Self::register), then wait for the outcome on this thread.
+    #[cfg(test)]
+    pub(crate) fn sync_after_publish(self: &Arc<Self>) -> io::Result<()> {
+        self.register()?.wait()
+    }
+
+    /// The sync thread: fsyncs batch after batch, and ends after [`IDLE`] without members.
+    fn run(self: Arc<Self>) {
+        let mut state = lock(&self.state);
         loop {
-            if let Some(outcome) = batch.outcome.get() {
-                return outcome
-                    .clone()
-                    .map_err(|(kind, text)| io::Error::new(kind, text));
+            if state.next_members == 0 {
+                state = self
+                    .registered
+                    .wait_timeout_while(state, IDLE, |state| state.next_members == 0)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                if state.next_members == 0 {
+                    state.thread_running = false;
+                    return;
+                }
             }
-            if !state.in_flight {
-                // Nothing runs and this batch has no outcome: it is `next`. Lead it.
-                let leading = Leader {
-                    syncer: self,
-                    batch: Some(std::mem::take(&mut state.next)),
-                };
-                state.in_flight = true;
-                drop(state);
-                let outcome = (self.sync)(&self.dir).map_err(|e| (e.kind(), e.to_string()));
-                state = leading.finish(outcome);
-                continue;
+            let batch = std::mem::take(&mut state.next);
+            state.next_members = 0;
+            drop(state);
+            // A panicking sync function fails its batch; the thread goes on with the next.
+            let outcome = catch_unwind(AssertUnwindSafe(|| (self.sync)(&self.dir)))
+                .unwrap_or_else(|_| Err(io::Error::other("the directory sync panicked")))
+                .map_err(|e| (e.kind(), e.to_string()));
+            state = lock(&self.state);
+            let _ = batch.outcome.set(outcome);
+            self.finished.notify_all();
+            drop(state);
+            for waker in std::mem::take(&mut *lock(&batch.wakers)) {
+                waker.wake();
             }
-            state = self
-                .finished
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            state = lock(&self.state);
         }
     }
 }
@@ -125,45 +169,66 @@ impl fmt::Debug for DirSyncer {
     }
 }
 
-/// The batch a leader is fsyncing. Finished normally with [`Leader::finish`]; dropped while
-/// unwinding (a panicking sync function), it fails the batch so that no member waits forever.
-struct Leader<'a> {
-    syncer: &'a DirSyncer,
-    /// `None` once finished.
-    batch: Option<Arc<Batch>>,
+/// A registration with a [`DirSyncer`]: the outcome of the fsync that covers it, to wait
+/// for on a thread ([`wait`](Self::wait)) or to await.
+#[must_use = "the publication is durable only once the sync has succeeded"]
+pub(crate) struct PendingSync {
+    syncer: Arc<DirSyncer>,
+    batch: Arc<Batch>,
 }
 
-impl<'a> Leader<'a> {
-    /// Publishes the outcome, lets the next batch start, wakes everyone waiting; gives the
-    /// state lock back to the leader, which then finds its own outcome.
-    fn finish(mut self, outcome: Outcome) -> MutexGuard<'a, State> {
-        let batch = self.batch.take();
-        self.syncer.publish(batch, outcome)
-    }
-}
-
-impl Drop for Leader<'_> {
-    fn drop(&mut self) {
-        if let Some(batch) = self.batch.take() {
-            let failure = (
-                io::ErrorKind::Other,
-                "the directory sync panicked".to_owned(),
-            );
-            drop(self.syncer.publish(Some(batch), Err(failure)));
+impl PendingSync {
+    /// Blocks until the fsync covering this registration has returned; gives its result.
+    pub(crate) fn wait(self) -> io::Result<()> {
+        let mut state = lock(&self.syncer.state);
+        loop {
+            if let Some(outcome) = self.batch.outcome.get() {
+                return to_result(outcome);
+            }
+            state = self
+                .syncer
+                .finished
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 }
 
-impl DirSyncer {
-    fn publish(&self, batch: Option<Arc<Batch>>, outcome: Outcome) -> MutexGuard<'_, State> {
-        let mut state = lock(&self.state);
-        if let Some(batch) = batch {
-            let _ = batch.outcome.set(outcome);
+impl Future for PendingSync {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(outcome) = self.batch.outcome.get() {
+            return Poll::Ready(to_result(outcome));
         }
-        state.in_flight = false;
-        self.finished.notify_all();
-        state
+        {
+            let mut wakers = lock(&self.batch.wakers);
+            if !wakers.iter().any(|waker| waker.will_wake(cx.waker())) {
+                wakers.push(cx.waker().clone());
+            }
+        }
+        // The sync thread sets the outcome before it takes the wakers: either it took ours,
+        // or the outcome is visible now.
+        match self.batch.outcome.get() {
+            Some(outcome) => Poll::Ready(to_result(outcome)),
+            None => Poll::Pending,
+        }
     }
+}
+
+impl fmt::Debug for PendingSync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingSync")
+            .field("dir", &self.syncer.dir)
+            .field("outcome", &self.batch.outcome.get())
+            .finish()
+    }
+}
+
+fn to_result(outcome: &Outcome) -> io::Result<()> {
+    outcome
+        .clone()
+        .map_err(|(kind, text)| io::Error::new(kind, text))
 }
 
 /// The state stays consistent at every unlock, so a panic elsewhere does not spoil it.
@@ -321,7 +386,7 @@ mod tests {
     fn a_panicking_fsync_fails_its_batch_and_the_next_one_still_runs() {
         let calls = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&calls);
-        let syncer = DirSyncer::new(
+        let syncer = Arc::new(DirSyncer::new(
             PathBuf::from("new"),
             Box::new(move |_| {
                 if counted.fetch_add(1, Ordering::SeqCst) == 0 {
@@ -329,12 +394,70 @@ mod tests {
                 }
                 Ok(())
             }),
-        );
-        let first =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| syncer.sync_after_publish()));
-        assert!(first.is_err(), "the leader's panic reaches its caller");
+        ));
+        let first = syncer.sync_after_publish().unwrap_err();
+        assert_eq!(first.to_string(), "the directory sync panicked");
         syncer.sync_after_publish().unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// Futures, as the tokio adapters await them: the same guarantee as blocking waits, and
+    /// the waiting tasks share fsyncs.
+    #[test]
+    fn awaited_registrations_resolve_only_after_an_fsync_that_started_after_them() {
+        let (syncer, recorder) = recording_syncer(Duration::from_millis(3), false);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let (tasks, rounds) = (32, 5);
+        runtime.block_on(async {
+            let mut handles = Vec::new();
+            for _ in 0..tasks {
+                let (syncer, recorder) = (Arc::clone(&syncer), Arc::clone(&recorder));
+                handles.push(tokio::spawn(async move {
+                    for _ in 0..rounds {
+                        let renamed = recorder.clock.tick();
+                        syncer.register().unwrap().await.unwrap();
+                        let returned = recorder.clock.tick();
+                        let covered = lock(&recorder.runs)
+                            .iter()
+                            .any(|&(start, end)| start > renamed && end < returned);
+                        assert!(covered, "resolved at {returned}, renamed at {renamed}");
+                        // Let the other tasks register while the next fsync runs.
+                        tokio::time::sleep(Duration::from_micros(100)).await;
+                    }
+                }));
+            }
+            for handle in handles {
+                handle.await.unwrap();
+            }
+        });
+        let syncs = lock(&recorder.runs).len();
+        assert!(
+            syncs < tasks * rounds / 4,
+            "{syncs} fsyncs for {} registrations: not grouped",
+            tasks * rounds
+        );
+        assert_eq!(recorder.overlapped.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn the_sync_thread_ends_when_idle_and_starts_again_when_needed() {
+        let (syncer, recorder) = recording_syncer(Duration::ZERO, false);
+        syncer.sync_after_publish().unwrap();
+        assert!(lock(&syncer.state).thread_running);
+        // Ended: not running, and its reference to the syncer dropped.
+        let deadline = std::time::Instant::now() + IDLE * 10;
+        while lock(&syncer.state).thread_running || Arc::strong_count(&syncer) > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sync thread stays"
+            );
+            std::thread::sleep(IDLE / 4);
+        }
+        syncer.sync_after_publish().unwrap();
+        assert_eq!(lock(&recorder.runs).len(), 2);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The tokio POP3 client. Received messages are committed in batches of up to
-//! [`COMMIT_BATCH`] on tokio's blocking pool ([`Delivery::commit_all`]: the files fsynced in
-//! parallel, one fsync of `new/` for the batch) while the next ones stream in; at most
+//! [`COMMIT_BATCH`] ([`Delivery::commit_all_async`]: the files fsynced in parallel on tokio's
+//! blocking pool, one fsync of `new/` for the batch, awaited) while the next ones stream in; at most
 //! [`BATCHES_IN_FLIGHT`] batches commit at once, which bounds what waits in memory. Each
 //! message is marked for deletion or remembered only once its batch is durable, and QUIT
 //! waits for all of them.
@@ -77,7 +77,8 @@ struct SessionHandler<'a> {
 }
 
 impl SessionHandler<'_> {
-    /// Starts committing the batch on the blocking pool.
+    /// Starts committing the batch: the files on the blocking pool, then the directory sync
+    /// awaited (see [`Delivery::commit_all_async`]).
     fn start_commit(&mut self) {
         if self.batch.is_empty() {
             return;
@@ -87,8 +88,8 @@ impl SessionHandler<'_> {
             .drain(..)
             .map(|received| (received.msg, received.delivery))
             .unzip();
-        self.commits.spawn_blocking(move || {
-            let results = Delivery::commit_all(deliveries);
+        self.commits.spawn(async move {
+            let results = Delivery::commit_all_async(deliveries).await;
             msgs.into_iter()
                 .zip(results)
                 .map(|(msg, result)| (msg, result.map(|delivered| delivered.size)))
