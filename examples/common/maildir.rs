@@ -89,7 +89,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
 
-use group_commit::{DirSyncer, PendingSync};
+use group_commit::{Announcement, DirSyncer, PendingSync};
 use tmp_file::TmpName;
 
 /// The Maildir's three subdirectories (the Maildir specification).
@@ -313,8 +313,9 @@ impl Delivery {
     /// [`Fsync::None`]). On error nothing is left in `tmp/` or `new/`, and the caller answers
     /// with a temporary failure (SMTP 451).
     pub fn commit(mut self) -> io::Result<Delivered> {
+        let announcement = self.announce();
         self.sync_file()?;
-        self.publish()?.finish()
+        self.publish(announcement)?.finish()
     }
 
     /// [`commit`](Self::commit) for many deliveries at once, each result in the order given:
@@ -334,9 +335,10 @@ impl Delivery {
     /// tokio's blocking pool (fsync can take milliseconds and must not stall the runtime's
     /// worker threads), then the directory sync is awaited, with no thread parked for it.
     pub async fn commit_async(mut self) -> io::Result<Delivered> {
+        let announcement = self.announce();
         let published = tokio::task::spawn_blocking(move || {
             self.sync_file()?;
-            self.publish()
+            self.publish(announcement)
         })
         .await
         .map_err(io::Error::other)??;
@@ -364,24 +366,34 @@ impl Delivery {
 
     /// Steps 1 and 2 of [`commit_all`](Self::commit_all), and the start of step 3.
     fn publish_all(deliveries: Vec<Delivery>) -> Vec<io::Result<Published>> {
-        in_parallel(deliveries, |mut delivery| {
-            delivery.sync_file().map(|()| delivery)
+        let announced: Vec<_> = deliveries
+            .into_iter()
+            .map(|delivery| (delivery.announce(), delivery))
+            .collect();
+        in_parallel(announced, |(announcement, mut delivery)| {
+            delivery.sync_file().map(|()| (announcement, delivery))
         })
         .into_iter()
-        .map(|synced| synced?.publish())
+        .map(|synced| {
+            let (announcement, mut delivery) = synced?;
+            delivery.publish(announcement)
+        })
         .collect()
     }
 
+    /// Tells the directory's syncer, when the delivery will wait for it ([`Fsync::All`]), that
+    /// it is about to sync its file and register (see `group_commit`).
+    fn announce(&self) -> Option<Announcement> {
+        (self.fsync == Fsync::All).then(|| self.new_syncer.announce())
+    }
+
     /// Step 2, and the start of step 3: the message is visible in `new/`, and registered for
-    /// the directory fsync that makes it durable there ([`Fsync::All`]).
-    fn publish(&mut self) -> io::Result<Published> {
+    /// the directory fsync that makes it durable there (when announced: [`Fsync::All`]).
+    fn publish(&mut self, announcement: Option<Announcement>) -> io::Result<Published> {
         let delivered = self.publish_into_new()?;
-        let sync = match self.fsync {
-            Fsync::All => match self.new_syncer.register() {
-                Ok(pending) => Some(pending),
-                Err(e) => return Err(unpublish(&delivered, e)),
-            },
-            Fsync::File | Fsync::None => None,
+        let sync = match announcement.map(Announcement::register).transpose() {
+            Ok(sync) => sync,
+            Err(e) => return Err(unpublish(&delivered, e)),
         };
         Ok(Published { delivered, sync })
     }

