@@ -348,11 +348,18 @@ impl Delivery {
     /// [`commit_all`](Self::commit_all) for the tokio adapters, as
     /// [`commit_async`](Self::commit_async) is for one delivery.
     pub async fn commit_all_async(deliveries: Vec<Delivery>) -> Vec<io::Result<Delivered>> {
+        let count = deliveries.len();
         let published =
             match tokio::task::spawn_blocking(move || Self::publish_all(deliveries)).await {
                 Ok(published) => published,
-                // The pool is shutting down, or publishing panicked: nothing is known committed.
-                Err(e) => return vec![Err(io::Error::other(e))],
+                // The pool is shutting down, or publishing panicked: nothing is known
+                // committed, and each delivery still gets its result.
+                Err(e) => {
+                    let why = e.to_string();
+                    return (0..count)
+                        .map(|_| Err(io::Error::other(why.clone())))
+                        .collect();
+                }
             };
         let mut results = Vec::with_capacity(published.len());
         for published in published {
