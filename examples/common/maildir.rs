@@ -433,62 +433,59 @@ impl Delivery {
     }
 
     /// Creates the tmp file (see [`tmp_file`]). A named one is made with `create_new`, so a
-    /// stale file of the same name is never overwritten; on such a clash the delivery takes
-    /// a fresh unique name (nothing has been published under the old one).
+    /// stale file of the same name is never overwritten (see [`recover`](Self::recover)).
     fn create_tmp_file(&mut self) -> io::Result<(File, TmpName)> {
         let mut attempts = 0;
         loop {
             match tmp_file::create(&self.tmp_dir, &self.unique) {
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => {
-                    attempts += 1;
-                    self.unique = unique_name();
-                }
-                // The Maildir was removed since it was opened (an administrator cleaning up):
-                // make it again, as opening it would have.
-                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 3 => {
-                    attempts += 1;
-                    self.recreate_dirs()?;
-                }
+                Err(e) => self.recover(e, &mut attempts)?,
                 created => return created,
             }
         }
     }
 
-    /// Creates the Maildir's subdirectories again (see [`Maildir::deliver`]).
-    fn recreate_dirs(&self) -> io::Result<()> {
-        let new_dir = self.new_syncer.dir();
-        let root = new_dir.parent().unwrap_or(new_dir);
-        for dir in [&self.tmp_dir, new_dir, &root.join(CUR)] {
-            private_dir_builder().create(dir)?;
+    /// Deals with a failed creation or publication of the delivery's file, for another try:
+    /// a name already taken gets a fresh unique name (nothing was published under the old
+    /// one), and a Maildir removed since it was opened (an administrator cleaning up) is made
+    /// again, as opening it would have. Any other error, or a fourth failure, is given back.
+    fn recover(&mut self, error: io::Error, attempts: &mut u32) -> io::Result<()> {
+        if *attempts >= 3 {
+            return Err(error);
         }
-        Ok(())
+        *attempts += 1;
+        match error.kind() {
+            io::ErrorKind::AlreadyExists => {
+                self.unique = unique_name();
+                Ok(())
+            }
+            io::ErrorKind::NotFound => {
+                let new_dir = self.new_syncer.dir();
+                let root = new_dir.parent().unwrap_or(new_dir);
+                for dir in [&self.tmp_dir, new_dir, &root.join(CUR)] {
+                    private_dir_builder().create(dir)?;
+                }
+                Ok(())
+            }
+            _ => Err(error),
+        }
     }
 
     /// Step 2: the message is visible in `new/` (not yet durably: see [`settle`]). An
     /// unnamed tmp file whose name is taken in `new/` takes a fresh unique name.
     fn publish_into_new(&mut self) -> io::Result<Delivered> {
-        let (Content::File(file), Some(tmp_name)) = (&self.content, &self.tmp_name) else {
-            return Err(io::Error::other(
-                "a delivery is published only after its file is synced",
-            ));
-        };
         let wire_size = self.wire.total();
         let mut attempts = 0;
         let (path, file_name) = loop {
+            let (Content::File(file), Some(tmp_name)) = (&self.content, &self.tmp_name) else {
+                return Err(io::Error::other(
+                    "a delivery is published only after its file is synced",
+                ));
+            };
             let file_name = format!("{},S={},W={}", self.unique, self.stored, wire_size);
             let path = self.new_syncer.dir().join(&file_name);
             match tmp_file::publish(file.get_ref(), tmp_name, &path) {
                 Ok(()) => break (path, file_name),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => {
-                    attempts += 1;
-                    self.unique = unique_name();
-                }
-                // `new/` was removed since the Maildir was opened.
-                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 3 => {
-                    attempts += 1;
-                    self.recreate_dirs()?;
-                }
-                Err(e) => return Err(e),
+                Err(e) => self.recover(e, &mut attempts)?,
             }
         };
         // The tmp file is published: from here on, Drop has nothing to remove.
