@@ -20,7 +20,6 @@
 //! STARTTLS is what the upgrade must discard. Data an aborted message delivered before
 //! its `E: aborted` is dropped (as the application drops it), not compared.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -28,7 +27,7 @@ use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
 mod escapes;
-use escapes::unescape;
+use escapes::{escape, unescape};
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use smtp_proto::server::{
     BareLineEnding, Config, Connection, Credentials, Decisions, Event, Extensions, TlsState,
@@ -50,22 +49,6 @@ struct Transcript {
     answers: Vec<Vec<String>>,
     /// `S: ...` and `E: ...` lines, in order.
     expected: Vec<String>,
-}
-
-fn escape(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for &b in bytes {
-        match b {
-            b'\r' => out.push_str("\\r"),
-            b'\n' => out.push_str("\\n"),
-            b'\t' => out.push_str("\\t"),
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            0x20..=0x7e => out.push(b as char),
-            _ => write!(out, "\\x{b:02x}").unwrap(),
-        }
-    }
-    out
 }
 
 fn parse(path: &Path) -> Transcript {

@@ -1,5 +1,8 @@
 //! The escapes of the transcript files, shared by the transcript runners: `\r`, `\n`, `\t`,
 //! `\0`, `\\` and `\xHH` stand for the bytes a transcript cannot show.
+#![allow(dead_code)] // each runner uses its own subset
+
+use std::fmt::Write as _;
 
 /// The bytes `text` stands for.
 pub(crate) fn unescape(text: &str) -> Vec<u8> {
@@ -25,6 +28,24 @@ pub(crate) fn unescape(text: &str) -> Vec<u8> {
         } else {
             out.push(bytes[i]);
             i += 1;
+        }
+    }
+    out
+}
+
+/// `bytes` as a transcript shows them inside double quotes: the escapes above, `\"` for a
+/// quote (so an event's quoted argument ends where it seems to), printable ASCII as it is.
+pub(crate) fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            0x20..=0x7e => out.push(b as char),
+            _ => write!(out, "\\x{b:02x}").unwrap(),
         }
     }
     out
