@@ -160,12 +160,18 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_file_is_visible_only_once_published_and_then_whole() {
+    /// A temporary directory with `tmp/` and `new/` in it (kept while the guard lives).
+    fn tmp_and_new() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let (tmp, new) = (dir.path().join("tmp"), dir.path().join("new"));
         std::fs::create_dir(&tmp).unwrap();
         std::fs::create_dir(&new).unwrap();
+        (dir, tmp, new)
+    }
+
+    #[test]
+    fn a_file_is_visible_only_once_published_and_then_whole() {
+        let (_dir, tmp, new) = tmp_and_new();
         let (mut file, name) = create(&tmp, "unique").unwrap();
         #[cfg(target_os = "linux")]
         {
@@ -184,10 +190,7 @@ mod tests {
 
     #[test]
     fn a_named_file_waits_in_tmp_and_is_renamed_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let (tmp, new) = (dir.path().join("tmp"), dir.path().join("new"));
-        std::fs::create_dir(&tmp).unwrap();
-        std::fs::create_dir(&new).unwrap();
+        let (_dir, tmp, new) = tmp_and_new();
         let (mut file, name) = create_named(&tmp, "unique").unwrap();
         assert_eq!(names_in(&tmp), [tmp.join("unique")]);
         let clash = create_named(&tmp, "unique").unwrap_err();
