@@ -531,16 +531,18 @@ impl<B: Storage> Reply<B> {
                 if limits.reply_lines == 0 {
                     return Err(too_many_lines(limits, next));
                 }
-                let text_start = end.min(4);
-                let (enhanced, text_start) = enhanced_prefix(code, bytes, text_start, end);
+                let (enhanced, _) = enhanced_prefix(code, bytes, end.min(4), end);
                 let summary = if code == Code::OK {
                     Summary::EMPTY
                 } else {
                     Summary::UNREAD
                 };
+                // The line as received, as a multiline reply keeps its lines: whether its text
+                // starts with an enhanced code is the reading of the reply, not of the line. An
+                // EHLO reply has none (RFC 2034 section 3), so `Capabilities` reads it whole.
                 let lines = Lines {
-                    raw: input.slice_range(text_start, end),
-                    wire: false,
+                    raw: input.slice_range(0, next),
+                    wire: true,
                     count: 1,
                     summary,
                 };

@@ -275,6 +275,27 @@ fn capabilities_from_an_ehlo_reply() {
     assert_eq!(d1.to_reply(), parse(EHLO_D1));
 }
 
+/// An EHLO reply carries no enhanced code (RFC 2034 section 3): a one-line reply whose domain
+/// looks like one is read whole, and written back to the same capabilities (found by the
+/// `smtp_reply` fuzz target: the code was dropped, and the domain read back as a code).
+#[test]
+fn a_one_line_ehlo_reply_is_read_whole() {
+    for text in [
+        &b"250 2.2.50 2.2.0\r\n"[..],
+        b"250 2.2.0\r\n",
+        b"250 2.1.0 mx.example\r\n",
+    ] {
+        let reply = parse(text);
+        let caps = Capabilities::from_reply(&reply).unwrap();
+        assert_eq!(caps.greeting(), &text[4..text.len() - 2], "{text:?}");
+        let again = parse(&written(&caps.to_reply(), true));
+        assert_eq!(Capabilities::from_reply(&again).unwrap(), caps, "{text:?}");
+        // As a reply, the same line still has its enhanced code.
+        assert!(reply.enhanced_code().is_some(), "{text:?}");
+        assert_eq!(written(&reply, true), text);
+    }
+}
+
 #[test]
 fn capabilities_builder() {
     let mut caps = Capabilities::new(&Domain::new("mx.example.com").unwrap());
