@@ -69,14 +69,15 @@
 //! [`Maildir::scan`] lists the messages in `new/` and `cur/` with a unique-id and the size as
 //! sent (see [`MessageEntry`]); [`Maildir::open_message`] streams one in its wire form;
 //! [`Maildir::delete`] removes messages at the end of a session, reporting each failure.
-//! [`MaildropLocks`] keeps to one session per maildrop.
+//! [`MaildropLocks`] keeps to one session per maildrop, across every process serving the
+//! Maildir: a session holds a `flock` on the Maildir's [`LOCK_FILE`] (see `lock`).
 
 mod group_commit;
 mod lock;
 mod tmp_file;
 mod wire;
 
-pub use lock::{MaildropGuard, MaildropLocks};
+pub use lock::{LOCK_FILE, LockError, MaildropGuard, MaildropLocks};
 pub use wire::{WireReader, WireSize};
 
 use std::ffi::{OsStr, OsString};
