@@ -192,8 +192,14 @@ impl Maildir {
     /// seconds a Maildir name starts with, else the file's modification time), then by name.
     /// The order and the unique-ids are the same in every session while the files stay.
     ///
+    /// The listing is a snapshot: a POP3 server takes it at login and serves it for the whole
+    /// session (RFC 1939 section 8), so a message delivered meanwhile waits for the next
+    /// login, and one removed meanwhile by another process is reported by
+    /// [`open_message`](Self::open_message) and counted removed by [`delete`](Self::delete).
+    ///
     /// Names starting with `.` and anything that is not a file are skipped, as the Maildir
-    /// specification asks of readers. A message whose name carries no size fields (one stored
+    /// specification asks of readers; a unique name found in both `new/` and `cur/` is
+    /// listed once. A message whose name carries no size fields (one stored
     /// by another agent) is read once, in chunks, to count its size as sent.
     pub fn scan(&self) -> io::Result<Vec<MessageEntry>> {
         let mut messages = Vec::new();
@@ -216,11 +222,18 @@ impl Maildir {
         messages.sort_by(|a, b| {
             (a.delivered, a.base.as_encoded_bytes()).cmp(&(b.delivered, b.base.as_encoded_bytes()))
         });
+        // One message under one unique name: a reader moving it from new/ to cur/ while the
+        // listing ran, or a reader that links before it unlinks, may show it in both.
+        let mut seen = std::collections::HashSet::with_capacity(messages.len());
+        messages.retain(|message| seen.insert(message.base.clone()));
         Ok(messages)
     }
 
     /// Opens a listed message for sending: its wire form (every line ending in CRLF), read in
-    /// chunks. Finds the message again if another reader moved it from `new/` to `cur/`.
+    /// chunks. Finds the message again if another reader moved it from `new/` to `cur/`. A
+    /// message removed since the listing (by another server instance or reader) is a
+    /// `NotFound` error, which a POP3 server answers with `-ERR` for that message alone; once
+    /// opened, a message stays readable to the end even if it is removed meanwhile.
     pub fn open_message(&self, message: &MessageEntry) -> io::Result<WireReader<File>> {
         let file = match File::open(&message.path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => File::open(self.find(message)?)?,
