@@ -41,7 +41,11 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use super::Maildir;
 
-/// The lock file's name in the root of a Maildir (see the [module docs](self)).
+/// The lock file's name in the root of a Maildir, beside `tmp/`, `new/` and `cur/`: Maildir
+/// readers look only into those, and Maildir++ takes dot names there for folders, hence no
+/// leading dot. A session holds an exclusive `flock` on it; the file stays, empty, and must
+/// not be removed while servers run (a session could then lock a new file while another
+/// holds the removed one).
 pub const LOCK_FILE: &str = "pop3.lock";
 
 /// Why a maildrop could not be locked.
@@ -55,8 +59,11 @@ pub enum LockError {
     Io(#[from] io::Error),
 }
 
-/// Takes maildrop locks. Every handle shares the one registry of the process (see the
-/// [module docs](self)), so handles may be made anywhere; a server keeps one for its sessions.
+/// Takes maildrop locks: a `flock` on the Maildir's [`LOCK_FILE`], which excludes sessions of
+/// any process, and first a registry of the Maildirs locked in this process, which keeps the
+/// exclusion where the file system's `flock` belongs to the process rather than to the open
+/// file (Linux's NFS client). Every handle shares that one registry, so handles may be made
+/// anywhere; a server keeps one for its sessions.
 #[derive(Debug, Clone, Default)]
 pub struct MaildropLocks {
     _private: (),

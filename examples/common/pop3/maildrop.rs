@@ -29,8 +29,9 @@ pub struct OpenMaildrop {
 }
 
 impl OpenMaildrop {
-    /// Locks the maildrop `root/<user>` and lists it. `[IN-USE]` when another session holds
-    /// it; `[SYS/TEMP]` when it cannot be read (the lock is released again).
+    /// Locks the maildrop `root/<user>` and lists it. `[IN-USE]` when another session, of
+    /// this or another server process, holds it; `[SYS/TEMP]` when it cannot be locked or read
+    /// (the lock is released again).
     pub fn open(root: &Path, user: &str, locks: &MaildropLocks) -> Result<Self, LoginRefusal> {
         let sys_temp = |error: &dyn std::fmt::Display| {
             tracing::warn!(user, %error, "cannot read the maildrop");
