@@ -14,7 +14,8 @@
 //! 1. write what is still in memory into the tmp file, and `fdatasync` it
 //!    ([`File::sync_data`]: the data and the metadata needed to read it back, such as its
 //!    length; not its timestamps);
-//! 2. publish it in `new/`: link the unnamed file there, or rename the named one;
+//! 2. publish it in `new/`: link the file there (an unnamed one by its descriptor, a named
+//!    one by its name in `tmp/`, then unlinked), never replacing a file of the same name;
 //! 3. wait for an `fsync` of `new/` that *started after step 2* and succeeded.
 //!
 //! Only then does `commit` return `Ok`, and only then may an SMTP server answer 250 or a POP3
@@ -40,9 +41,15 @@
 //! If the directory fsync fails, every delivery of that batch fails and its file is removed
 //! from `new/` again (it is not known to be durable; the sender will retry).
 //!
-//! Unique names are `<seconds>.<pid>_<counter>.<hostname>` (the counter is process-wide and
-//! atomic, so concurrent deliveries from many tasks or threads never collide), and the name in
-//! `new/` adds `,S=<stored size>,W=<wire size>` (the size fields Dovecot also writes), so a
+//! Unique names follow the Maildir specification's modern form,
+//! `<seconds>.P<pid>R<random>Q<counter>.<host>`: the counter is process-wide and atomic, so
+//! concurrent deliveries from many tasks or threads never collide; pid and host set apart the
+//! processes and machines delivering into one Maildir (several server instances sharing a
+//! data root); and the random part, drawn once per process, sets apart processes that share
+//! both, as containers do when each runs its server as pid 1 under one configured host name,
+//! or a pid reused within the same second. Should a name be taken all the same, the link of
+//! step 2 fails rather than replace the message, and the delivery takes a fresh name. The name
+//! in `new/` adds `,S=<stored size>,W=<wire size>` (the size fields Dovecot also writes), so a
 //! POP3 server lists our messages without reading them.
 //!
 //! # Less durability, for less work
@@ -69,14 +76,15 @@
 //! [`Maildir::scan`] lists the messages in `new/` and `cur/` with a unique-id and the size as
 //! sent (see [`MessageEntry`]); [`Maildir::open_message`] streams one in its wire form;
 //! [`Maildir::delete`] removes messages at the end of a session, reporting each failure.
-//! [`MaildropLocks`] keeps to one session per maildrop.
+//! [`MaildropLocks`] keeps to one session per maildrop, across every process serving the
+//! Maildir: a session holds a `flock` on the Maildir's [`LOCK_FILE`] (see `lock`).
 
 mod group_commit;
 mod lock;
 mod tmp_file;
 mod wire;
 
-pub use lock::{MaildropGuard, MaildropLocks};
+pub use lock::{LOCK_FILE, LockError, MaildropGuard, MaildropLocks};
 pub use wire::{WireReader, WireSize};
 
 use std::ffi::{OsStr, OsString};
@@ -184,8 +192,14 @@ impl Maildir {
     /// seconds a Maildir name starts with, else the file's modification time), then by name.
     /// The order and the unique-ids are the same in every session while the files stay.
     ///
+    /// The listing is a snapshot: a POP3 server takes it at login and serves it for the whole
+    /// session (RFC 1939 section 8), so a message delivered meanwhile waits for the next
+    /// login, and one removed meanwhile by another process is reported by
+    /// [`open_message`](Self::open_message) and counted removed by [`delete`](Self::delete).
+    ///
     /// Names starting with `.` and anything that is not a file are skipped, as the Maildir
-    /// specification asks of readers. A message whose name carries no size fields (one stored
+    /// specification asks of readers; a unique name found in both `new/` and `cur/` is
+    /// listed once. A message whose name carries no size fields (one stored
     /// by another agent) is read once, in chunks, to count its size as sent.
     pub fn scan(&self) -> io::Result<Vec<MessageEntry>> {
         let mut messages = Vec::new();
@@ -208,11 +222,18 @@ impl Maildir {
         messages.sort_by(|a, b| {
             (a.delivered, a.base.as_encoded_bytes()).cmp(&(b.delivered, b.base.as_encoded_bytes()))
         });
+        // One message under one unique name: a reader moving it from new/ to cur/ while the
+        // listing ran, or a reader that links before it unlinks, may show it in both.
+        let mut seen = std::collections::HashSet::with_capacity(messages.len());
+        messages.retain(|message| seen.insert(message.base.clone()));
         Ok(messages)
     }
 
     /// Opens a listed message for sending: its wire form (every line ending in CRLF), read in
-    /// chunks. Finds the message again if another reader moved it from `new/` to `cur/`.
+    /// chunks. Finds the message again if another reader moved it from `new/` to `cur/`. A
+    /// message removed since the listing (by another server instance or reader) is a
+    /// `NotFound` error, which a POP3 server answers with `-ERR` for that message alone; once
+    /// opened, a message stays readable to the end even if it is removed meanwhile.
     pub fn open_message(&self, message: &MessageEntry) -> io::Result<WireReader<File>> {
         let file = match File::open(&message.path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => File::open(self.find(message)?)?,
@@ -704,19 +725,41 @@ fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) ->
         .collect()
 }
 
-/// `<seconds>.<pid>_<counter>.<hostname>`.
+/// A fresh unique name for this process (see the [module docs](self)).
 fn unique_name() -> String {
     let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let counter = DELIVERY_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{seconds}.{}_{counter}.{}", std::process::id(), hostname())
+    format_unique_name(
+        seconds,
+        std::process::id(),
+        process_random(),
+        counter,
+        hostname(),
+    )
+}
+
+/// `<seconds>.P<pid>R<random>Q<counter>.<host>`, `host` already made safe by
+/// [`safe_hostname`].
+fn format_unique_name(seconds: u64, pid: u32, random: u32, counter: u64, host: &str) -> String {
+    format!("{seconds}.P{pid}R{random:08x}Q{counter}.{host}")
+}
+
+/// 32 random bits, drawn once per process: the keys std's hash maps are seeded with come from
+/// the system's random source, and std offers no other without a dependency.
+fn process_random() -> u32 {
+    static RANDOM: OnceLock<u32> = OnceLock::new();
+    *RANDOM.get_or_init(|| {
+        use std::hash::BuildHasher;
+        let hashed = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+        // Both halves, folded: each is as random as the whole.
+        (hashed ^ (hashed >> 32)) as u32
+    })
 }
 
 /// The host name for unique names, read once: `/proc/sys/kernel/hostname`, else `$HOSTNAME`,
-/// else `localhost` (std has no portable call, and this is only a uniqueness hint). Characters
-/// that would break the name are escaped as the Maildir specification does for `/` and `:`;
-/// `,` too, since it separates our size fields.
+/// else `localhost` (std has no portable call, and this is only a uniqueness hint).
 fn hostname() -> &'static str {
     static HOSTNAME: OnceLock<String> = OnceLock::new();
     HOSTNAME.get_or_init(|| {
@@ -726,18 +769,26 @@ fn hostname() -> &'static str {
             .map(|name| name.trim().to_owned())
             .filter(|name| !name.is_empty())
             .unwrap_or_else(|| "localhost".to_owned());
-        let mut safe = String::with_capacity(raw.len());
-        for c in raw.chars() {
-            match c {
-                '/' => safe.push_str("\\057"),
-                ':' => safe.push_str("\\072"),
-                ',' => safe.push_str("\\054"),
-                c if c.is_ascii_graphic() => safe.push(c),
-                _ => safe.push('_'),
-            }
-        }
-        safe
+        safe_hostname(&raw)
     })
+}
+
+/// `raw` made fit for the last part of a unique name: `/` and `:` escaped as the Maildir
+/// specification asks (`\057`, `\072`: a `/` would name a directory, and `:` starts the
+/// info), `,` too (`\054`: it separates our size fields), and any other character that is
+/// not printable ASCII replaced by `_`.
+fn safe_hostname(raw: &str) -> String {
+    let mut safe = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '/' => safe.push_str("\\057"),
+            ':' => safe.push_str("\\072"),
+            ',' => safe.push_str("\\054"),
+            c if c.is_ascii_graphic() => safe.push(c),
+            _ => safe.push('_'),
+        }
+    }
+    safe
 }
 
 /// The part of a Maildir file name before the info (`:2,FLAGS`).
@@ -809,6 +860,7 @@ fn private_dir_builder() -> fs::DirBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     fn names_in(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
@@ -971,6 +1023,77 @@ mod tests {
         let delivery = first.deliver().unwrap();
         assert!(Arc::ptr_eq(&delivery.new_syncer, &again.new_syncer));
         assert_eq!(delivery.new_syncer.dir(), dir.path().join(NEW));
+    }
+
+    /// Two instances sharing a Maildir differ in pid or host, or, both shared, in the random
+    /// part; the delimiters keep any two of them apart (pid 1 with counter 23 is not pid 12
+    /// with counter 3).
+    #[test]
+    fn unique_names_differ_whenever_pid_host_random_or_counter_does() {
+        let mut names = HashSet::new();
+        for pid in [1, 12, 123] {
+            for host in ["mx", "mx.example", "mx2"] {
+                for random in [0, 1, 0xdead_beef] {
+                    for counter in [0, 3, 23, 233] {
+                        let name = format_unique_name(1_700_000_000, pid, random, counter, host);
+                        assert!(!name.contains(['/', ':', ',']), "{name}");
+                        assert!(names.insert(name.clone()), "{name} twice");
+                    }
+                }
+            }
+        }
+        assert_eq!(names.len(), 3 * 3 * 3 * 4);
+        assert_eq!(
+            format_unique_name(1_700_000_000, 42, 0xab, 7, "mx"),
+            "1700000000.P42R000000abQ7.mx"
+        );
+    }
+
+    #[test]
+    fn this_process_names_carry_its_pid_and_host_and_never_repeat() {
+        let names: HashSet<String> = (0..1000).map(|_| unique_name()).collect();
+        assert_eq!(names.len(), 1000);
+        let marker = format!(".P{}R", std::process::id());
+        for name in &names {
+            assert!(name.contains(&marker), "{name}");
+            assert!(name.ends_with(&format!(".{}", hostname())), "{name}");
+            assert!(leading_seconds(OsStr::new(name)).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn host_names_are_escaped_as_the_maildir_specification_asks() {
+        assert_eq!(safe_hostname("mx.example.org"), "mx.example.org");
+        assert_eq!(safe_hostname("a/b:c,d"), "a\\057b\\072c\\054d");
+        assert_eq!(safe_hostname("h\u{e9} te"), "h__te");
+    }
+
+    /// A name already taken in `new/` (another instance's message, were every part of the
+    /// name the same) is left alone: the delivery takes a fresh name.
+    #[test]
+    fn a_delivery_never_replaces_a_message_of_the_same_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::open_or_create(dir.path()).unwrap();
+        for content in [&b"small\r\n"[..], &[b'x'; WRITE_BUFFER + 1]] {
+            let delivery = delivery_of(&maildir, content);
+            let size = content.len();
+            let wire = if content.ends_with(b"\r\n") {
+                size
+            } else {
+                size + 2
+            };
+            let taken = dir
+                .path()
+                .join(NEW)
+                .join(format!("{},S={size},W={wire}", delivery.unique_name()));
+            fs::write(&taken, b"an earlier message\r\n").unwrap();
+            let delivered = delivery.commit().unwrap();
+            assert_ne!(delivered.path, taken);
+            assert_eq!(fs::read(&taken).unwrap(), b"an earlier message\r\n");
+            assert_eq!(fs::read(&delivered.path).unwrap(), content);
+        }
+        assert_eq!(names_in(&dir.path().join(NEW)).len(), 4);
+        assert!(names_in(&dir.path().join(TMP)).is_empty());
     }
 
     #[test]

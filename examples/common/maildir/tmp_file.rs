@@ -2,7 +2,7 @@
 //!
 //! On Linux it is an unnamed file in `tmp/` (`open(2)` with `O_TMPFILE`), published into
 //! `new/` with `linkat(2)` once its data is on disk. Against the Maildir specification's
-//! named `tmp/<unique>` renamed into `new/`, nothing is lost (the name appears in `new/` only
+//! named `tmp/<unique>` moved into `new/`, nothing is lost (the name appears in `new/` only
 //! with the whole message behind it) and three things are gained:
 //!
 //! - no directory entry is added to `tmp/` and removed again per message: deliveries do not
@@ -58,17 +58,42 @@ fn create_named(tmp_dir: &Path, unique: &str) -> io::Result<(File, TmpName)> {
 }
 
 /// Makes `file` (created by [`create`], its data already durable) visible as `path`, which
-/// must not exist yet: an unnamed file is linked there, a named one renamed. An existing
-/// `path` gives `AlreadyExists` for an unnamed file (the caller picks another name); a
-/// rename would replace it, which unique names rule out (the specification's argument).
+/// must not exist yet: an unnamed file is linked there, a named one linked and its tmp name
+/// removed. An existing `path` gives `AlreadyExists` (the caller picks another name) and is
+/// left as it was.
 pub(crate) fn publish(file: &File, name: &TmpName, path: &Path) -> io::Result<()> {
     match name {
         #[cfg(target_os = "linux")]
         TmpName::Unnamed => unnamed::link(file, path),
         TmpName::Named(tmp_path) => {
             let _ = file; // only an unnamed file is reached through its descriptor
-            std::fs::rename(tmp_path, path)
+            publish_named(tmp_path, path)
         }
+    }
+}
+
+/// `link(2)` then `unlink(2)`, as the Maildir specification first had it, rather than a
+/// `rename(2)`, which would silently replace a message of the same name: unique names make
+/// that improbable, and the link makes it impossible, whatever several server instances
+/// sharing the Maildir choose as names. A file system without hard links gets the rename.
+/// A tmp name left behind (the unlink failed) is harmless: the specification has `tmp/`
+/// cleaned of files older than 36 hours.
+fn publish_named(tmp_path: &Path, path: &Path) -> io::Result<()> {
+    match std::fs::hard_link(tmp_path, path) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(tmp_path);
+            Ok(())
+        }
+        // The name is taken, or a directory is gone: the caller's to deal with.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::AlreadyExists | io::ErrorKind::NotFound
+            ) =>
+        {
+            Err(e)
+        }
+        Err(_) => std::fs::rename(tmp_path, path),
     }
 }
 
@@ -189,7 +214,7 @@ mod tests {
     }
 
     #[test]
-    fn a_named_file_waits_in_tmp_and_is_renamed_whole() {
+    fn a_named_file_waits_in_tmp_and_is_published_whole() {
         let (_dir, tmp, new) = tmp_and_new();
         let (mut file, name) = create_named(&tmp, "unique").unwrap();
         assert_eq!(names_in(&tmp), [tmp.join("unique")]);
@@ -203,7 +228,6 @@ mod tests {
         assert_eq!(std::fs::read(&published).unwrap(), b"the message\r\n");
     }
 
-    /// (A named file is renamed: unique names keep it from replacing one.)
     #[cfg(target_os = "linux")]
     #[test]
     fn publishing_over_an_existing_name_is_refused_for_an_unnamed_file() {
@@ -215,6 +239,25 @@ mod tests {
         let refused = publish(&file, &name, &taken).unwrap_err();
         assert_eq!(refused.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&taken).unwrap(), b"an earlier message");
+    }
+
+    /// A named file does not replace a message of the same name either (another instance's,
+    /// say), and keeps its tmp name for the caller's next try under a fresh name.
+    #[test]
+    fn publishing_over_an_existing_name_is_refused_for_a_named_file() {
+        let (_dir, tmp, new) = tmp_and_new();
+        let (mut file, name) = create_named(&tmp, "unique").unwrap();
+        file.write_all(b"a later message").unwrap();
+        let taken = new.join("taken");
+        std::fs::write(&taken, b"an earlier message").unwrap();
+        let refused = publish(&file, &name, &taken).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&taken).unwrap(), b"an earlier message");
+        assert_eq!(names_in(&tmp), [tmp.join("unique")]);
+        let fresh = new.join("fresh");
+        publish(&file, &name, &fresh).unwrap();
+        assert_eq!(std::fs::read(&fresh).unwrap(), b"a later message");
+        assert!(names_in(&tmp).is_empty());
     }
 
     /// `publish` links by descriptor where the kernel allows it; the `/proc` way it falls

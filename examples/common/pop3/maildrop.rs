@@ -14,7 +14,7 @@ use pop3_proto::UniqueId;
 use pop3_proto::server::{DeletedMessage, LoginRefusal, Maildrop};
 
 use crate::maildir::{
-    DeleteReport, Maildir, MaildropGuard, MaildropLocks, MessageEntry, WireReader,
+    DeleteReport, LockError, Maildir, MaildropGuard, MaildropLocks, MessageEntry, WireReader,
 };
 
 /// How much of a message is read and handed to the machine at once.
@@ -29,25 +29,27 @@ pub struct OpenMaildrop {
 }
 
 impl OpenMaildrop {
-    /// Locks the maildrop `root/<user>` and lists it. `[IN-USE]` when another session holds
-    /// it; `[SYS/TEMP]` when it cannot be read (the lock is released again).
+    /// Locks the maildrop `root/<user>` and lists it. `[IN-USE]` when another session, of
+    /// this or another server process, holds it; `[SYS/TEMP]` when it cannot be locked or read
+    /// (the lock is released again).
     pub fn open(root: &Path, user: &str, locks: &MaildropLocks) -> Result<Self, LoginRefusal> {
-        let guard = locks.try_lock(user).ok_or(LoginRefusal::InUse)?;
-        let scanned = Maildir::open_or_create(root.join(user)).and_then(|maildir| {
-            let entries = maildir.scan()?;
-            Ok((maildir, entries))
-        });
-        match scanned {
-            Ok((maildir, entries)) => Ok(Self {
-                maildir,
-                entries,
-                _guard: guard,
-            }),
-            Err(error) => {
-                tracing::warn!(user, %error, "cannot read the maildrop");
-                Err(LoginRefusal::SysTemp)
-            }
-        }
+        let sys_temp = |error: &dyn std::fmt::Display| {
+            tracing::warn!(user, %error, "cannot read the maildrop");
+            LoginRefusal::SysTemp
+        };
+        let maildir = Maildir::open_or_create(root.join(user)).map_err(|e| sys_temp(&e))?;
+        let guard = match locks.try_lock(&maildir) {
+            Ok(guard) => guard,
+            Err(LockError::InUse) => return Err(LoginRefusal::InUse),
+            Err(error) => return Err(sys_temp(&error)),
+        };
+        // Listed once the lock is held: the snapshot the whole session serves.
+        let entries = maildir.scan().map_err(|e| sys_temp(&e))?;
+        Ok(Self {
+            maildir,
+            entries,
+            _guard: guard,
+        })
     }
 
     /// The listing the machine serves: every message's size as sent and its unique-id.

@@ -220,7 +220,7 @@ pub(crate) fn corpus() -> Vec<(String, Vec<u8>)> {
         // Lines of varied length, some starting with a dot.
         let text = format!(
             "{}line {line} {}\n",
-            if line % 7 == 0 { "." } else { "" },
+            if line.is_multiple_of(7) { "." } else { "" },
             "y".repeat((line % 90) as usize)
         );
         big.extend_from_slice(text.as_bytes());

@@ -370,7 +370,7 @@ pub(crate) fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     let mut n = 0u32;
     while big.len() < 1024 * 1024 {
         // Lines of varied length, some starting with a dot.
-        let line = if n % 7 == 0 {
+        let line = if n.is_multiple_of(7) {
             format!(".line {n} {}\r\n", "x".repeat((n % 90) as usize))
         } else {
             format!("line {n} {}\r\n", "y".repeat((n * 13 % 200) as usize))
