@@ -9,6 +9,7 @@
 //! | [`line`](mod@line) | [`scan_line`](line::scan_line) (one line, stateless) and [`LineFramer`](line::LineFramer) (a stream): hard length limit, bare CR/LF/NUL policy | RFC 5321 2.3.8, 4.5.3.1; RFC 1939 3 |
 //! | [`decimal`] | ASCII decimal numbers: parse and write, without allocating | RFC 5234 B.1 |
 //! | [`dot`] | streaming [`DotEncoder`](dot::DotEncoder) / [`DotDecoder`](dot::DotDecoder): stuffing, exact end of data, size limit, smuggling-proof | RFC 5321 4.5.2, 4.1.1.4; RFC 1939 3 |
+//! | [`proxy`] | the PROXY protocol header a load balancer sends first: bounded incremental [`ProxyParser`](proxy::ProxyParser) for versions 1 and 2, and writers | HAProxy PROXY protocol v1 & v2 |
 //! | [`sasl`] | PLAIN, LOGIN, XOAUTH2 messages; server and client exchanges; `=` and `*` | RFC 4422, 4616, 4954, 5034 |
 //! | [`Secret`] | credentials whose `Debug` prints nothing, wiped on drop | |
 //! | [`session`] | the [`Session`](session::Session) trait: the sans-IO contract all session machines share | |
@@ -53,6 +54,7 @@ extern crate alloc;
 pub mod decimal;
 pub mod dot;
 pub mod line;
+pub mod proxy;
 pub mod sasl;
 mod secret;
 pub mod session;
