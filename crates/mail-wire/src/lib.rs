@@ -60,9 +60,3 @@ mod secret;
 pub mod session;
 
 pub use secret::Secret;
-
-/// What [`impl_session!`] expands to needs; not public API.
-#[doc(hidden)]
-pub mod __private {
-    pub use bytes::Bytes;
-}

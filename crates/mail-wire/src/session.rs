@@ -317,39 +317,6 @@ pub trait Session {
     fn tls_established(&mut self) -> Result<(), Self::UsageError>;
 }
 
-/// Implements [`Session`] for a machine whose inherent methods already have the trait's
-/// names and signatures, by delegation: the protocol crates keep their methods callable
-/// without the trait in scope, and state the contract once.
-///
-/// ```text
-/// mail_wire::impl_session!(Connection, Event, UsageError);
-/// ```
-#[macro_export]
-macro_rules! impl_session {
-    ($machine:ty, $event:ty, $usage_error:ty) => {
-        impl $crate::session::Session for $machine {
-            type Event = $event;
-            type UsageError = $usage_error;
-
-            fn receive(&mut self, bytes: &[u8]) {
-                <$machine>::receive(self, bytes)
-            }
-            fn poll(&mut self) -> $crate::session::Next<$event> {
-                <$machine>::poll(self)
-            }
-            fn handle_timeout(&mut self) {
-                <$machine>::handle_timeout(self)
-            }
-            fn handle_close(&mut self) {
-                <$machine>::handle_close(self)
-            }
-            fn tls_established(&mut self) -> Result<(), $usage_error> {
-                <$machine>::tls_established(self)
-            }
-        }
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,7 +42,7 @@ impl<E> ParseError<E> {
 /// Why a value (an argument, a text, a code) is not acceptable on the wire.
 ///
 /// Constructors return it, so that a value which exists is always safe to write: no
-/// argument can carry CR, LF or NUL into an outgoing line (DESIGN.md security invariant 4).
+/// argument can carry CR, LF or NUL into an outgoing line (ARCHITECTURE.md security invariant 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValueError {

@@ -1,5 +1,70 @@
-//! The POP3 wire format: every command and response of RFC 1939 and its extensions,
-//! parsed from [`Bytes`] without copying and written into [`BytesMut`].
+//! POP3 (RFC 1939 and its extensions) for sans-IO programs: the wire format, and the client
+//! and server session machines, which never touch a socket, a clock or a thread.
+//!
+//! A session machine is driven by one call, [`poll`](client::Connection::poll), which says
+//! what to do next as a [`Next`]: a loop is a single `match` on it. Here a client fetches and
+//! deletes a message from a server whose answers are scripted (RFC 1939 section 10: APOP, no
+//! CAPA):
+//!
+//! ```
+//! use pop3_proto::client::{Config, Connection, Event};
+//! use pop3_proto::{CloseReason, MsgNumber, Next, TlsMode};
+//!
+//! // What the server sends, one answer per read.
+//! let mut answers = [
+//!     &b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n"[..],
+//!     b"-ERR unknown command\r\n", // to CAPA: a plain RFC 1939 server
+//!     b"+OK mrose's maildrop has 1 message (29 octets)\r\n",
+//!     b"+OK 29 octets\r\nSubject: hi\r\n\r\n..a dot line\r\n.\r\n",
+//!     b"+OK message 1 deleted\r\n",
+//!     b"+OK dewey POP3 server signing off (maildrop empty)\r\n",
+//! ]
+//! .into_iter();
+//! // No TLS here: APOP sends only a digest, so no password travels in the clear.
+//! let config = Config::default().with_password("mrose", "tanstaaf").with_tls(TlsMode::Disabled);
+//! let mut conn = Connection::new(config);
+//! let (mut sent, mut message) = (Vec::new(), Vec::new());
+//! let reason = loop {
+//!     match conn.poll() {
+//!         Next::Transmit(bytes) => sent.extend_from_slice(&bytes), // write to the socket
+//!         Next::Event(Event::Authenticated(_)) => {
+//!             let first = MsgNumber::new(1).ok_or("message 0")?;
+//!             conn.retr(first)?;
+//!             conn.dele(first)?;
+//!             conn.quit()?;
+//!         }
+//!         Next::Event(Event::MessageData(chunk)) => message.extend_from_slice(&chunk),
+//!         Next::Event(_) => {}
+//!         // Read from the socket within `wait.timeout()`; `handle_timeout` past it.
+//!         Next::Read(_wait) => match answers.next() {
+//!             Some(bytes) => conn.receive(bytes),
+//!             None => conn.handle_close(), // end of stream
+//!         },
+//!         Next::UpgradeTls(_) | Next::AwaitApp => unreachable!("no STLS; QUIT was queued"),
+//!         Next::Closed(reason) => break reason,
+//!     }
+//! };
+//! assert_eq!(reason, CloseReason::Quit);
+//! assert_eq!(message, b"Subject: hi\r\n\r\n.a dot line\r\n");
+//! assert_eq!(
+//!     String::from_utf8(sent)?,
+//!     "CAPA\r\nAPOP mrose c4c9334bac560ecc979e58001b3e22fb\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n"
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Both machines keep the contract of `mail_wire::session` (ARCHITECTURE.md, "The session
+//! contract"): [`receive`](client::Connection::receive) only buffers; `poll` returns the
+//! next event, else the bytes to write, else the end ([`Next::Closed`] with a
+//! [`CloseReason`], once, after everything else), else what the machine waits for: the
+//! application ([`Next::AwaitApp`]), a TLS handshake ([`Next::UpgradeTls`]) or the peer
+//! ([`Next::Read`]). Every wait on the peer carries a deadline that trickled bytes cannot
+//! move. [`server::Connection`] and [`client::Connection`] describe their loops.
+//!
+//! # The wire format
+//!
+//! Every command and response of RFC 1939 and its extensions, parsed from [`Bytes`] without
+//! copying and written into [`BytesMut`]:
 //!
 //! ```
 //! use bytes::{Bytes, BytesMut};
@@ -50,73 +115,81 @@
 //! them through `mail_wire::dot::DotDecoder`, and write them with `DotEncoder`.
 //!
 //! Values are validated when built, so a value that exists writes a well-formed line:
-//! no CR, LF or NUL can reach the wire through an argument.
+//! no CR, LF or NUL can reach the wire through an argument (ARCHITECTURE.md security
+//! invariant 4).
 //!
 //! Session state (which command is allowed when, AUTH exchanges, STLS) lives in the
-//! session machines, not here.
+//! session machines, not here. `#[non_exhaustive]` marks every enum that a later RFC or
+//! version of the crate can extend (events, errors, reasons, refusals, keywords) and every
+//! configuration struct (build them with `default()` and the `with_*` methods).
 //!
 //! # A minimal server
 //!
 //! [`server::Connection`] runs one session; the adapter owns the socket, the clock and the
 //! store. A blocking loop over `std::net::TcpStream` (no TLS here, so the config must allow
-//! plaintext logins):
+//! plaintext logins), reading with the machine's deadline:
 //!
 //! ```no_run
 //! use std::io::{ErrorKind, Read, Write};
 //! use std::net::TcpListener;
+//! use std::time::Instant;
 //!
-//! use pop3_proto::UniqueId;
+//! use mail_wire::session::WaitTimer;
 //! use pop3_proto::server::{Config, Connection, Event, Login, LoginRefusal, Maildrop};
+//! use pop3_proto::{Next, UniqueId};
 //!
 //! let mut store: Vec<&[u8]> = vec![b"Subject: hello\r\n\r\nHi!\r\n"];
 //! let (mut socket, _) = TcpListener::bind("127.0.0.1:1100")?.accept()?;
 //! let config = Config::default().with_plaintext_auth_without_tls(true);
 //! let mut conn = Connection::new(config);
+//! let mut timer = WaitTimer::new();
 //! let mut buf = [0u8; 8192];
-//! loop {
-//!     if let Some(event) = conn.poll_event() {
-//!         match event {
-//!             Event::Login(Login::UserPass { name, password })
-//!                 if name.as_bytes() == b"alice" && password.expose() == b"secret" =>
-//!             {
-//!                 let mut maildrop = Maildrop::new();
-//!                 for (i, message) in store.iter().enumerate() {
-//!                     maildrop.push(message.len() as u64, UniqueId::new(format!("m{i}"))?);
-//!                 }
-//!                 conn.accept(maildrop)?;
+//! let reason = loop {
+//!     match conn.poll() {
+//!         Next::Transmit(bytes) => socket.write_all(&bytes)?,
+//!         Next::Event(Event::Login(Login::UserPass { name, password }))
+//!             if name.as_bytes() == b"alice" && password.expose() == b"secret" =>
+//!         {
+//!             let mut maildrop = Maildrop::new();
+//!             for (i, message) in store.iter().enumerate() {
+//!                 maildrop.push(message.len() as u64, UniqueId::new(format!("m{i}"))?);
 //!             }
-//!             Event::Login(_) => conn.reject(LoginRefusal::BadCredentials)?,
-//!             Event::Retrieve(wanted) => {
-//!                 conn.send_message_chunk(store[wanted.index])?;
-//!                 conn.end_message()?;
-//!             }
-//!             Event::Commit { deleted } => {
-//!                 for message in deleted.iter().rev() {
-//!                     store.remove(message.index);
-//!                 }
-//!                 conn.commit_succeeded()?;
-//!             }
-//!             _ => {}
+//!             conn.accept(maildrop)?;
 //!         }
-//!         continue;
-//!     }
-//!     if let Some(bytes) = conn.poll_transmit() {
-//!         socket.write_all(&bytes)?;
-//!         continue;
-//!     }
-//!     if conn.is_closed() {
-//!         break;
-//!     }
-//!     socket.set_read_timeout(conn.timeout())?;
-//!     match socket.read(&mut buf) {
-//!         Ok(0) => conn.handle_close(),
-//!         Ok(n) => conn.receive(&buf[..n]),
-//!         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-//!             conn.handle_timeout()
+//!         Next::Event(Event::Login(_)) => conn.reject(LoginRefusal::BadCredentials)?,
+//!         Next::Event(Event::Retrieve(wanted)) => {
+//!             conn.send_message_chunk(store[wanted.index])?;
+//!             conn.end_message()?;
 //!         }
-//!         Err(_) => conn.handle_close(),
+//!         Next::Event(Event::Commit { deleted }) => {
+//!             for message in deleted.iter().rev() {
+//!                 store.remove(message.index);
+//!             }
+//!             conn.commit_succeeded()?;
+//!         }
+//!         Next::Event(_) => {}
+//!         Next::Read(wait) => {
+//!             let left = timer.deadline(wait, Instant::now()).saturating_duration_since(Instant::now());
+//!             if left.is_zero() {
+//!                 conn.handle_timeout();
+//!                 continue;
+//!             }
+//!             socket.set_read_timeout(Some(left))?;
+//!             match socket.read(&mut buf) {
+//!                 Ok(0) => conn.handle_close(),
+//!                 Ok(n) => conn.receive(&buf[..n]),
+//!                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+//!                     conn.handle_timeout()
+//!                 }
+//!                 Err(_) => conn.handle_close(),
+//!             }
+//!         }
+//!         // STLS is not offered by this configuration; every decision is answered above.
+//!         Next::UpgradeTls(_) | Next::AwaitApp => conn.handle_close(),
+//!         Next::Closed(reason) => break reason,
 //!     }
-//! }
+//! };
+//! println!("session ended: {reason}, {} deletions discarded", conn.discarded_deletions());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -124,54 +197,36 @@
 //!
 //! [`client::Connection`] logs in by itself (CAPA, STLS, the best method allowed, the next
 //! one when the server refuses it, CAPA again once logged in) and then runs the commands
-//! the application queues. This one keeps mail on the server: it fetches
-//! the messages whose unique ids it has not seen ([`client::plan_download`]). Again no TLS
-//! here, so the config must allow plaintext credentials:
+//! the application queues. This one keeps mail on the server: it fetches the messages whose
+//! unique ids it has not seen ([`client::plan_download`]). The [`client`] module shows the
+//! socket loop with its deadlines; here the decisions only:
 //!
-//! ```no_run
-//! use std::io::{Read, Write};
-//! use std::net::TcpStream;
+//! ```
+//! use pop3_proto::client::{Connection, Event, UsageError, plan_download};
 //!
-//! use pop3_proto::client::{Config, Connection, Event, TlsMode, plan_download};
-//!
-//! let seen: Vec<&[u8]> = vec![b"m0"]; // unique ids downloaded in earlier sessions
-//! let mut socket = TcpStream::connect("127.0.0.1:1100")?;
-//! let config = Config::default()
-//!     .with_password("alice", "secret")
-//!     .with_tls(TlsMode::Disabled)
-//!     .with_plaintext_auth(true);
-//! let mut conn = Connection::new(config);
-//! let mut message = Vec::new();
-//! let mut buf = [0u8; 8192];
-//! while !conn.is_closed() {
-//!     while let Some(event) = conn.poll_event() {
-//!         match event {
-//!             Event::Authenticated(_) => conn.uidl(None)?,
-//!             Event::UidList(listing) => {
-//!                 for entry in plan_download(&listing, seen.iter().copied()).fetch {
-//!                     conn.retr(entry.msg)?;
-//!                 }
-//!                 conn.quit()?;
+//! /// The application's part of the loop: what to do with each event `poll` gives.
+//! fn on_event(
+//!     conn: &mut Connection,
+//!     event: Event,
+//!     seen: &[&[u8]], // unique ids downloaded in earlier sessions
+//!     message: &mut Vec<u8>,
+//! ) -> Result<(), UsageError> {
+//!     match event {
+//!         Event::Authenticated(_) => conn.uidl(None)?,
+//!         Event::UidList(listing) => {
+//!             for entry in plan_download(&listing, seen.iter().copied()).fetch {
+//!                 conn.retr(entry.msg)?;
 //!             }
-//!             Event::MessageData(chunk) => message.extend_from_slice(&chunk),
-//!             Event::MessageEnd(_) => message.clear(), // store the message first
-//!             Event::Failed(error) => eprintln!("session failed: {error}"),
-//!             _ => {}
+//!             conn.quit()?;
 //!         }
+//!         Event::MessageData(chunk) => message.extend_from_slice(&chunk),
+//!         Event::MessageEnd(_) => message.clear(), // store the message first
+//!         Event::Failed(error) => eprintln!("session failed: {error}"),
+//!         _ => {}
 //!     }
-//!     while let Some(bytes) = conn.poll_transmit() {
-//!         socket.write_all(&bytes)?;
-//!     }
-//!     if conn.is_closed() {
-//!         break;
-//!     }
-//!     socket.set_read_timeout(conn.timeout())?;
-//!     match socket.read(&mut buf) {
-//!         Ok(0) | Err(_) => conn.handle_close(), // a timeout would be handle_timeout()
-//!         Ok(n) => conn.receive(&buf[..n]),
-//!     }
+//!     Ok(())
 //! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # let _ = on_event;
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
@@ -191,6 +246,7 @@ mod sasl;
 pub mod server;
 
 pub use bytes::{Bytes, BytesMut};
+pub use mail_wire::session::{CloseReason, Next, TlsMode};
 
 pub use apop::{ApopDigest, Timestamp};
 pub use capability::{Capability, ExpirePolicy, Mechanisms, OtherCapability};

@@ -38,8 +38,17 @@ pub(crate) fn parse_mechanism(name: &[u8]) -> Result<Mechanism, ValueError> {
 /// Base64 text of a SASL exchange: an initial response, a client response or a server
 /// challenge. Only the alphabet is checked here (`A-Z a-z 0-9 + / =`); [`SaslData::decode`]
 /// checks the rest.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+///
+/// Its `Debug` output shows only the length: a client's response is often a password or a
+/// token in base64 (ARCHITECTURE.md security invariant 10).
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct SaslData(Bytes);
+
+impl core::fmt::Debug for SaslData {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "SaslData(<{} octets hidden>)", self.0.len())
+    }
+}
 
 impl SaslData {
     const WHAT: &'static str = "base64 data";

@@ -1,28 +1,47 @@
 //! The client machine through its API: pipelined writes, the download planner, typed auth
-//! failures, limits, and one test per security invariant of DESIGN.md that concerns a client.
+//! failures, limits, and one test per security invariant of ARCHITECTURE.md that concerns a
+//! client.
 
 use bytes::Bytes;
 use pop3_proto::client::{
     AuthError, AuthFailure, AuthMethod, Config, Connection, Error, Event, ProtocolViolation,
-    TlsMode, UsageError, plan_download,
+    UsageError, plan_download,
 };
-use pop3_proto::{Limits, MsgNumber, UidList};
+use pop3_proto::{CloseReason, Limits, MsgNumber, Next, TlsMode, UidList};
 use proptest::prelude::*;
 
 fn msg(n: u32) -> MsgNumber {
     MsgNumber::new(n).unwrap()
 }
 
-fn events(conn: &mut Connection) -> Vec<Event> {
-    std::iter::from_fn(|| conn.poll_event()).collect()
+/// The canonical loop, as far as the machine goes by itself: the events and the bytes
+/// written until `poll` says the machine waits (or has ended).
+fn drain(conn: &mut Connection) -> (Vec<Event>, Vec<u8>) {
+    let mut events = Vec::new();
+    let mut written = Vec::new();
+    loop {
+        match conn.poll() {
+            Next::Event(event) => events.push(event),
+            Next::Transmit(bytes) => written.extend_from_slice(&bytes),
+            Next::Read(_) | Next::AwaitApp | Next::UpgradeTls(_) | Next::Closed(_) => {
+                return (events, written);
+            }
+        }
+    }
 }
 
+/// The events until the machine waits; it must write nothing meanwhile.
+fn events(conn: &mut Connection) -> Vec<Event> {
+    let (events, written) = drain(conn);
+    assert_eq!(String::from_utf8_lossy(&written), "", "unexpected write");
+    events
+}
+
+/// The bytes written until the machine waits; there must be no event meanwhile.
 fn written(conn: &mut Connection) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(bytes) = conn.poll_transmit() {
-        out.extend_from_slice(&bytes);
-    }
-    out
+    let (events, written) = drain(conn);
+    assert_eq!(events, [], "unexpected events");
+    written
 }
 
 /// A client logged in over implicit TLS with USER/PASS; `capa` lines after `+OK`, before
@@ -36,19 +55,16 @@ fn logged_in(config: Config, capa: &str) -> Connection {
 fn logged_in_learning(config: Config, before: &str, after: &str) -> Connection {
     let mut conn = Connection::new(config.with_password("a", "b").with_tls(TlsMode::Implicit));
     conn.receive(b"+OK ready\r\n");
-    events(&mut conn);
-    assert_eq!(written(&mut conn), b"CAPA\r\n");
+    assert_eq!(drain(&mut conn).1, b"CAPA\r\n");
     conn.receive(format!("+OK\r\n{before}.\r\n").as_bytes());
-    events(&mut conn);
-    assert_eq!(written(&mut conn), b"USER a\r\n");
+    assert_eq!(drain(&mut conn).1, b"USER a\r\n");
     conn.receive(b"+OK\r\n");
-    events(&mut conn);
     assert_eq!(written(&mut conn), b"PASS b\r\n");
     conn.receive(b"+OK\r\n");
-    assert_eq!(events(&mut conn), []);
+    assert_eq!(written(&mut conn), b"CAPA\r\n");
     assert!(!conn.is_authenticated());
     assert_eq!(conn.stat(), Err(UsageError::NotInTransaction));
-    assert_eq!(written(&mut conn), b"CAPA\r\n");
+    assert!(matches!(conn.poll(), Next::Read(_)));
     conn.receive(format!("+OK\r\n{after}.\r\n").as_bytes());
     assert!(matches!(
         events(&mut conn)[..],
@@ -93,8 +109,7 @@ fn capa_refused_after_login_keeps_what_was_learnt_before() {
             .with_tls(TlsMode::Implicit),
     );
     conn.receive(b"+OK ready\r\n+OK\r\nPIPELINING\r\nUSER\r\n.\r\n+OK\r\n+OK\r\n");
-    events(&mut conn);
-    assert_eq!(written(&mut conn), b"CAPA\r\nUSER a\r\nPASS b\r\nCAPA\r\n");
+    assert_eq!(drain(&mut conn).1, b"CAPA\r\nUSER a\r\nPASS b\r\nCAPA\r\n");
     conn.receive(b"-ERR not now\r\n");
     assert_eq!(
         events(&mut conn),
@@ -114,12 +129,13 @@ fn no_second_capa_when_the_server_refused_the_first() {
             .with_tls(TlsMode::Implicit),
     );
     conn.receive(b"+OK ready\r\n-ERR\r\n+OK\r\n+OK\r\n");
-    let got = events(&mut conn);
+    let (got, written) = drain(&mut conn);
     assert!(matches!(
         got.last(),
         Some(Event::Authenticated(AuthMethod::UserPass))
     ));
-    assert_eq!(written(&mut conn), b"CAPA\r\nUSER a\r\nPASS b\r\n");
+    assert_eq!(written, b"CAPA\r\nUSER a\r\nPASS b\r\n");
+    assert_eq!(conn.poll(), Next::AwaitApp);
 }
 
 #[test]
@@ -130,8 +146,10 @@ fn pipelined_commands_go_out_in_one_write() {
         conn.dele(msg(n)).unwrap();
     }
     conn.quit().unwrap();
-    let write = conn.poll_transmit().expect("one write");
-    assert_eq!(conn.poll_transmit(), None);
+    let Next::Transmit(write) = conn.poll() else {
+        panic!("one write");
+    };
+    assert!(matches!(conn.poll(), Next::Read(_)));
     let expected: String = (1..=10)
         .map(|n| format!("RETR {n}\r\nDELE {n}\r\n"))
         .chain(["QUIT\r\n".to_string()])
@@ -150,8 +168,7 @@ fn pipelining_window_bounds_commands_in_flight() {
     }
     assert_eq!(written(&mut conn), b"NOOP\r\nNOOP\r\nNOOP\r\n");
     conn.receive(b"+OK\r\n");
-    assert_eq!(events(&mut conn), [Event::Noop]);
-    assert_eq!(written(&mut conn), b"NOOP\r\n");
+    assert_eq!(drain(&mut conn), (vec![Event::Noop], b"NOOP\r\n".to_vec()));
 }
 
 #[test]
@@ -162,8 +179,9 @@ fn without_pipelining_one_command_at_a_time() {
     assert_eq!(written(&mut conn), b"STAT\r\n");
     assert_eq!(written(&mut conn), b"");
     conn.receive(b"+OK 0 0\r\n");
-    events(&mut conn);
-    assert_eq!(written(&mut conn), b"NOOP\r\n");
+    let (events, written) = drain(&mut conn);
+    assert!(matches!(events[..], [Event::Stat(_)]));
+    assert_eq!(written, b"NOOP\r\n");
 }
 
 #[test]
@@ -256,9 +274,10 @@ fn auth_failures_are_classified_by_response_code() {
                 .with_tls(TlsMode::Implicit),
         );
         conn.receive(b"+OK hi\r\n-ERR\r\n+OK\r\n");
-        events(&mut conn);
+        drain(&mut conn);
         conn.receive(format!("-ERR {code}no\r\n").as_bytes());
-        let got = events(&mut conn);
+        let (got, written) = drain(&mut conn);
+        assert_eq!(written, b"QUIT\r\n");
         let [Event::Failed(Error::Auth(error))] = &got[..] else {
             panic!("{got:?}");
         };
@@ -298,10 +317,10 @@ fn login_falls_back_to_the_next_method_unless_the_refusal_is_final() {
                 .with_tls(TlsMode::Implicit),
         );
         conn.receive(b"+OK hi <1.2@x>\r\n+OK\r\nSASL PLAIN\r\nUSER\r\n.\r\n");
-        events(&mut conn);
-        assert_eq!(written(&mut conn), b"CAPA\r\nAUTH PLAIN AGEAYg==\r\n");
+        let (_, written) = drain(&mut conn);
+        assert_eq!(written, b"CAPA\r\nAUTH PLAIN AGEAYg==\r\n");
         conn.receive(format!("-ERR {code}no\r\n").as_bytes());
-        let got = events(&mut conn);
+        let (got, written) = drain(&mut conn);
         let plain = AuthMethod::Sasl(pop3_proto::Mechanism::Plain);
         if final_refusal {
             let [Event::Failed(Error::Auth(error))] = &got[..] else {
@@ -310,26 +329,26 @@ fn login_falls_back_to_the_next_method_unless_the_refusal_is_final() {
             assert!(matches!(error, AuthError::Rejected { method, .. } if *method == plain));
             assert_eq!(tried(error), [plain], "{code}");
             assert!(error.failure().unwrap().is_final());
-            assert_eq!(written(&mut conn), b"QUIT\r\n", "{code}");
+            assert_eq!(written, b"QUIT\r\n", "{code}");
             continue;
         }
         assert!(
             matches!(&got[..], [Event::AuthMethodRefused { method, .. }] if *method == plain),
             "{code}: {got:?}"
         );
-        let apop = written(&mut conn);
-        assert!(apop.starts_with(b"APOP a "), "{code}");
+        assert!(written.starts_with(b"APOP a "), "{code}");
         conn.receive(b"-ERR no\r\n");
+        let (got, written) = drain(&mut conn);
         assert!(matches!(
-            &events(&mut conn)[..],
+            &got[..],
             [Event::AuthMethodRefused {
                 method: AuthMethod::Apop,
                 ..
             }]
         ));
-        assert_eq!(written(&mut conn), b"USER a\r\n");
+        assert_eq!(written, b"USER a\r\n");
         conn.receive(b"+OK\r\n-ERR [AUTH] wrong\r\n");
-        let got = events(&mut conn);
+        let (got, written) = drain(&mut conn);
         let [Event::Failed(Error::Auth(error))] = &got[..] else {
             panic!("{code}: {got:?}");
         };
@@ -344,7 +363,7 @@ fn login_falls_back_to_the_next_method_unless_the_refusal_is_final() {
             error.to_string(),
             "AUTH PLAIN, APOP, USER/PASS rejected: -ERR [AUTH] wrong"
         );
-        assert_eq!(written(&mut conn), b"PASS b\r\nQUIT\r\n");
+        assert_eq!(written, b"PASS b\r\nQUIT\r\n");
     }
 }
 
@@ -358,11 +377,10 @@ fn fallback_never_reaches_a_plaintext_method_the_config_forbids() {
             .with_tls(TlsMode::Disabled),
     );
     conn.receive(b"+OK hi <1.2@x>\r\n+OK\r\nSASL PLAIN\r\nUSER\r\n.\r\n");
-    events(&mut conn);
-    let wire = written(&mut conn);
+    let (_, wire) = drain(&mut conn);
     assert!(wire.starts_with(b"CAPA\r\nAPOP a "));
     conn.receive(b"-ERR [AUTH] no\r\n");
-    let got = events(&mut conn);
+    let (got, wire) = drain(&mut conn);
     let [Event::Failed(Error::Auth(error))] = &got[..] else {
         panic!("{got:?}");
     };
@@ -373,7 +391,7 @@ fn fallback_never_reaches_a_plaintext_method_the_config_forbids() {
             ..
         }
     ));
-    assert_eq!(written(&mut conn), b"QUIT\r\n");
+    assert_eq!(wire, b"QUIT\r\n");
 }
 
 #[test]
@@ -384,14 +402,25 @@ fn listing_over_its_limit_is_a_protocol_violation() {
     conn.list(None).unwrap();
     written(&mut conn);
     conn.receive(b"+OK\r\n");
+    let mut got = Vec::new();
     for n in 1..20 {
         conn.receive(format!("{n} 100\r\n").as_bytes());
+        got.extend(events(&mut conn));
         if conn.is_closed() {
             break;
         }
-        let _ = events(&mut conn);
     }
     assert!(conn.is_closed());
+    assert!(
+        matches!(
+            &got[..],
+            [Event::Failed(Error::ProtocolViolation(
+                ProtocolViolation::ListingTooLong { limit: 64, .. }
+            ))]
+        ),
+        "{got:?}"
+    );
+    assert_eq!(conn.poll(), Next::Closed(CloseReason::ProtocolViolation));
 }
 
 #[test]
@@ -401,7 +430,7 @@ fn message_data_is_a_slice_of_the_received_bytes_not_the_whole_message() {
     written(&mut conn);
     conn.receive(b"+OK\r\n");
     let mut total = 0;
-    for _ in 0..100 {
+    for round in 1..=100 {
         conn.receive(&[b'x'; 1000]);
         conn.receive(b"\r\n");
         for event in events(&mut conn) {
@@ -409,8 +438,10 @@ fn message_data_is_a_slice_of_the_received_bytes_not_the_whole_message() {
                 total += chunk.len();
             }
         }
-        // Everything received so far was handed out: nothing accumulates.
-        assert!(conn.wants_input());
+        // Everything received so far was handed out (but the line end, which may still be
+        // part of the terminator): nothing accumulates, and the machine reads on.
+        assert!(total + 2 >= round * 1002, "{total} of {}", round * 1002);
+        assert!(matches!(conn.poll(), Next::Read(_)));
     }
     assert_eq!(total, 100 * 1002);
     conn.receive(b".\r\n");
@@ -425,51 +456,47 @@ fn connection_is_small() {
     assert!(size < 1024, "{size}");
 }
 
-// ---- Security invariants (DESIGN.md) ----
+// ---- Security invariants (ARCHITECTURE.md) ----
 
 /// Invariant 2: after STLS, plaintext pipelined behind the +OK is never read.
 #[test]
 fn invariant_2_plaintext_after_stls_is_dropped() {
     let mut conn = Connection::new(Config::default().with_password("a", "b"));
     conn.receive(b"+OK hi\r\n+OK\r\nSTLS\r\n.\r\n");
-    events(&mut conn);
-    assert_eq!(written(&mut conn), b"CAPA\r\nSTLS\r\n");
+    assert_eq!(drain(&mut conn).1, b"CAPA\r\nSTLS\r\n");
     // The +OK and an injected CAPA answer offering PLAIN arrive together.
     conn.receive(b"+OK go\r\n+OK\r\nSASL PLAIN\r\n.\r\n");
-    assert_eq!(events(&mut conn), [Event::StartTls]);
-    assert!(!conn.wants_input());
+    assert_eq!(drain(&mut conn), (vec![], vec![]));
+    assert!(matches!(conn.poll(), Next::UpgradeTls(_)));
     conn.receive(b"+OK more injected\r\n");
+    assert!(matches!(conn.poll(), Next::UpgradeTls(_)));
     conn.tls_established().unwrap();
     assert_eq!(written(&mut conn), b"CAPA\r\n");
-    assert_eq!(events(&mut conn), []);
+    assert!(matches!(conn.poll(), Next::Read(_)));
     conn.receive(b"+OK\r\nUSER\r\n.\r\n");
-    let got = events(&mut conn);
+    let (got, written) = drain(&mut conn);
     assert!(matches!(&got[..], [Event::Capabilities(caps)] if caps.sasl().is_none()));
-    assert_eq!(written(&mut conn), b"USER a\r\n");
+    assert_eq!(written, b"USER a\r\n");
 }
 
-/// Invariant 3: unread input is bounded; past the hard cap the session fails, never grows.
+/// Invariant 3: unread input is bounded; an adapter that keeps feeding without polling
+/// hits the hard cap, and the session fails instead of growing.
 #[test]
 fn invariant_3_every_buffer_is_bounded() {
     let mut conn = logged_in(Config::default(), "USER\r\n");
     conn.noop().unwrap();
     written(&mut conn);
-    let mut fed = 0;
-    while conn.wants_input() {
+    for _ in 0..256 {
+        // 1 MiB, never polled.
         conn.receive(&[b'+'; 4096]);
-        fed += 4096;
-        assert!(fed < 1 << 20, "wants_input never turned false");
-    }
-    while !conn.is_closed() {
-        conn.receive(&[b'+'; 4096]);
-        fed += 4096;
-        assert!(fed < 1 << 20, "no hard cap");
     }
     let got = events(&mut conn);
     assert!(
-        matches!(got[..], [Event::Failed(Error::InputOverflow { .. })]),
+        matches!(got[..], [Event::Failed(Error::InputOverflow { limit })] if limit < 1 << 20),
         "{got:?}"
     );
+    assert!(conn.is_closed());
+    assert_eq!(conn.poll(), Next::Closed(CloseReason::InputOverflow));
 }
 
 /// Invariant 3: an overlong response line is refused, not buffered.
@@ -488,6 +515,7 @@ fn invariant_3_overlong_line_is_refused() {
         "{got:?}"
     );
     assert!(conn.is_closed());
+    assert_eq!(conn.poll(), Next::Closed(CloseReason::ProtocolViolation));
 }
 
 /// Invariant 4: no CR, LF or NUL reaches the wire through credentials.
@@ -500,7 +528,7 @@ fn invariant_4_no_injection_through_credentials() {
                 .with_tls(TlsMode::Implicit),
         );
         conn.receive(b"+OK hi\r\n-ERR\r\n");
-        let got = events(&mut conn);
+        let (got, written) = drain(&mut conn);
         assert!(
             matches!(
                 got.last(),
@@ -508,7 +536,7 @@ fn invariant_4_no_injection_through_credentials() {
             ),
             "{got:?}"
         );
-        assert_eq!(written(&mut conn), b"CAPA\r\nQUIT\r\n");
+        assert_eq!(written, b"CAPA\r\nQUIT\r\n");
     }
 }
 
@@ -523,20 +551,23 @@ proptest! {
             Just(&b"+OK\r\n+OK\r\nSTLS\r\nSASL PLAIN\r\nPIPELINING\r\n.\r\n"[..]),
         ],
     ) {
-        let mut conn = Connection::new(Config::default().with_password("a", "b").with_plaintext_auth(true));
+        let mut conn = Connection::new(
+            Config::default().with_password("a", "b").with_plaintext_auth_without_tls(true),
+        );
         conn.receive(prefix);
         for chunk in chunks {
             conn.receive(&chunk);
-            while conn.poll_event().is_some() {}
+            drain(&mut conn);
             let _ = conn.stat();
             let _ = conn.retr(msg(1));
             let _ = conn.uidl(None);
-            while conn.poll_transmit().is_some() {}
+            drain(&mut conn);
             let _ = conn.tls_established();
         }
         conn.handle_close();
-        while conn.poll_event().is_some() {}
-        prop_assert!(conn.is_closed() || conn.poll_transmit().is_some());
+        drain(&mut conn);
+        prop_assert!(conn.is_closed());
+        prop_assert!(matches!(conn.poll(), Next::Closed(_)));
     }
 }
 
@@ -549,16 +580,19 @@ fn invariant_6_drop_without_quit_commits_nothing() {
     conn.quit().unwrap();
     assert_eq!(written(&mut conn), b"DELE 1\r\n");
     conn.receive(b"+OK\r\n");
-    assert_eq!(events(&mut conn), [Event::Deleted(msg(1))]);
-    assert_eq!(written(&mut conn), b"QUIT\r\n");
+    assert_eq!(
+        drain(&mut conn),
+        (vec![Event::Deleted(msg(1))], b"QUIT\r\n".to_vec())
+    );
     conn.handle_close();
-    assert_eq!(events(&mut conn), [Event::Failed(Error::ConnectionClosed)]);
+    assert_eq!(events(&mut conn), [Event::Failed(Error::ConnectionLost)]);
     assert!(conn.is_closed());
+    assert_eq!(conn.poll(), Next::Closed(CloseReason::ConnectionLost));
 }
 
 proptest! {
-    /// Invariant 7: without TLS and without `allow_plaintext_auth`, no password or token is
-    /// ever written, whatever the server offers.
+    /// Invariant 7: without TLS and without `allow_plaintext_auth_without_tls`, no password
+    /// or token is ever written, whatever the server offers.
     #[test]
     fn invariant_7_no_plaintext_credentials_without_tls(
         user in any::<bool>(),
@@ -592,8 +626,7 @@ proptest! {
         conn.receive(capa.as_bytes());
         let mut out = Vec::new();
         for _ in 0..4 {
-            while conn.poll_event().is_some() {}
-            while let Some(bytes) = conn.poll_transmit() { out.extend_from_slice(&bytes); }
+            out.extend(drain(&mut conn).1);
             if out.ends_with(b"STLS\r\n") {
                 // Refused, or accepted and never established: either way no secret may follow.
                 conn.receive(if stls_refused { b"-ERR no\r\n" } else { b"+OK\r\n" });
@@ -613,10 +646,10 @@ fn answer_to_quit_received_just_before_eof_is_still_read() {
     let mut conn = logged_in(Config::default(), "USER\r\n");
     conn.dele(msg(1)).unwrap();
     conn.quit().unwrap();
-    written(&mut conn);
+    assert_eq!(written(&mut conn), b"DELE 1\r\n");
     conn.receive(b"+OK\r\n");
-    events(&mut conn);
-    written(&mut conn);
+    let (_, written) = drain(&mut conn);
+    assert_eq!(written, b"QUIT\r\n");
     // The adapter reads the answer and the EOF in one go, and reports both before polling.
     conn.receive(b"+OK bye\r\n");
     conn.handle_close();
@@ -626,4 +659,34 @@ fn answer_to_quit_received_just_before_eof_is_still_read() {
         "{got:?}"
     );
     assert!(conn.is_closed());
+    assert_eq!(conn.poll(), Next::Closed(CloseReason::Quit));
+}
+
+/// `Config::sasl_mechanisms` limits the SASL mechanisms the client uses: PLAIN is preferred,
+/// LOGIN when PLAIN is not allowed, none at all leaves APOP and USER/PASS.
+#[test]
+fn the_configured_sasl_mechanisms_bound_the_login() {
+    use pop3_proto::Mechanism;
+    for (mechanisms, expected) in [
+        (
+            vec![Mechanism::Plain, Mechanism::Login],
+            &b"AUTH PLAIN AGEAYg==\r\n"[..],
+        ),
+        (vec![Mechanism::Login], b"AUTH LOGIN\r\n"),
+        (vec![], b"USER a\r\n"),
+    ] {
+        let mut conn = Connection::new(
+            Config::default()
+                .with_password("a", "b")
+                .with_tls(TlsMode::Implicit)
+                .with_sasl_mechanisms(mechanisms.clone()),
+        );
+        conn.receive(b"+OK hi\r\n+OK\r\nSASL PLAIN LOGIN\r\nUSER\r\n.\r\n");
+        let (_, written) = drain(&mut conn);
+        assert_eq!(
+            String::from_utf8_lossy(&written),
+            format!("CAPA\r\n{}", String::from_utf8_lossy(expected)),
+            "{mechanisms:?}"
+        );
+    }
 }

@@ -1,13 +1,13 @@
 //! Client transcripts (tests/transcripts/client/*.txt, format in README.md there), replayed
-//! whole, at random splits and one byte at a time: every way of cutting the server's bytes
-//! gives the same events and the same client output.
+//! whole, at random splits and one byte at a time, the machine driven as an adapter does (a
+//! single `match` on `poll()`): every way of cutting the server's bytes gives the same
+//! events and the same client output.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use bytes::BytesMut;
-use pop3_proto::client::{Config, Connection, Event, TlsMode};
-use pop3_proto::{ListingEntry, MsgNumber};
+use pop3_proto::client::{Config, Connection, Event};
+use pop3_proto::{CloseReason, ListingEntry, MsgNumber, Next, TlsMode};
 use proptest::prelude::*;
 
 mod escapes;
@@ -49,7 +49,9 @@ fn parse_config(config: &mut Config, line: &str) {
                 "disabled" => TlsMode::Disabled,
                 other => panic!("tls={other}"),
             }),
-            "plaintext" => config.clone().with_plaintext_auth(value == "yes"),
+            "plaintext" => config
+                .clone()
+                .with_plaintext_auth_without_tls(value == "yes"),
             "apop" => config.clone().with_apop(value == "yes"),
             "window" => config
                 .clone()
@@ -131,7 +133,6 @@ pub fn render(event: &Event) -> String {
                 format!("Capabilities {}", lines.join(", "))
             }
         },
-        Event::StartTls => "StartTls".into(),
         Event::AuthMethodRefused { method, reply } => {
             format!("AuthMethodRefused {method}: {reply}")
         }
@@ -202,20 +203,60 @@ fn push_coalesced(log: &mut Vec<String>, line: String) {
     log.push(line);
 }
 
+/// Where the machine rested after the last `drain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rest {
+    Read,
+    AwaitApp,
+    UpgradeTls(u64),
+    Closed(CloseReason),
+}
+
 struct Run {
     conn: Connection,
+    config: Config,
     events: Vec<String>,
     output: Vec<u8>,
+    rest: Option<Rest>,
 }
 
 impl Run {
+    /// The canonical loop: a single `match` on `poll()` until the machine waits (on the
+    /// server, the application, a handshake) or has ended.
     fn drain(&mut self) {
-        while let Some(event) = self.conn.poll_event() {
-            push_coalesced(&mut self.events, render(&event));
-        }
-        while let Some(bytes) = self.conn.poll_transmit() {
-            self.output.extend_from_slice(&bytes);
-        }
+        let rest = loop {
+            match self.conn.poll() {
+                Next::Transmit(bytes) => self.output.extend_from_slice(&bytes),
+                Next::Event(event) => {
+                    assert!(!event.is_decision(), "{event:?}");
+                    push_coalesced(&mut self.events, render(&event));
+                }
+                Next::Read(wait) => {
+                    assert_eq!(wait.timeout(), self.config.response_timeout);
+                    break Rest::Read;
+                }
+                Next::AwaitApp => break Rest::AwaitApp,
+                Next::UpgradeTls(wait) => {
+                    assert_eq!(wait.timeout(), self.config.tls_handshake_timeout);
+                    if self.rest != Some(Rest::UpgradeTls(wait.id())) {
+                        self.events.push(escapes::UPGRADE_TLS.to_owned());
+                    }
+                    break Rest::UpgradeTls(wait.id());
+                }
+                Next::Closed(reason) => {
+                    match self.rest {
+                        Some(Rest::Closed(first)) => {
+                            assert_eq!(reason, first, "Closed changed its reason");
+                        }
+                        _ => self.events.push(escapes::closed(reason)),
+                    }
+                    // Terminal: polling again gives the same.
+                    assert_eq!(self.conn.poll(), Next::Closed(reason));
+                    break Rest::Closed(reason);
+                }
+            }
+        };
+        self.rest = Some(rest);
     }
 
     fn act(&mut self, action: &str) {
@@ -257,9 +298,9 @@ impl Run {
             "secure" => self.conn.is_secure(),
             "insecure" => !self.conn.is_secure(),
             "authenticated" => self.conn.is_authenticated(),
-            "wants-input" => self.conn.wants_input(),
-            "timeout" => self.conn.timeout() == Some(Duration::from_secs(600)),
-            "no-timeout" => self.conn.timeout().is_none(),
+            "read" => self.rest == Some(Rest::Read),
+            "await-app" => self.rest == Some(Rest::AwaitApp),
+            "upgrade-tls" => matches!(self.rest, Some(Rest::UpgradeTls(_))),
             other => panic!("unknown check {other}"),
         };
         assert!(holds, "{transcript}: check {what} failed");
@@ -271,8 +312,10 @@ impl Run {
 fn play(transcript: &Transcript, split: &mut dyn FnMut(&[u8]) -> Vec<usize>) {
     let mut run = Run {
         conn: Connection::new(transcript.config.clone()),
+        config: transcript.config.clone(),
         events: Vec::new(),
         output: Vec::new(),
+        rest: None,
     };
     let mut expected_events: Vec<String> = Vec::new();
     let mut expected_output = String::new();

@@ -1,13 +1,14 @@
 //! The client and server machines talking in memory (a `Pair` driver in the style of
-//! quinn-proto's tests): bytes move across at random splits, the server's application
-//! streams messages in random chunks. Arbitrary maildrops are retrieved byte for byte, and
-//! exactly the deleted set is committed; a drop before QUIT commits nothing.
+//! quinn-proto's tests), each driven by the canonical loop (a single `match` on `poll()`):
+//! bytes move across at random splits, the server's application streams messages in random
+//! chunks. Arbitrary maildrops are retrieved byte for byte, and exactly the deleted set is
+//! committed; a drop before QUIT commits nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pop3_proto::client::{self, TlsMode};
+use pop3_proto::client;
 use pop3_proto::server::{self, Login, Maildrop};
-use pop3_proto::{MsgNumber, Timestamp, UniqueId};
+use pop3_proto::{CloseReason, MsgNumber, Next, Timestamp, TlsMode, UniqueId};
 use proptest::prelude::*;
 
 /// How the two sides log in.
@@ -47,7 +48,10 @@ struct Pair {
     committed: Option<BTreeSet<usize>>,
     quit_outcome: Option<bool>,
     client_failed: Vec<String>,
-    server_closed: Option<(server::CloseReason, u32)>,
+    client_closed: Option<CloseReason>,
+    server_closed: Option<(CloseReason, u32)>,
+    /// The server said `UpgradeTls`: its side of the handshake waits for the client's.
+    server_upgrading: bool,
     logged_in_with: Option<client::AuthMethod>,
     queued: bool,
 }
@@ -57,11 +61,11 @@ impl Pair {
         let (client_config, server_config) = match setup {
             Setup::ImplicitTls => (
                 client::Config::default().with_tls(TlsMode::Implicit),
-                server::Config::default().with_implicit_tls(true),
+                server::Config::default().with_tls(TlsMode::Implicit),
             ),
             Setup::Stls => (
                 client::Config::default().with_tls(TlsMode::Required),
-                server::Config::default().with_stls(true),
+                server::Config::default().with_tls(TlsMode::Required),
             ),
             Setup::Apop => (
                 client::Config::default().with_tls(TlsMode::Disabled),
@@ -71,7 +75,7 @@ impl Pair {
             Setup::PlaintextAllowed => (
                 client::Config::default()
                     .with_tls(TlsMode::Disabled)
-                    .with_plaintext_auth(true),
+                    .with_plaintext_auth_without_tls(true),
                 server::Config::default().with_plaintext_auth_without_tls(true),
             ),
         };
@@ -89,7 +93,9 @@ impl Pair {
             committed: None,
             quit_outcome: None,
             client_failed: Vec::new(),
+            client_closed: None,
             server_closed: None,
+            server_upgrading: false,
             logged_in_with: None,
             queued: false,
         }
@@ -138,112 +144,144 @@ impl Pair {
         panic!("the pair never settled");
     }
 
+    /// The server's adapter: the canonical loop until the machine waits. True when
+    /// anything happened.
     fn server_step(&mut self) -> bool {
         let mut progress = false;
-        while let Some(event) = self.server.poll_event() {
-            progress = true;
-            match event {
-                server::Event::Login(login) => {
-                    let ok = match &login {
-                        Login::Apop(apop) => apop.verify(b"s3cret"),
-                        Login::UserPass { password, .. } => password.expose() == b"s3cret",
-                        Login::Sasl {
-                            credentials: mail_wire::sasl::Credentials::Password(p),
-                            ..
-                        } => p.password.expose() == b"s3cret",
-                        _ => false,
-                    };
-                    assert!(ok, "credentials arrive intact: {login:?}");
-                    assert_eq!(login.user(), b"alice");
-                    let mut listing = Maildrop::new();
-                    for (i, body) in self.maildrop.iter().enumerate() {
-                        listing.push(
-                            body.len() as u64,
-                            UniqueId::new(format!("uid-{i}")).unwrap(),
-                        );
-                    }
-                    self.server.accept(listing).unwrap();
+        loop {
+            match self.server.poll() {
+                Next::Transmit(bytes) => self.to_client.extend_from_slice(&bytes),
+                Next::Event(event) => self.server_event(event),
+                Next::Read(_) | Next::AwaitApp => return progress,
+                Next::UpgradeTls(_) => {
+                    progress |= !self.server_upgrading;
+                    self.server_upgrading = true;
+                    return progress;
                 }
-                server::Event::Retrieve(retrieve) => {
-                    let body = self.maildrop[retrieve.index].clone();
-                    let mut at = 0;
-                    while at < body.len() {
-                        let n = 1 + self.random(4096);
-                        let end = (at + n).min(body.len());
-                        self.server.send_message_chunk(&body[at..end]).unwrap();
-                        at = end;
-                        while let Some(bytes) = self.server.poll_transmit() {
-                            self.to_client.extend_from_slice(&bytes);
-                        }
-                    }
-                    self.server.end_message().unwrap();
+                Next::Closed(reason) => {
+                    let closed = Some((reason, self.server.discarded_deletions()));
+                    assert!(self.server_closed.is_none() || self.server_closed == closed);
+                    progress |= self.server_closed.is_none();
+                    self.server_closed = closed;
+                    return progress;
                 }
-                server::Event::Commit { deleted } => {
-                    self.committed = Some(deleted.iter().map(|d| d.index).collect());
-                    self.server.commit_succeeded().unwrap();
-                }
-                server::Event::StartTls => {}
-                server::Event::Closed {
-                    reason,
-                    discarded_deletions,
-                } => self.server_closed = Some((reason, discarded_deletions)),
-                other => panic!("unexpected server event {other:?}"),
             }
-        }
-        while let Some(bytes) = self.server.poll_transmit() {
             progress = true;
-            self.to_client.extend_from_slice(&bytes);
         }
-        progress
     }
 
+    fn server_event(&mut self, event: server::Event) {
+        match event {
+            server::Event::Login(login) => {
+                let ok = match &login {
+                    Login::Apop(apop) => apop.verify(b"s3cret"),
+                    Login::UserPass { password, .. } => password.expose() == b"s3cret",
+                    Login::Sasl {
+                        credentials: mail_wire::sasl::Credentials::Password(p),
+                        ..
+                    } => p.password.expose() == b"s3cret",
+                    _ => false,
+                };
+                assert!(ok, "credentials arrive intact: {login:?}");
+                assert_eq!(login.user(), b"alice");
+                let mut listing = Maildrop::new();
+                for (i, body) in self.maildrop.iter().enumerate() {
+                    listing.push(
+                        body.len() as u64,
+                        UniqueId::new(format!("uid-{i}")).unwrap(),
+                    );
+                }
+                self.server.accept(listing).unwrap();
+            }
+            server::Event::Retrieve(retrieve) => {
+                let body = self.maildrop[retrieve.index].clone();
+                let mut at = 0;
+                while at < body.len() {
+                    let n = 1 + self.random(4096);
+                    let end = (at + n).min(body.len());
+                    self.server.send_message_chunk(&body[at..end]).unwrap();
+                    at = end;
+                    // What the chunk wrote goes out; the machine awaits the next chunk.
+                    loop {
+                        match self.server.poll() {
+                            Next::Transmit(bytes) => self.to_client.extend_from_slice(&bytes),
+                            Next::AwaitApp => break,
+                            other => panic!("{other:?} while a message streams"),
+                        }
+                    }
+                }
+                self.server.end_message().unwrap();
+            }
+            server::Event::Commit { deleted } => {
+                self.committed = Some(deleted.iter().map(|d| d.index).collect());
+                self.server.commit_succeeded().unwrap();
+            }
+            other => panic!("unexpected server event {other:?}"),
+        }
+    }
+
+    /// The client's adapter: the canonical loop until the machine waits. True when
+    /// anything happened.
     fn client_step(&mut self) -> bool {
         let mut progress = false;
-        while let Some(event) = self.client.poll_event() {
-            progress = true;
-            match event {
-                client::Event::StartTls => {
+        loop {
+            match self.client.poll() {
+                Next::Transmit(bytes) => self.to_server.extend_from_slice(&bytes),
+                Next::Event(event) => self.client_event(event),
+                Next::Read(_) | Next::AwaitApp => return progress,
+                Next::UpgradeTls(_) => {
+                    // Both sides run the handshake: the server said UpgradeTls after its +OK.
                     assert!(self.to_server.is_empty() && self.to_client.is_empty());
+                    assert!(matches!(self.server.poll(), Next::UpgradeTls(_)));
                     self.server.tls_established().unwrap();
                     self.client.tls_established().unwrap();
+                    self.server_upgrading = false;
                 }
-                client::Event::Authenticated(method) => {
-                    self.logged_in_with = Some(method);
-                    self.queue_commands();
+                Next::Closed(reason) => {
+                    assert!(self.client_closed.is_none() || self.client_closed == Some(reason));
+                    progress |= self.client_closed.is_none();
+                    self.client_closed = Some(reason);
+                    return progress;
                 }
-                client::Event::MessageStart { msg, .. } => {
-                    assert!(self.current.is_none());
-                    self.current = Some((msg.get(), Vec::new()));
-                }
-                client::Event::MessageData(chunk) => {
-                    self.current
-                        .as_mut()
-                        .expect("data inside a message")
-                        .1
-                        .extend_from_slice(&chunk);
-                }
-                client::Event::MessageEnd(end) => {
-                    let (msg, body) = self.current.take().expect("end of a started message");
-                    assert_eq!(msg, end.msg.get());
-                    assert_eq!(end.size, body.len() as u64);
-                    assert_eq!(end.error, None);
-                    self.received.insert(msg, body);
-                }
-                client::Event::Quit(outcome) => self.quit_outcome = Some(outcome.committed),
-                client::Event::Failed(error) => self.client_failed.push(error.to_string()),
-                client::Event::Greeting { .. }
-                | client::Event::Capabilities(_)
-                | client::Event::Deleted(_)
-                | client::Event::UidList(_)
-                | client::Event::Stat(_) => {}
-                other => panic!("unexpected client event {other:?}"),
             }
-        }
-        while let Some(bytes) = self.client.poll_transmit() {
             progress = true;
-            self.to_server.extend_from_slice(&bytes);
         }
-        progress
+    }
+
+    fn client_event(&mut self, event: client::Event) {
+        assert!(!event.is_decision());
+        match event {
+            client::Event::Authenticated(method) => {
+                self.logged_in_with = Some(method);
+                self.queue_commands();
+            }
+            client::Event::MessageStart { msg, .. } => {
+                assert!(self.current.is_none());
+                self.current = Some((msg.get(), Vec::new()));
+            }
+            client::Event::MessageData(chunk) => {
+                self.current
+                    .as_mut()
+                    .expect("data inside a message")
+                    .1
+                    .extend_from_slice(&chunk);
+            }
+            client::Event::MessageEnd(end) => {
+                let (msg, body) = self.current.take().expect("end of a started message");
+                assert_eq!(msg, end.msg.get());
+                assert_eq!(end.size, body.len() as u64);
+                assert_eq!(end.error, None);
+                self.received.insert(msg, body);
+            }
+            client::Event::Quit(outcome) => self.quit_outcome = Some(outcome.committed),
+            client::Event::Failed(error) => self.client_failed.push(error.to_string()),
+            client::Event::Greeting { .. }
+            | client::Event::Capabilities(_)
+            | client::Event::Deleted(_)
+            | client::Event::UidList(_)
+            | client::Event::Stat(_) => {}
+            other => panic!("unexpected client event {other:?}"),
+        }
     }
 
     fn queue_commands(&mut self) {
@@ -380,7 +418,8 @@ proptest! {
         prop_assert_eq!(pair.quit_outcome, Some(true));
         prop_assert!(pair.client.is_closed());
         prop_assert!(pair.server.is_closed());
-        prop_assert_eq!(pair.server_closed, Some((server::CloseReason::Quit, 0)));
+        prop_assert_eq!(pair.client_closed, Some(CloseReason::Quit));
+        prop_assert_eq!(pair.server_closed, Some((CloseReason::Quit, 0)));
     }
 
     #[test]
@@ -397,7 +436,11 @@ proptest! {
         prop_assert_eq!(pair.committed, None);
         prop_assert_eq!(pair.quit_outcome, None);
         let marked = plans.iter().filter(|plan| plan.delete).count() as u32;
-        prop_assert_eq!(pair.server_closed, Some((server::CloseReason::PeerClosed, marked)));
-        prop_assert_eq!(&pair.client_failed, &vec!["connection closed by the server".to_string()]);
+        prop_assert_eq!(pair.server_closed, Some((CloseReason::ConnectionLost, marked)));
+        prop_assert_eq!(pair.client_closed, Some(CloseReason::ConnectionLost));
+        prop_assert_eq!(
+            &pair.client_failed,
+            &vec!["connection lost before the session ended".to_string()]
+        );
     }
 }

@@ -1,28 +1,33 @@
-//! The security invariants of DESIGN.md that concern the POP3 server machine, one test (or
-//! a few) each, named after the invariant; and the application-misuse errors.
+//! The security invariants of ARCHITECTURE.md that concern the POP3 server machine, one
+//! test (or a few) each, named after the invariant; and the application-misuse errors.
 
 use core::time::Duration;
 
-use pop3_proto::UniqueId;
-use pop3_proto::server::{
-    CloseReason, Config, Connection, Event, Login, LoginRefusal, Maildrop, UsageError,
-};
+use pop3_proto::server::{Config, Connection, Event, Login, LoginRefusal, Maildrop, UsageError};
+use pop3_proto::{CloseReason, Next, TlsMode, UniqueId};
 use proptest::prelude::*;
 
-/// Everything the machine has to say now, answering no decision.
+/// Everything the machine has to say now, answering no decision: the canonical loop until
+/// `poll` says the machine waits (or has ended).
 fn drain(conn: &mut Connection) -> (String, Vec<Event>) {
     let mut output = Vec::new();
     let mut events = Vec::new();
     loop {
-        if let Some(event) = conn.poll_event() {
-            events.push(event);
-        } else if let Some(bytes) = conn.poll_transmit() {
-            output.extend_from_slice(&bytes);
-        } else {
-            break;
+        match conn.poll() {
+            Next::Event(event) => events.push(event),
+            Next::Transmit(bytes) => output.extend_from_slice(&bytes),
+            Next::Read(_) | Next::AwaitApp | Next::UpgradeTls(_) | Next::Closed(_) => break,
         }
     }
     (String::from_utf8_lossy(&output).into_owned(), events)
+}
+
+/// The session has ended for `reason` with `discarded` deletion marks dropped, and stays so.
+fn assert_closed(conn: &mut Connection, reason: CloseReason, discarded: u32) {
+    assert_eq!(conn.poll(), Next::Closed(reason));
+    assert_eq!(conn.poll(), Next::Closed(reason), "Closed is terminal");
+    assert!(conn.is_closed());
+    assert_eq!(conn.discarded_deletions(), discarded);
 }
 
 fn maildrop(sizes: &[u64]) -> Maildrop {
@@ -35,7 +40,7 @@ fn maildrop(sizes: &[u64]) -> Maildrop {
 
 /// A session logged in (implicit TLS) with `sizes` as its maildrop.
 fn logged_in(config: Config, sizes: &[u64]) -> Connection {
-    let mut conn = Connection::new(config.with_implicit_tls(true));
+    let mut conn = Connection::new(config.with_tls(TlsMode::Implicit));
     conn.receive(b"USER u\r\nPASS p\r\n");
     let (_, events) = drain(&mut conn);
     assert!(matches!(events[..], [Event::Login(Login::UserPass { .. })]));
@@ -55,7 +60,7 @@ fn capabilities(conn: &mut Connection) -> Vec<String> {
 #[test]
 fn invariant_2_pipelined_plaintext_after_stls_is_dropped() {
     let config = Config::default()
-        .with_stls(true)
+        .with_tls(TlsMode::Opportunistic)
         .with_plaintext_auth_without_tls(true);
     let mut conn = Connection::new(config);
     drain(&mut conn);
@@ -63,10 +68,11 @@ fn invariant_2_pipelined_plaintext_after_stls_is_dropped() {
     conn.receive(b"STLS\r\nUSER evil\r\nPASS injected\r\n");
     let (output, events) = drain(&mut conn);
     assert_eq!(output, "+OK begin TLS negotiation\r\n");
-    assert_eq!(events, [Event::StartTls]);
-    assert!(!conn.wants_input());
+    assert!(events.is_empty());
+    assert!(matches!(conn.poll(), Next::UpgradeTls(_)));
     conn.receive(b"QUIT\r\nUSER evil2\r\n");
     assert_eq!(drain(&mut conn), (String::new(), vec![]));
+    assert!(matches!(conn.poll(), Next::UpgradeTls(_)));
 
     conn.tls_established().unwrap();
     assert!(conn.is_secure());
@@ -88,8 +94,9 @@ fn invariant_2_pipelined_plaintext_after_stls_is_dropped() {
 
 #[test]
 fn invariant_2_tls_established_without_stls_is_a_usage_error() {
-    let mut conn = Connection::new(Config::default().with_stls(true));
+    let mut conn = Connection::new(Config::default().with_tls(TlsMode::Opportunistic));
     assert_eq!(conn.tls_established(), Err(UsageError::NoTlsUpgrade));
+    assert!(!conn.is_secure());
     conn.receive(b"NOOP\r\n");
     assert!(
         drain(&mut conn)
@@ -105,13 +112,21 @@ fn invariant_3_an_endless_line_is_refused_once_and_not_buffered() {
     let mut conn = Connection::new(Config::default());
     drain(&mut conn);
     let junk = vec![b'x'; 64 * 1024];
+    let mut output = String::new();
     for _ in 0..160 {
-        // 10 MiB without a line end.
+        // 10 MiB without a line end: far over the hard input cap, were it kept.
         conn.receive(&junk);
-        assert!(conn.wants_input(), "a skipped line is not kept");
+        let (more, events) = drain(&mut conn);
+        output.push_str(&more);
+        assert!(events.is_empty());
+        assert!(
+            matches!(conn.poll(), Next::Read(_)),
+            "a skipped line is not kept"
+        );
     }
     conn.receive(b"\r\nCAPA\r\n");
-    let (output, events) = drain(&mut conn);
+    let (more, events) = drain(&mut conn);
+    output.push_str(&more);
     assert!(events.is_empty());
     assert!(
         output.starts_with("-ERR line too long\r\n+OK capability list follows\r\n"),
@@ -128,18 +143,14 @@ fn invariant_3_pipelined_input_is_bounded_while_a_decision_is_pending() {
     conn.receive(b"USER u\r\nPASS p\r\n");
     let (_, events) = drain(&mut conn);
     assert!(matches!(events[..], [Event::Login(_)]));
-    // The application is slow; the client keeps pipelining.
-    let mut sent = 0;
-    while conn.wants_input() {
+    // The application is slow; the client keeps pipelining, and the adapter keeps reading
+    // although `poll` says `AwaitApp`. Twice the bound is still held.
+    for _ in 0..(max * 2) / 6 {
         conn.receive(b"NOOP\r\n");
-        sent += 6;
+        assert_eq!(conn.poll(), Next::AwaitApp);
     }
-    assert!(
-        sent >= max && sent < max + 6,
-        "wants_input turned false at {sent}"
-    );
-    // An adapter that ignores wants_input hits the hard cap: -ERR and the end.
-    for _ in 0..(max * 2) / 6 + 2000 {
+    // Then the hard cap: -ERR and the end.
+    for _ in 0..2000 {
         conn.receive(b"NOOP\r\n");
     }
     let (output, events) = drain(&mut conn);
@@ -147,14 +158,8 @@ fn invariant_3_pipelined_input_is_bounded_while_a_decision_is_pending() {
         output,
         "-ERR too much pipelined input, closing connection\r\n"
     );
-    assert_eq!(
-        events,
-        [Event::Closed {
-            reason: CloseReason::InputOverflow,
-            discarded_deletions: 0
-        }]
-    );
-    assert!(conn.is_closed());
+    assert!(events.is_empty());
+    assert_closed(&mut conn, CloseReason::InputOverflow, 0);
     assert_eq!(conn.accept(Maildrop::new()), Err(UsageError::Closed));
 }
 
@@ -167,23 +172,21 @@ fn invariant_3_output_is_bounded_however_many_listings_are_pipelined() {
     let mut total = 0usize;
     let mut most = 0usize;
     let mut fed = 0;
-    while fed < commands.len() {
-        if conn.wants_input() {
-            let end = (fed + 100).min(commands.len());
-            conn.receive(&commands[fed..end]);
-            fed = end;
+    loop {
+        match conn.poll() {
+            Next::Transmit(bytes) => {
+                most = most.max(bytes.len());
+                total += bytes.len();
+            }
+            // The client sends 100 octets per read.
+            Next::Read(_) if fed < commands.len() => {
+                let end = (fed + 100).min(commands.len());
+                conn.receive(&commands[fed..end]);
+                fed = end;
+            }
+            Next::Read(_) => break,
+            other => panic!("{other:?}"),
         }
-        // The adapter writes one transmit per round, as a slow socket would.
-        if let Some(bytes) = conn.poll_transmit() {
-            most = most.max(bytes.len());
-            total += bytes.len();
-        }
-        assert!(conn.poll_event().is_none());
-        assert!(!conn.is_closed());
-    }
-    while let Some(bytes) = conn.poll_transmit() {
-        most = most.max(bytes.len());
-        total += bytes.len();
     }
     assert!(most <= 64 * 1024 + 64, "one transmit held {most} octets");
     let one_listing = {
@@ -200,7 +203,7 @@ fn invariant_3_output_is_bounded_however_many_listings_are_pipelined() {
 
 #[test]
 fn invariant_3_an_overlong_auth_line_ends_the_exchange() {
-    let mut conn = Connection::new(Config::default().with_implicit_tls(true));
+    let mut conn = Connection::new(Config::default().with_tls(TlsMode::Implicit));
     drain(&mut conn);
     conn.receive(b"AUTH PLAIN\r\n");
     assert_eq!(drain(&mut conn).0, "+ \r\n");
@@ -224,14 +227,8 @@ fn invariant_3_too_many_bad_commands_end_the_session() {
         output.lines().count(),
         Config::MAX_BAD_COMMANDS as usize + 1
     );
-    assert_eq!(
-        events,
-        [Event::Closed {
-            reason: CloseReason::TooManyBadCommands,
-            discarded_deletions: 0
-        }]
-    );
-    assert!(conn.is_closed());
+    assert!(events.is_empty());
+    assert_closed(&mut conn, CloseReason::TooManyErrors, 0);
 }
 
 // ----- Invariant 4: no panic on any input; nothing injected into replies. -----
@@ -248,8 +245,8 @@ fn run_accepting(chunks: &[Vec<u8>], config: Config) -> usize {
     for chunk in chunks {
         conn.receive(chunk);
         loop {
-            if let Some(event) = conn.poll_event() {
-                match event {
+            match conn.poll() {
+                Next::Event(event) => match event {
                     Event::Login(_) | Event::AuthStep { .. } => {
                         conn.accept(maildrop(&[10, 20, 30])).unwrap();
                     }
@@ -260,20 +257,22 @@ fn run_accepting(chunks: &[Vec<u8>], config: Config) -> usize {
                         conn.end_message().unwrap();
                     }
                     Event::Commit { .. } => conn.commit_succeeded().unwrap(),
-                    Event::StartTls => conn.tls_established().unwrap(),
-                    _ => {}
+                    event => assert!(!event.is_decision()),
+                },
+                Next::Transmit(bytes) => {
+                    assert!(bytes.len() <= 128 * 1024);
+                    written += bytes.len();
                 }
-            } else if let Some(bytes) = conn.poll_transmit() {
-                assert!(bytes.len() <= 128 * 1024);
-                written += bytes.len();
-            } else {
-                break;
+                Next::UpgradeTls(_) => conn.tls_established().unwrap(),
+                Next::AwaitApp => panic!("every decision was answered"),
+                Next::Read(_) | Next::Closed(_) => break,
             }
         }
     }
     conn.handle_close();
     drain(&mut conn);
     assert!(conn.is_closed());
+    assert!(matches!(conn.poll(), Next::Closed(_)));
     written
 }
 
@@ -305,9 +304,18 @@ fn client_bytes() -> impl Strategy<Value = Vec<Vec<u8>>> {
 
 proptest! {
     #[test]
-    fn invariant_4_no_panic_on_arbitrary_input(chunks in client_bytes(), plaintext: bool, stls: bool) {
+    fn invariant_4_no_panic_on_arbitrary_input(
+        chunks in client_bytes(),
+        plaintext: bool,
+        tls in prop_oneof![
+            Just(TlsMode::Disabled),
+            Just(TlsMode::Opportunistic),
+            Just(TlsMode::Required),
+            Just(TlsMode::Implicit),
+        ],
+    ) {
         let config = Config::default()
-            .with_stls(stls)
+            .with_tls(tls)
             .with_plaintext_auth_without_tls(plaintext)
             .with_sasl_mechanisms([
                 pop3_proto::Mechanism::Plain,
@@ -320,7 +328,7 @@ proptest! {
 #[test]
 fn invariant_4_client_octets_never_reach_a_reply_line() {
     // Arguments are never echoed: a CR or LF in them cannot start a line of ours.
-    let mut conn = Connection::new(Config::default().with_implicit_tls(true));
+    let mut conn = Connection::new(Config::default().with_tls(TlsMode::Implicit));
     drain(&mut conn);
     conn.receive(b"USER a\rb\r\nUSER x\r\n+OK fake\r\nRETR 1\r\n");
     let (output, _) = drain(&mut conn);
@@ -342,33 +350,30 @@ fn invariant_6_dropped_connection_deletes_nothing() {
     assert_eq!(output, "+OK message 1 deleted\r\n+OK message 3 deleted\r\n");
     assert!(events.is_empty(), "DELE only marks");
     conn.handle_close();
-    let (_, events) = drain(&mut conn);
-    assert_eq!(
-        events,
-        [Event::Closed {
-            reason: CloseReason::PeerClosed,
-            discarded_deletions: 2
-        }]
-    );
-    assert!(conn.is_closed());
+    assert_eq!(drain(&mut conn), (String::new(), vec![]));
+    assert_closed(&mut conn, CloseReason::ConnectionLost, 2);
 }
 
 #[test]
 fn invariant_6_timeout_deletes_nothing_and_sends_nothing() {
     let mut conn = logged_in(Config::default(), &[10]);
-    assert_eq!(conn.timeout(), Some(Duration::from_secs(600)));
+    let Next::Read(wait) = conn.poll() else {
+        panic!("the session waits for the client");
+    };
+    assert_eq!(wait.timeout(), Duration::from_secs(600));
     conn.receive(b"DELE 1\r\n");
+    assert_eq!(drain(&mut conn).0, "+OK message 1 deleted\r\n");
+    // A command partly received does not hold the session open.
+    conn.receive(b"QU");
+    assert!(matches!(conn.poll(), Next::Read(_)));
     conn.handle_timeout();
     let (output, events) = drain(&mut conn);
     assert_eq!(output, "", "RFC 1939 section 3: no response at autologout");
-    assert_eq!(
-        events,
-        [Event::Closed {
-            reason: CloseReason::Timeout,
-            discarded_deletions: 1
-        }]
-    );
-    assert_eq!(conn.timeout(), None);
+    assert!(events.is_empty());
+    assert_closed(&mut conn, CloseReason::Timeout, 1);
+    conn.handle_timeout();
+    conn.handle_close();
+    assert_closed(&mut conn, CloseReason::Timeout, 1);
 }
 
 #[test]
@@ -377,13 +382,8 @@ fn invariant_6_session_ended_for_errors_deletes_nothing() {
     conn.receive(b"DELE 2\r\nBOGUS\r\nQUIT\r\n");
     let (output, events) = drain(&mut conn);
     assert_eq!(output, "+OK message 2 deleted\r\n-ERR unknown command\r\n");
-    assert_eq!(
-        events,
-        [Event::Closed {
-            reason: CloseReason::TooManyBadCommands,
-            discarded_deletions: 1
-        }]
-    );
+    assert!(events.is_empty());
+    assert_closed(&mut conn, CloseReason::TooManyErrors, 1);
 }
 
 #[test]
@@ -397,27 +397,25 @@ fn invariant_6_only_quit_commits_and_exactly_the_marked_set() {
     let indexes: Vec<usize> = deleted.iter().map(|m| m.index).collect();
     assert_eq!(indexes, [1, 3]);
     assert_eq!(
-        conn.timeout(),
-        None,
+        conn.poll(),
+        Next::AwaitApp,
         "waiting for the application, not the client"
     );
+    // No timer runs for the application: a timeout now is ignored.
+    conn.handle_timeout();
+    assert_eq!(conn.poll(), Next::AwaitApp);
     conn.commit_succeeded().unwrap();
     let (output, events) = drain(&mut conn);
     assert!(output.ends_with("+OK POP3 server signing off (2 messages left)\r\n"));
-    assert_eq!(
-        events,
-        [Event::Closed {
-            reason: CloseReason::Quit,
-            discarded_deletions: 0
-        }]
-    );
+    assert!(events.is_empty());
+    assert_closed(&mut conn, CloseReason::Quit, 0);
 }
 
 // ----- Invariant 7: plaintext AUTH is not offered before TLS unless configured. -----
 
 #[test]
 fn invariant_7_plaintext_auth_not_offered_before_tls() {
-    let mut conn = Connection::new(Config::default().with_stls(true));
+    let mut conn = Connection::new(Config::default().with_tls(TlsMode::Opportunistic));
     drain(&mut conn);
     let capa = capabilities(&mut conn);
     assert!(!capa.contains(&"USER".to_owned()), "{capa:?}");
@@ -449,7 +447,7 @@ fn invariant_7_plaintext_auth_not_offered_before_tls() {
 fn invariant_7_plaintext_auth_offered_when_configured_or_implicit_tls() {
     for config in [
         Config::default().with_plaintext_auth_without_tls(true),
-        Config::default().with_implicit_tls(true),
+        Config::default().with_tls(TlsMode::Implicit),
     ] {
         let mut conn = Connection::new(config);
         drain(&mut conn);
@@ -465,7 +463,7 @@ fn invariant_7_plaintext_auth_offered_when_configured_or_implicit_tls() {
 
 #[test]
 fn answers_that_do_not_fit_are_usage_errors() {
-    let mut conn = Connection::new(Config::default().with_implicit_tls(true));
+    let mut conn = Connection::new(Config::default().with_tls(TlsMode::Implicit));
     drain(&mut conn);
     assert_eq!(
         conn.accept(Maildrop::new()),
@@ -518,8 +516,8 @@ fn top_says_when_it_has_enough() {
 }
 
 #[test]
-fn debug_output_shows_no_credentials() {
-    let mut conn = Connection::new(Config::default().with_implicit_tls(true));
+fn invariant_10_debug_output_shows_no_credentials() {
+    let mut conn = Connection::new(Config::default().with_tls(TlsMode::Implicit));
     conn.receive(b"USER alice\r\nPASS hunter2\r\nPASS queued-hunter3\r\n");
     let (_, events) = drain(&mut conn);
     let shown = format!("{conn:?} {events:?}");

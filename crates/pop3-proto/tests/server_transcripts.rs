@@ -1,39 +1,46 @@
 //! The server machine against conversations kept as data files in
-//! `tests/transcripts/server/`, fed whole, at random splits and one byte at a time.
+//! `tests/transcripts/server/`, fed whole, at random splits and one byte at a time, and
+//! driven as an adapter does: a single `match` on `poll()`.
 //!
 //! # Transcript format
 //!
 //! One item per line; `#` starts a comment. Text is escaped: `\r`, `\n`, `\t`, `\\`, `\xHH`.
 //!
 //! ```text
-//! ! key [value]     configuration (before the first C: line): apop <ts>, stls, implicit-tls,
-//!                   plaintext, sasl [MECH...], utf8, no-user, max-bad-commands N,
-//!                   max-failed-logins N, implementation TEXT, expire N|never, login-delay N,
-//!                   bare-lf
+//! ! key [value]     configuration (before the first C: line): apop <ts>,
+//!                   tls disabled|opportunistic|required|implicit, plaintext, sasl [MECH...],
+//!                   utf8, no-user, max-bad-commands N, max-failed-logins N,
+//!                   implementation TEXT, expire N|never, login-delay N, bare-lf
 //! C: text           the client sends text and CRLF
 //! C~ text           the client sends text as is (no CRLF added)
 //! C* N c            the client sends N times the character c
 //! S: text           the server sends text and CRLF (all S lines, in order, are the output)
-//! E: event          the application receives this event (rendered by `render` below)
+//! E: event          the application receives this event (rendered by `render` below), or
+//!                   `poll` says `UpgradeTls` (`E: upgrade-tls`, once per upgrade) or
+//!                   `Closed` (`E: closed <reason> discarded=N`, once; N is
+//!                   `discarded_deletions()`)
 //! A: answer         the application's answer to the last E (several A lines in order):
 //!                   accept [size:uid ...] | reject auth|in-use|login-delay|sys-temp|sys-perm
 //!                   | apop-verifies SECRET | challenge TEXT | send TEXT | end | unavailable
 //!                   | commit-ok | commit-failed
-//! X: tls|close|timeout   after the input so far: the TLS handshake is done, the peer closes,
-//!                   or the autologout timer fires
+//! X: tls|close|timeout|shutdown   after the input so far: the TLS handshake is done, the
+//!                   peer closes, the wait's deadline passes, or the application shuts down
 //! ```
 //!
 //! The output compared is the whole byte stream and the sequence of events; the order of
 //! S and E lines in a file is for the reader. Input before `X: tls` is all fed before the
 //! handshake completes, so pipelined plaintext after STLS is really in the buffer.
+//!
+//! Every `Read` must carry the autologout timeout and every `UpgradeTls` the handshake
+//! timeout; after `Closed`, `poll` must keep saying the same `Closed`. Input is fed only when
+//! the machine waits on the client (or has ended): a transcript that leaves a decision
+//! unanswered and goes on sending fails.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use pop3_proto::server::{
-    CloseReason, Config, Connection, Credentials, Event, Login, LoginRefusal, Maildrop,
-};
-use pop3_proto::{ExpirePolicy, Mechanism, Text, Timestamp, UniqueId};
+use pop3_proto::server::{Config, Connection, Credentials, Event, Login, LoginRefusal, Maildrop};
+use pop3_proto::{CloseReason, ExpirePolicy, Mechanism, Next, Text, Timestamp, TlsMode, UniqueId};
 use proptest::prelude::*;
 
 mod escapes;
@@ -45,6 +52,7 @@ enum Step {
     Tls,
     Close,
     Timeout,
+    Shutdown,
 }
 
 #[derive(Debug, Clone)]
@@ -97,8 +105,13 @@ fn parse(name: &str, text: &str) -> Transcript {
                 let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
                 config = match key {
                     "apop" => config.with_apop_timestamp(Timestamp::new(value.to_owned()).unwrap()),
-                    "stls" => config.with_stls(true),
-                    "implicit-tls" => config.with_implicit_tls(true),
+                    "tls" => config.with_tls(match value {
+                        "disabled" => TlsMode::Disabled,
+                        "opportunistic" => TlsMode::Opportunistic,
+                        "required" => TlsMode::Required,
+                        "implicit" => TlsMode::Implicit,
+                        _ => panic!("unknown TLS mode: {}", context()),
+                    }),
                     "plaintext" => config.with_plaintext_auth_without_tls(true),
                     "no-user" => config.with_user_pass(false),
                     "utf8" => config.with_utf8(true),
@@ -178,6 +191,7 @@ fn parse(name: &str, text: &str) -> Transcript {
                     "tls" => Step::Tls,
                     "close" => Step::Close,
                     "timeout" => Step::Timeout,
+                    "shutdown" => Step::Shutdown,
                     _ => panic!("unknown X: {}", context()),
                 });
             }
@@ -235,7 +249,6 @@ fn render(event: &Event) -> String {
             response.as_deref().map_or("none".to_owned(), escape)
         ),
         Event::AuthAborted => "auth-aborted".to_owned(),
-        Event::StartTls => "starttls".to_owned(),
         Event::Retrieve(retrieve) => {
             let mut text = format!(
                 "retrieve {} index={} uid={} size={}",
@@ -255,21 +268,6 @@ fn render(event: &Event) -> String {
                 write!(text, " {}:{}", message.msg, escape(message.uid.as_bytes())).unwrap();
             }
             text
-        }
-        Event::Closed {
-            reason,
-            discarded_deletions,
-        } => {
-            let reason = match reason {
-                CloseReason::Quit => "quit",
-                CloseReason::PeerClosed => "peer-closed",
-                CloseReason::Timeout => "timeout",
-                CloseReason::TooManyBadCommands => "too-many-bad-commands",
-                CloseReason::TooManyFailedLogins => "too-many-failed-logins",
-                CloseReason::InputOverflow => "input-overflow",
-                _ => "other",
-            };
-            format!("closed {reason} discarded={discarded_deletions}")
         }
         _ => format!("{event:?}"),
     }
@@ -305,35 +303,96 @@ struct Outcome {
     events: Vec<String>,
 }
 
+/// Where the machine rested after the last `pump`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rest {
+    Read,
+    AwaitApp,
+    UpgradeTls(u64),
+    Closed(CloseReason),
+}
+
 struct Run<'a> {
     transcript: &'a Transcript,
     plan: &'a Plan,
     conn: Connection,
     output: Vec<u8>,
     events: Vec<String>,
+    rest: Option<Rest>,
 }
 
 impl Run<'_> {
-    /// Polls until the machine has nothing more to say, answering decisions as scripted.
+    /// The canonical loop: a single `match` on `poll()` until the machine waits (on the
+    /// client, the application, a handshake) or has ended; decisions are answered as
+    /// scripted.
     fn pump(&mut self) {
+        let name = &self.transcript.name;
         loop {
-            if let Some(event) = self.conn.poll_event() {
-                let index = self.events.len();
-                self.events.push(render(&event));
-                let answers = self
-                    .transcript
-                    .answers
-                    .get(index)
-                    .cloned()
-                    .unwrap_or_default();
-                self.answer(&event, &answers);
-                continue;
+            let rest = match self.conn.poll() {
+                Next::Transmit(bytes) => {
+                    self.output.extend_from_slice(&bytes);
+                    continue;
+                }
+                Next::Event(event) => {
+                    let index = self.events.len();
+                    self.events.push(render(&event));
+                    let answers = self
+                        .transcript
+                        .answers
+                        .get(index)
+                        .cloned()
+                        .unwrap_or_default();
+                    self.answer(&event, &answers);
+                    continue;
+                }
+                Next::Read(wait) => {
+                    assert_eq!(wait.timeout(), self.transcript.config.autologout, "{name}");
+                    Rest::Read
+                }
+                Next::AwaitApp => Rest::AwaitApp,
+                Next::UpgradeTls(wait) => {
+                    assert_eq!(
+                        wait.timeout(),
+                        self.transcript.config.tls_handshake_timeout,
+                        "{name}"
+                    );
+                    if self.rest != Some(Rest::UpgradeTls(wait.id())) {
+                        self.events.push(escapes::UPGRADE_TLS.to_owned());
+                    }
+                    Rest::UpgradeTls(wait.id())
+                }
+                Next::Closed(reason) => {
+                    match self.rest {
+                        Some(Rest::Closed(first)) => {
+                            assert_eq!(reason, first, "{name}: Closed changed its reason");
+                        }
+                        _ => self.events.push(format!(
+                            "{} discarded={}",
+                            escapes::closed(reason),
+                            self.conn.discarded_deletions()
+                        )),
+                    }
+                    // Terminal: polling again gives the same.
+                    assert_eq!(self.conn.poll(), Next::Closed(reason), "{name}");
+                    Rest::Closed(reason)
+                }
+            };
+            self.rest = Some(rest);
+            return;
+        }
+    }
+
+    /// Transmits what a message chunk wrote: the machine then awaits the next chunk.
+    fn flush_content(&mut self) {
+        loop {
+            match self.conn.poll() {
+                Next::Transmit(bytes) => self.output.extend_from_slice(&bytes),
+                Next::AwaitApp => return,
+                other => panic!(
+                    "{}: {other:?} while a message streams",
+                    self.transcript.name
+                ),
             }
-            if let Some(bytes) = self.conn.poll_transmit() {
-                self.output.extend_from_slice(&bytes);
-                continue;
-            }
-            break;
         }
     }
 
@@ -371,11 +430,9 @@ impl Run<'_> {
                 }
                 Answer::End => {
                     for chunk in chunks(&content, &self.plan.content) {
-                        if let Err(error) = self.conn.send_message_chunk(chunk) {
-                            self.events.push(format!("usage error: {error}"));
-                        }
-                        while let Some(bytes) = self.conn.poll_transmit() {
-                            self.output.extend_from_slice(&bytes);
+                        match self.conn.send_message_chunk(chunk) {
+                            Ok(()) => self.flush_content(),
+                            Err(error) => self.events.push(format!("usage error: {error}")),
                         }
                     }
                     self.conn.end_message()
@@ -398,12 +455,19 @@ fn run(transcript: &Transcript, plan: &Plan) -> Outcome {
         conn: Connection::new(transcript.config.clone()),
         output: Vec::new(),
         events: Vec::new(),
+        rest: None,
     };
     run.pump();
     for step in &transcript.steps {
         match step {
             Step::Input(bytes) => {
                 for chunk in chunks(bytes, &plan.input) {
+                    assert_ne!(
+                        run.rest,
+                        Some(Rest::AwaitApp),
+                        "{}: input while a decision is unanswered",
+                        transcript.name
+                    );
                     run.conn.receive(chunk);
                     run.pump();
                 }
@@ -415,6 +479,7 @@ fn run(transcript: &Transcript, plan: &Plan) -> Outcome {
             }
             Step::Close => run.conn.handle_close(),
             Step::Timeout => run.conn.handle_timeout(),
+            Step::Shutdown => run.conn.shutdown(),
         }
         run.pump();
     }

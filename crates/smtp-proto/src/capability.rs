@@ -16,6 +16,7 @@ use crate::syntax::{self, LDH, word_is};
 /// A service extension this crate has a name for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u16)]
+#[non_exhaustive]
 pub enum Extension {
     /// `SIZE [n]` (RFC 1870).
     Size = 1,

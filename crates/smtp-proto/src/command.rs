@@ -76,11 +76,13 @@ fn check_argument(text: &[u8], utf8: bool) -> Result<(), CommandError> {
 }
 
 /// An SMTP command. Every value that exists can be written safely: its parts were checked
-/// when made, so no argument can inject CR, LF or NUL (security invariant 4).
+/// when made, so no argument can inject CR, LF or NUL
+/// (ARCHITECTURE.md security invariant 4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 ///
 /// `Command` (that is `Command<Bytes>`) holds slices of a shared buffer; `Command<&[u8]>`
 /// ([`Command::parse_borrowed`]) borrows the read buffer and takes no reference count.
+#[non_exhaustive]
 pub enum Command<B: Storage = Bytes> {
     /// `HELO domain` (RFC 5321 section 4.1.1.1).
     Helo(Domain<B>),

@@ -28,6 +28,7 @@ pub enum ParseError<E> {
 /// A command line the peer sent is wrong. [`CommandError::reply`] gives the reply to send
 /// (RFC 5321 section 4.2.2 codes, RFC 3463 enhanced codes).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CommandError {
     /// The verb is not an SMTP command this crate knows: 500 5.5.1.
     #[error("unrecognized command")]
@@ -110,6 +111,7 @@ pub(crate) const fn forbidden_octet(error: LineError) -> u8 {
 
 /// A reply line the peer sent is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReplyError {
     /// The line does not start with a valid reply code and separator (RFC 5321 section 4.2).
     #[error("syntax error in reply: {0}")]
@@ -139,6 +141,7 @@ pub enum ReplyError {
 
 /// A mailbox, path or domain is malformed (RFC 5321 section 4.1.2), or too long (section 4.5.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AddressError {
     /// Nothing where an address was expected.
     #[error("empty address")]
@@ -176,8 +179,9 @@ pub enum AddressError {
 }
 
 /// A value given to a constructor cannot travel on the wire: it would break the line
-/// (CR, LF, NUL: security invariant 4) or the grammar of its field.
+/// (CR, LF, NUL: ARCHITECTURE.md security invariant 4) or the grammar of its field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ValueError {
     /// The value holds CR, LF or NUL.
     #[error("forbidden byte 0x{0:02x}")]

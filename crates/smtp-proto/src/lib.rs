@@ -1,5 +1,51 @@
-//! SMTP wire format: every command, reply, path and EHLO keyword of RFC 5321 and its
-//! extensions, parsed from and written to bytes. Sans-IO: no sockets, no clocks.
+//! SMTP for Rust as sans-IO state machines: every command, reply, path and EHLO keyword of
+//! RFC 5321 and its extensions, parsed from and written to bytes, and the server and client
+//! sessions that use them. No sockets, no clocks, no threads.
+//!
+//! A session is driven by one loop, a single `match` on `poll()` (the contract of
+//! ARCHITECTURE.md, [`mail_wire::session`]): write what it transmits, hand its events to the
+//! application, read when it waits for the peer (before the wait's deadline), upgrade to TLS
+//! when it asks, stop when it is closed. One SMTP server session, in memory:
+//!
+//! ```
+//! use smtp_proto::server::{Config, Connection, Event};
+//! use smtp_proto::{CloseReason, Domain, Next};
+//!
+//! let mut conn = Connection::new(Config::new(Domain::new("mx.example.org").unwrap()));
+//! // What the client sent, pipelined, in one read.
+//! let mut reads = vec![&b"EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\n\
+//!     RCPT TO:<bob@example.org>\r\nDATA\r\nSubject: hi\r\n\r\n..a line with a dot\r\n.\r\n\
+//!     QUIT\r\n"[..]]
+//! .into_iter();
+//! let (mut body, mut sent) = (Vec::new(), Vec::new());
+//! let reason = loop {
+//!     match conn.poll() {
+//!         Next::Transmit(bytes) => sent.extend_from_slice(&bytes), // socket.write_all
+//!         Next::Event(Event::MessageData(chunk)) => body.extend_from_slice(&chunk),
+//!         Next::Event(Event::MessageEnd { .. }) => conn.accept_message("q1").unwrap(), // 250
+//!         Next::Event(event) if event.is_decision() => conn.accept().unwrap(), // MAIL, RCPT
+//!         Next::Event(_) => {}
+//!         // A real loop reads the socket until the wait's deadline (`WaitTimer`), then
+//!         // calls `handle_timeout`; at the end of the stream, `handle_close`.
+//!         Next::Read(_wait) => match reads.next() {
+//!             Some(bytes) => conn.receive(bytes),
+//!             None => conn.handle_close(),
+//!         },
+//!         Next::UpgradeTls(_) => unreachable!("no STARTTLS offered"),
+//!         Next::AwaitApp => unreachable!("every decision was answered at once"),
+//!         Next::Closed(reason) => break reason,
+//!     }
+//! };
+//! assert_eq!(reason, CloseReason::Quit);
+//! assert_eq!(body, b"Subject: hi\r\n\r\n.a line with a dot\r\n");
+//! assert!(sent.ends_with(b"250 2.0.0 Message accepted, queued as q1\r\n221 2.0.0 Bye\r\n"));
+//! ```
+//!
+//! [`server::Connection`] answers protocol hygiene itself and hands the application only real
+//! decisions; [`client::Connection`] runs a whole client session (greeting, EHLO, STARTTLS,
+//! AUTH, any number of transactions, QUIT). Both implement [`mail_wire::session::Session`].
+//!
+//! # The wire format
 //!
 //! ```
 //! use bytes::{Bytes, BytesMut};
@@ -23,7 +69,8 @@
 //! ```
 //!
 //! Parsed values hold slices of the input `Bytes` (a reference count, no copy, no
-//! allocation). A value that exists is well formed, so writing it cannot inject CR, LF or NUL.
+//! allocation). A value that exists is well formed, so writing it cannot inject CR, LF or NUL
+//! (ARCHITECTURE.md security invariant 4).
 //!
 //! # Borrowed parsing
 //!
@@ -54,25 +101,26 @@
 //! | 2034, 3463 | enhanced status codes | [`EnhancedCode`] |
 //! | 2920 | PIPELINING | [`Extension::Pipelining`] |
 //! | 3030 | CHUNKING (BDAT), BINARYMIME | [`Command::Bdat`], [`BodyType`] |
-//! | 3207 | STARTTLS | [`Command::StartTls`] |
+//! | 3207 | STARTTLS | [`Command::StartTls`], [`TlsMode`] |
 //! | 3461 | DSN: RET, ENVID, NOTIFY, ORCPT, xtext | [`MailParams`], [`RcptParams`], [`XText`] |
 //! | 4954 | AUTH command, AUTH= parameter | [`Command::Auth`], [`AuthResponse`] |
 //! | 6152 | 8BITMIME | [`BodyType`] |
 //! | 6531 | SMTPUTF8 | [`ParseOptions::smtputf8`], [`MailParams::smtputf8`] |
 //! | 8689 | REQUIRETLS | [`MailParams::requiretls`] |
 //!
-//! # Server sessions
+//! # Server sessions over a socket
 //!
-//! [`server::Connection`] runs one SMTP (or LMTP) server session as a sans-IO machine: feed it
-//! what the socket read, answer the decisions it raises, write what it gives. A minimal
-//! blocking server over `std::net::TcpStream` (no TLS, every message printed):
+//! A minimal blocking server over `std::net::TcpStream` (no TLS, every message printed),
+//! with the deadlines of the waits kept by [`WaitTimer`](mail_wire::session::WaitTimer):
 //!
 //! ```no_run
-//! use std::io::{Read, Write};
+//! use std::io::{ErrorKind, Read, Write};
 //! use std::net::TcpListener;
+//! use std::time::Instant;
 //!
+//! use mail_wire::session::WaitTimer;
 //! use smtp_proto::server::{Config, Connection, Event};
-//! use smtp_proto::{Domain, Reply};
+//! use smtp_proto::{Domain, Next, Reply};
 //!
 //! fn main() -> std::io::Result<()> {
 //!     let listener = TcpListener::bind("127.0.0.1:2525")?;
@@ -80,11 +128,17 @@
 //!         let mut stream = stream?;
 //!         let hostname = Domain::new("mx.example").expect("valid hostname");
 //!         let mut conn = Connection::new(Config::new(hostname));
+//!         let mut timer = WaitTimer::new();
 //!         let mut message = Vec::new();
 //!         let mut buf = [0u8; 8192];
-//!         loop {
-//!             while let Some(event) = conn.poll_event() {
-//!                 match event {
+//!         let reason = loop {
+//!             match conn.poll() {
+//!                 Next::Transmit(bytes) => {
+//!                     if stream.write_all(&bytes).is_err() {
+//!                         conn.handle_close();
+//!                     }
+//!                 }
+//!                 Next::Event(event) => match event {
 //!                     Event::Rcpt { to, .. } if to.mailbox().is_none() => conn.accept().unwrap(),
 //!                     Event::Rcpt { to, .. } if !to.mailbox().unwrap().domain_bytes()
 //!                         .eq_ignore_ascii_case(b"mx.example") =>
@@ -100,25 +154,30 @@
 //!                     }
 //!                     event if event.is_decision() => conn.accept().unwrap(),
 //!                     _ => {}
+//!                 },
+//!                 Next::Read(wait) => {
+//!                     let deadline = timer.deadline(wait, Instant::now());
+//!                     let left = deadline.saturating_duration_since(Instant::now());
+//!                     if left.is_zero() {
+//!                         conn.handle_timeout();
+//!                         continue;
+//!                     }
+//!                     stream.set_read_timeout(Some(left))?;
+//!                     match stream.read(&mut buf) {
+//!                         Ok(0) => conn.handle_close(),
+//!                         Ok(n) => conn.receive(&buf[..n]),
+//!                         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+//!                             conn.handle_timeout()
+//!                         }
+//!                         Err(_) => conn.handle_close(),
+//!                     }
 //!                 }
+//!                 // No TLS configured, so no upgrade; no decision is left unanswered.
+//!                 Next::UpgradeTls(_) | Next::AwaitApp => conn.handle_close(),
+//!                 Next::Closed(reason) => break reason,
 //!             }
-//!             while let Some(bytes) = conn.poll_transmit() {
-//!                 stream.write_all(&bytes)?;
-//!             }
-//!             if conn.is_closed() {
-//!                 break;
-//!             }
-//!             // A real server enforces conn.timeout() (set_read_timeout) and honours
-//!             // conn.wants_input().
-//!             match stream.read(&mut buf)? {
-//!                 0 => {
-//!                     conn.handle_close();
-//!                     while conn.poll_event().is_some() {}
-//!                     break;
-//!                 }
-//!                 n => conn.receive(&buf[..n]),
-//!             }
-//!         }
+//!         };
+//!         println!("session ended: {reason}");
 //!     }
 //!     Ok(())
 //! }
@@ -126,23 +185,26 @@
 //!
 //! # Sending mail: the client session
 //!
-//! [`client::Connection`] is the client side of a whole SMTP session as a sans-IO state
-//! machine: greeting, EHLO (HELO fallback), STARTTLS, AUTH, then any number of transactions
-//! (PIPELINING, SIZE, 8BITMIME, SMTPUTF8, CHUNKING), and QUIT. A minimal blocking send loop:
+//! [`client::Connection`] is the client side of a whole SMTP session: greeting, EHLO (HELO
+//! fallback), STARTTLS, AUTH, then any number of transactions (PIPELINING, SIZE, 8BITMIME,
+//! SMTPUTF8, CHUNKING), and QUIT. A minimal blocking send loop:
 //!
 //! ```no_run
 //! use std::io::{ErrorKind, Read, Write};
 //! use std::net::TcpStream;
+//! use std::time::Instant;
 //!
 //! use bytes::Bytes;
-//! use smtp_proto::client::{Config, Connection, Envelope, Event, TlsPolicy};
-//! use smtp_proto::{Domain, ForwardPath, Mailbox, ReversePath};
+//! use mail_wire::session::WaitTimer;
+//! use smtp_proto::client::{Config, Connection, Envelope, Event};
+//! use smtp_proto::{Domain, ForwardPath, Mailbox, Next, ReversePath, TlsMode};
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let mut socket = TcpStream::connect("mx.example.org:25")?;
-//!     // A real client upgrades to TLS on `Event::UpgradeTls` (e.g. with rustls).
-//!     let config = Config::new(Domain::new("client.example")?).with_tls(TlsPolicy::None);
+//!     // A real client upgrades to TLS on `Next::UpgradeTls` (e.g. with rustls).
+//!     let config = Config::new(Domain::new("client.example")?).with_tls(TlsMode::Disabled);
 //!     let mut conn = Connection::new(config);
+//!     let mut timer = WaitTimer::new();
 //!     let mut envelope = Some(Envelope::new(
 //!         ReversePath::Mailbox(Mailbox::parse("jane@example.com")?),
 //!         vec![ForwardPath::Mailbox(Mailbox::parse("joe@example.org")?)],
@@ -150,45 +212,49 @@
 //!     let mut body = Some(Bytes::from_static(b"Subject: hello\r\n\r\nHi Joe.\r\n"));
 //!     let mut buf = [0u8; 4096];
 //!     loop {
-//!         while let Some(event) = conn.poll_event() {
-//!             match event {
-//!                 Event::Ready => {
-//!                     if let Some(envelope) = envelope.take() {
-//!                         conn.send_mail(envelope)?;
-//!                     }
-//!                 }
-//!                 Event::MessageAccepted(reply) => {
-//!                     println!("sent: {reply}");
-//!                     conn.quit()?;
-//!                 }
-//!                 Event::MessageRejected(_)
-//!                 | Event::SenderRejected(_)
-//!                 | Event::NoRecipientAccepted => conn.quit()?,
-//!                 Event::Error(error) => eprintln!("failed: {error}"),
-//!                 _ => {}
+//!         match conn.poll() {
+//!             Next::Transmit(bytes) => socket.write_all(&bytes)?,
+//!             Next::Event(Event::MessageAccepted(reply)) => {
+//!                 println!("sent: {reply}");
+//!                 conn.quit()?;
 //!             }
-//!         }
-//!         // Push the body while the machine wants it (never more than its bound).
-//!         while conn.wants_body() {
-//!             match body.take() {
+//!             Next::Event(Event::Failed(error)) => eprintln!("failed: {error}"),
+//!             Next::Event(
+//!                 Event::MessageRejected(_) | Event::SenderRejected(_) | Event::NoRecipientAccepted,
+//!             ) => conn.quit()?,
+//!             Next::Event(_) => {}
+//!             // The application's turn: push the body, or start the one transaction.
+//!             Next::AwaitApp if conn.wants_body() => match body.take() {
 //!                 Some(chunk) => conn.send_body_chunk(chunk)?,
 //!                 None => conn.end_body()?,
+//!             },
+//!             Next::AwaitApp => match envelope.take() {
+//!                 Some(envelope) => conn.send_mail(envelope)?,
+//!                 None => conn.quit()?,
+//!             },
+//!             Next::Read(wait) => {
+//!                 let left = timer
+//!                     .deadline(wait, Instant::now())
+//!                     .saturating_duration_since(Instant::now());
+//!                 if left.is_zero() {
+//!                     conn.handle_timeout();
+//!                     continue;
+//!                 }
+//!                 socket.set_read_timeout(Some(left))?;
+//!                 match socket.read(&mut buf) {
+//!                     Ok(0) => conn.handle_close(),
+//!                     Ok(n) => conn.receive(&buf[..n]),
+//!                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+//!                         conn.handle_timeout()
+//!                     }
+//!                     Err(_) => conn.handle_close(),
+//!                 }
 //!             }
-//!         }
-//!         while let Some(bytes) = conn.poll_transmit() {
-//!             socket.write_all(&bytes)?;
-//!         }
-//!         if conn.is_closed() {
-//!             return Ok(());
-//!         }
-//!         socket.set_read_timeout(conn.timeout())?;
-//!         match socket.read(&mut buf) {
-//!             Ok(0) => conn.handle_close(),
-//!             Ok(n) => conn.receive(&buf[..n]),
-//!             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-//!                 conn.handle_timeout()
+//!             Next::UpgradeTls(_) => conn.handle_close(), // TLS is disabled above
+//!             Next::Closed(reason) => {
+//!                 println!("session ended: {reason}");
+//!                 return Ok(());
 //!             }
-//!             Err(_) => conn.handle_close(),
 //!         }
 //!     }
 //! }
@@ -204,6 +270,7 @@ pub mod client;
 mod command;
 mod error;
 pub mod limits;
+mod octets;
 mod options;
 mod params;
 mod reply;
@@ -224,6 +291,9 @@ pub use params::{
 };
 pub use reply::{Category, Class, Code, EnhancedCode, Reply, ReplyLines, ReplyText};
 pub use storage::Storage;
+
+// The session vocabulary both protocol crates share (ARCHITECTURE.md, "One vocabulary").
+pub use mail_wire::session::{CloseReason, Next, TlsMode, Wait};
 
 // The README's examples compile and run as doc tests.
 #[cfg(doctest)]

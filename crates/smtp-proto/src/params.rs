@@ -14,6 +14,7 @@ use crate::syntax::{self, ESMTP_VALUE, LDH, XCHAR};
 
 /// The BODY parameter (RFC 6152 section 2, RFC 3030 section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BodyType {
     /// `BODY=7BIT`.
     SevenBit,

@@ -977,6 +977,15 @@ impl Reply {
             "Service not available, closing channel",
         )
     }
+    /// 421 4.3.2: the server is shutting down and closes the channel (RFC 5321 section 3.8;
+    /// RFC 3463 X.3.2, system not accepting network messages).
+    pub const fn shutting_down() -> Reply {
+        Reply::from_static(
+            421,
+            Some(EnhancedCode::known(4, 3, 2)),
+            "Service shutting down",
+        )
+    }
     /// 421 4.4.2: timeout, closing the channel (RFC 5321 section 4.5.3.2).
     pub const fn timeout() -> Reply {
         Reply::from_static(

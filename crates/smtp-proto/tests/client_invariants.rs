@@ -1,10 +1,12 @@
-//! The security invariants of DESIGN.md, as the client session keeps them, each in a test
-//! named after it.
+//! The security invariants of ARCHITECTURE.md, as the client session keeps them, each in a
+//! test named after it.
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use smtp_proto::client::{Config, Connection, Envelope, Error, Event, TlsPolicy, Violation};
-use smtp_proto::{Domain, ForwardPath, Mailbox, ReplyError, ReversePath};
+use smtp_proto::client::{Config, Connection, Envelope, Error, Event, ProtocolViolation};
+use smtp_proto::{
+    CloseReason, Domain, ForwardPath, Mailbox, Next, ReplyError, ReversePath, TlsMode,
+};
 
 fn config() -> Config {
     Config::new(Domain::new("client.example").unwrap())
@@ -17,15 +19,22 @@ fn exchange(conn: &mut Connection, server: &[u8]) -> (Vec<u8>, Vec<Event>) {
 }
 
 fn drain(conn: &mut Connection) -> (Vec<u8>, Vec<Event>) {
-    let mut events = Vec::new();
-    while let Some(event) = conn.poll_event() {
-        events.push(event);
-    }
-    let mut out = Vec::new();
-    while let Some(bytes) = conn.poll_transmit() {
-        out.extend_from_slice(&bytes);
-    }
+    let (out, events, _) = drive(conn);
     (out, events)
+}
+
+/// The canonical loop, one `match` on `poll()`, until the machine waits: what it wrote, the
+/// events, and how it waits (`Read`, `UpgradeTls`, `AwaitApp` or `Closed`).
+fn drive(conn: &mut Connection) -> (Vec<u8>, Vec<Event>, Next<Event>) {
+    let mut events = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        match conn.poll() {
+            Next::Transmit(bytes) => out.extend_from_slice(&bytes),
+            Next::Event(event) => events.push(event),
+            wait => return (out, events, wait),
+        }
+    }
 }
 
 fn envelope() -> Envelope {
@@ -45,6 +54,7 @@ fn at_body(config: Config) -> Connection {
     drain(&mut conn);
     let (_, events) = exchange(&mut conn, b"250 OK\r\n250 OK\r\n354 Go\r\n");
     assert_eq!(events.last(), Some(&Event::SendBody));
+    assert!(events.last().unwrap().is_decision());
     conn
 }
 
@@ -80,14 +90,18 @@ proptest! {
 /// plaintext are dropped, never read as answers to what the client sends over TLS.
 #[test]
 fn invariant_2_plaintext_after_starttls_is_dropped() {
-    let mut conn = Connection::new(config().with_tls(TlsPolicy::Required));
+    let mut conn = Connection::new(config().with_tls(TlsMode::Required));
     exchange(&mut conn, b"220 mx ESMTP\r\n250-mx\r\n250 STARTTLS\r\n");
-    let (out, events) = exchange(&mut conn, b"220 Go ahead\r\n250-evil\r\n250 AUTH PLAIN\r\n");
+    conn.receive(b"220 Go ahead\r\n250-evil\r\n250 AUTH PLAIN\r\n");
+    let (out, events, next) = drive(&mut conn);
     assert_eq!(out, b"");
-    assert_eq!(events, [Event::UpgradeTls]);
+    assert_eq!(events, []);
+    assert!(matches!(next, Next::UpgradeTls(_)), "{next:?}");
     // More plaintext before the handshake completes is dropped too.
-    let (out, events) = exchange(&mut conn, b"250 PIPELINING\r\n");
+    conn.receive(b"250 PIPELINING\r\n");
+    let (out, events, again) = drive(&mut conn);
     assert!(out.is_empty() && events.is_empty());
+    assert_eq!(again, next, "the same wait: the bytes completed nothing");
     conn.tls_established().unwrap();
     assert!(conn.is_secure());
     assert!(conn.capabilities().is_none(), "old capabilities forgotten");
@@ -120,13 +134,11 @@ fn invariant_3_reply_buffers_are_bounded() {
     }
     assert_eq!(
         events,
-        [
-            Event::Error(Error::ProtocolViolation(Violation::Malformed(
-                ReplyError::LineTooLong { limit: 512 }
-            ))),
-            Event::Closed
-        ]
+        [Event::Failed(Error::ProtocolViolation(
+            ProtocolViolation::Malformed(ReplyError::LineTooLong { limit: 512 })
+        ))]
     );
+    assert_eq!(conn.poll(), Next::Closed(CloseReason::ProtocolViolation));
 
     // Continuation lines without a last line.
     let mut conn = Connection::new(config());
@@ -136,39 +148,52 @@ fn invariant_3_reply_buffers_are_bounded() {
     let (_, events) = drain(&mut conn);
     assert_eq!(
         events[0],
-        Event::Error(Error::ProtocolViolation(Violation::Malformed(
+        Event::Failed(Error::ProtocolViolation(ProtocolViolation::Malformed(
             ReplyError::TooManyLines { limit: 128 }
         )))
     );
 
-    // Pipelined replies the application never polls: the machine stops reading them (the
-    // event queue is bounded), says so, and fails past the hard bound.
-    let mut conn = Connection::new(config().with_tls(TlsPolicy::None));
+    // Pipelined replies given to an adapter that never polls: `receive` only buffers, up to
+    // a hard bound; past it the session fails at the next poll, having processed nothing of
+    // what came after the bound.
+    let mut conn = Connection::new(config().with_tls(TlsMode::Disabled));
     exchange(&mut conn, b"220 mx ESMTP\r\n250-mx\r\n250 PIPELINING\r\n");
     let recipients = (0..20_000)
         .map(|i| ForwardPath::Mailbox(Mailbox::parse(format!("r{i}@example.org")).unwrap()))
         .collect();
     conn.send_mail(Envelope::new(ReversePath::Null, recipients))
         .unwrap();
-    while conn.poll_transmit().is_some() {}
+    drain(&mut conn);
     conn.receive(b"250 OK\r\n");
-    let mut fed = 0;
-    while conn.wants_input() {
-        conn.receive(b"250 2.1.5 OK\r\n");
-        fed += 1;
-        assert!(fed < 10_000, "never asked to stop reading");
-    }
     for _ in 0..20_000 {
         conn.receive(b"250 2.1.5 OK\r\n");
     }
-    let events: Vec<Event> = std::iter::from_fn(|| conn.poll_event()).collect();
+    let (out, events, next) = drive(&mut conn);
+    assert!(out.is_empty(), "nothing more is written");
     assert_eq!(
-        events[events.len() - 2..],
-        [
-            Event::Error(Error::ProtocolViolation(Violation::InputOverflow)),
-            Event::Closed
-        ]
+        events,
+        [Event::Failed(Error::ProtocolViolation(
+            ProtocolViolation::InputOverflow
+        ))]
     );
+    assert_eq!(next, Next::Closed(CloseReason::InputOverflow));
+
+    // Within the bound, everything buffered is processed before the machine asks to read.
+    let mut conn = Connection::new(config().with_tls(TlsMode::Disabled));
+    exchange(&mut conn, b"220 mx ESMTP\r\n250-mx\r\n250 PIPELINING\r\n");
+    let recipients = (0..2_000)
+        .map(|i| ForwardPath::Mailbox(Mailbox::parse(format!("r{i}@example.org")).unwrap()))
+        .collect();
+    conn.send_mail(Envelope::new(ReversePath::Null, recipients))
+        .unwrap();
+    drain(&mut conn);
+    conn.receive(b"250 OK\r\n");
+    for _ in 0..2_000 {
+        conn.receive(b"250 2.1.5 OK\r\n");
+    }
+    let (_, events, next) = drive(&mut conn);
+    assert_eq!(events.len(), 2_000);
+    assert!(matches!(next, Next::Read(_)), "{next:?}");
 }
 
 /// Invariant 4: no input panics the client, whatever the configuration and whatever the
@@ -205,10 +230,10 @@ fn invariant_4_no_panic_on_arbitrary_server_bytes() {
         0..60,
     );
     let policy = prop::sample::select(vec![
-        TlsPolicy::None,
-        TlsPolicy::Opportunistic,
-        TlsPolicy::Required,
-        TlsPolicy::ImplicitTls,
+        TlsMode::Disabled,
+        TlsMode::Opportunistic,
+        TlsMode::Required,
+        TlsMode::Implicit,
     ]);
     runner
         .run(
@@ -221,9 +246,27 @@ fn invariant_4_no_panic_on_arbitrary_server_bytes() {
                         .with_password("u", "p")
                         .with_plaintext_auth_without_tls(true),
                 );
+                // Once closed, the machine says Closed, the same, and nothing else ever.
+                let mut closed: Option<CloseReason> = None;
+                let mut check = |conn: &mut Connection| -> Result<(), TestCaseError> {
+                    let (out, events, next) = drive(conn);
+                    match (closed, &next) {
+                        (Some(reason), _) => {
+                            prop_assert!(out.is_empty() && events.is_empty());
+                            prop_assert_eq!(&next, &Next::Closed(reason));
+                        }
+                        (None, Next::Closed(reason)) => closed = Some(*reason),
+                        (None, Next::Read(wait) | Next::UpgradeTls(wait)) => {
+                            prop_assert!(!wait.timeout().is_zero());
+                            prop_assert!(wait.timeout() <= std::time::Duration::from_secs(3600));
+                        }
+                        (None, _) => {}
+                    }
+                    Ok(())
+                };
                 for (bytes, action) in input {
                     conn.receive(&bytes);
-                    drain(&mut conn);
+                    check(&mut conn)?;
                     let _ = match action {
                         0 => conn.send_mail(envelope()).map_err(|_| ()),
                         1 => conn
@@ -239,12 +282,12 @@ fn invariant_4_no_panic_on_arbitrary_server_bytes() {
                         }
                         _ => Ok(()),
                     };
-                    drain(&mut conn);
+                    check(&mut conn)?;
                 }
                 conn.handle_close();
-                let (_, events) = drain(&mut conn);
+                check(&mut conn)?;
                 prop_assert!(conn.is_closed());
-                prop_assert!(events.iter().filter(|e| **e == Event::Closed).count() <= 1);
+                prop_assert!(closed.is_some());
                 Ok(())
             },
         )
@@ -256,7 +299,7 @@ fn invariant_4_no_panic_on_arbitrary_server_bytes() {
 #[test]
 fn invariant_7_plaintext_auth_is_not_sent_before_tls() {
     let ehlo = b"220 mx ESMTP\r\n250-mx\r\n250 AUTH PLAIN LOGIN XOAUTH2\r\n";
-    for policy in [TlsPolicy::None, TlsPolicy::Opportunistic] {
+    for policy in [TlsMode::Disabled, TlsMode::Opportunistic] {
         for config in [
             config().with_tls(policy).with_password("jane", "secret"),
             config().with_tls(policy).with_oauth2("jane", "token"),
@@ -264,7 +307,7 @@ fn invariant_7_plaintext_auth_is_not_sent_before_tls() {
             let mut conn = Connection::new(config);
             let (out, events) = exchange(&mut conn, ehlo);
             assert_eq!(out, b"EHLO client.example\r\nQUIT\r\n");
-            assert!(events.contains(&Event::Error(Error::PlaintextAuthRefused)));
+            assert!(events.contains(&Event::Failed(Error::PlaintextAuthRefused)));
         }
     }
     // STARTTLS refused, opportunistic: still no credentials in the clear.
@@ -275,11 +318,11 @@ fn invariant_7_plaintext_auth_is_not_sent_before_tls() {
     );
     let (out, events) = exchange(&mut conn, b"454 No TLS now\r\n");
     assert_eq!(out, b"QUIT\r\n");
-    assert!(events.contains(&Event::Error(Error::PlaintextAuthRefused)));
+    assert!(events.contains(&Event::Failed(Error::PlaintextAuthRefused)));
     // Allowed by the config: sent.
     let mut conn = Connection::new(
         config()
-            .with_tls(TlsPolicy::None)
+            .with_tls(TlsMode::Disabled)
             .with_password("jane", "secret")
             .with_plaintext_auth_without_tls(true),
     );
@@ -287,6 +330,32 @@ fn invariant_7_plaintext_auth_is_not_sent_before_tls() {
     assert_eq!(
         out,
         b"EHLO client.example\r\nAUTH PLAIN AGphbmUAc2VjcmV0\r\n"
+    );
+}
+
+/// Invariant 10: the `Debug` of the machine never shows the password or its base64, not
+/// even while the AUTH line carrying it waits to be transmitted.
+#[test]
+fn invariant_10_debug_shows_no_credentials() {
+    let mut conn = Connection::new(
+        config()
+            .with_tls(TlsMode::Implicit)
+            .with_password("jane", "tanstaafl"),
+    );
+    conn.receive(b"220 mx ESMTP\r\n");
+    let _ = drive(&mut conn);
+    conn.receive(b"250-mx\r\n250 AUTH PLAIN\r\n");
+    // Process the EHLO reply; the AUTH line is queued, not yet handed out.
+    let next = conn.poll();
+    assert!(
+        matches!(next, Next::Event(Event::Capabilities(_))),
+        "{next:?}"
+    );
+    assert!(conn.pending_transmit() > 0);
+    let debug = format!("{conn:?}");
+    assert!(
+        !debug.contains("tanstaafl") && !debug.contains("AGphbmUAdGFuc3RhYWZs"),
+        "{debug}"
     );
 }
 

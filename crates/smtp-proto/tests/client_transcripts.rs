@@ -7,29 +7,35 @@
 //! One directive per line; `#` starts a comment line. In `S`, `C` and `A: body` text,
 //! `\r`, `\n`, `\t`, `\\` and `\xHH` are escapes.
 //!
-//! - `@config key=value ...` (first): `tls=none|opportunistic|required|implicit`,
+//! - `@config key=value ...` (first): `tls=disabled|opportunistic|required|implicit`,
 //!   `password=user:pass`, `oauth2=user:token`, `mechanisms=plain,login,xoauth2`,
 //!   `plaintext-auth`, `pipelining=off`, `chunking=off`, `ehlo=name`, `bdat-chunk=N`,
 //!   `transmit-bound=N`.
 //! - `S: text` server bytes, CRLF appended (`S= text`: no CRLF). Consecutive `S` lines are
 //!   one block, fed together (at the split under test).
 //! - `C: text` the client's next bytes, CRLF appended (`C= text`: no CRLF).
-//! - `E: event` the client's next event (rendering: see `render_event`).
+//! - `E: event` the client's next event (rendering: see `render_event`); also
+//!   `E: upgrade-tls` when `poll` says `Next::UpgradeTls`, and `E: closed <reason>` when it
+//!   says `Next::Closed` (once: every later `poll` must say the same).
 //! - `A: action` an application call: `send-mail from=<a@b> to=<c@d>,<e@f> [size=N] [8bit]
 //!   [binary]`, `body TEXT`, `end-body`, `quit`, `reset`, `tls-established`, `close`,
 //!   `timeout`.
 //! - `R: error` the previous action failed with this error (see `render_send_error`).
-//! - `T: seconds|none` what `timeout()` says now. `W: yes|no` what `wants_body()` says.
+//! - `T: seconds|none` the timeout of the wait `poll` said last (`Read` or `UpgradeTls`);
+//!   `none` when it said `AwaitApp` or `Closed`. `W: yes|no` what `wants_body()` says.
 //! - `X: closed|open` what `is_closed()` says.
-//! - `H: on|off` hold the client's transmits in the machine (as an adapter whose socket is
-//!   not writable), or take them again.
+//! - `H: on|off` stop polling (as an adapter blocked on a socket that is not writable, so the
+//!   transmits stay in the machine), or poll again.
 //!
+//! The machine is driven by the canonical loop, one `match` on `poll()`, until it waits.
 //! Checks are strict: before the next `S` block or action, every byte the client wrote and
-//! every event it gave must have been matched by `C` and `E` lines. At the end too.
+//! every event it gave must have been matched by `C` and `E` lines. At the end too. Every
+//! wait must carry a usable deadline, and `poll` asked again must repeat it.
 
 use std::collections::VecDeque;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bytes::Bytes;
 use mail_wire::sasl::{Credentials, Mechanism, OAuth2Credentials, PasswordCredentials};
@@ -38,10 +44,12 @@ use proptest::prelude::*;
 mod escapes;
 use escapes::unescape;
 use smtp_proto::client::{
-    Config, Connection, Envelope, Error, Event, Failure, SendMailError, TlsPolicy, UsageError,
-    Violation,
+    Config, Connection, Envelope, Error, Event, Failure, ProtocolViolation, SendMailError,
+    UsageError,
 };
-use smtp_proto::{Capability, Domain, ForwardPath, Mailbox, ReversePath};
+use smtp_proto::{
+    Capability, CloseReason, Domain, ForwardPath, Mailbox, Next, ReversePath, TlsMode,
+};
 
 fn transcripts() -> Vec<(PathBuf, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts/client");
@@ -66,10 +74,10 @@ fn parse_config(line: &str) -> Config {
         let (key, value) = item.split_once('=').unwrap_or((item, ""));
         config = match key {
             "tls" => config.with_tls(match value {
-                "none" => TlsPolicy::None,
-                "opportunistic" => TlsPolicy::Opportunistic,
-                "required" => TlsPolicy::Required,
-                "implicit" => TlsPolicy::ImplicitTls,
+                "disabled" => TlsMode::Disabled,
+                "opportunistic" => TlsMode::Opportunistic,
+                "required" => TlsMode::Required,
+                "implicit" => TlsMode::Implicit,
                 other => panic!("tls={other}"),
             }),
             "password" => {
@@ -91,16 +99,12 @@ fn parse_config(line: &str) -> Config {
                     .split(',')
                     .map(|m| Mechanism::parse(m.as_bytes()).expect("mechanism"))
                     .collect();
-                config.with_mechanisms(&list)
+                config.with_sasl_mechanisms(list)
             }
             "plaintext-auth" => config.with_plaintext_auth_without_tls(true),
             "pipelining" => config.with_pipelining(value != "off"),
             "chunking" => config.with_chunking(value != "off"),
-            "ehlo" => {
-                let mut config = config;
-                config.ehlo_name = Domain::new(value.to_owned()).unwrap();
-                config
-            }
+            "ehlo" => config.with_ehlo_name(Domain::new(value.to_owned()).unwrap()),
             "bdat-chunk" => config.with_bdat_chunk_size(value.parse().unwrap()),
             "transmit-bound" => config.with_transmit_bound(value.parse().unwrap()),
             other => panic!("unknown config key {other}"),
@@ -168,15 +172,19 @@ fn render_error(error: &Error) -> String {
         Error::NoUsableMechanism => "no-usable-mechanism".into(),
         Error::PlaintextAuthRefused => "plaintext-auth-refused".into(),
         Error::ProtocolViolation(v) => match v {
-            Violation::Malformed(_) => "protocol-violation malformed".into(),
-            Violation::Unsolicited(code) => format!("protocol-violation unsolicited {code}"),
-            Violation::UnexpectedCode { command, code } => {
+            ProtocolViolation::Malformed(_) => "protocol-violation malformed".into(),
+            ProtocolViolation::Unsolicited(code) => {
+                format!("protocol-violation unsolicited {code}")
+            }
+            ProtocolViolation::UnexpectedCode { command, code } => {
                 format!("protocol-violation unexpected {command} {code}")
             }
-            Violation::InputOverflow => "protocol-violation input-overflow".into(),
+            ProtocolViolation::InputOverflow => "protocol-violation input-overflow".into(),
+            other => panic!("a violation the transcripts do not know: {other:?}"),
         },
         Error::Timeout => "timeout".into(),
         Error::ConnectionLost => "connection-lost".into(),
+        other => panic!("an error the transcripts do not know: {other:?}"),
     }
 }
 
@@ -199,7 +207,6 @@ fn render_event(event: &Event) -> String {
             }
             text
         }
-        Event::UpgradeTls => "upgrade-tls".into(),
         Event::Authenticated(reply) => format!("authenticated {}", reply.code()),
         Event::AuthRejected(f) => format!("auth-rejected {}", render_failure(f)),
         Event::Ready => "ready".into(),
@@ -219,8 +226,8 @@ fn render_event(event: &Event) -> String {
         Event::SenderRejected(f) => format!("sender-rejected {}", render_failure(f)),
         Event::NoRecipientAccepted => "no-recipient-accepted".into(),
         Event::Reset => "reset".into(),
-        Event::Error(error) => format!("error {}", render_error(error)),
-        Event::Closed => "closed".into(),
+        Event::Failed(error) => format!("failed {}", render_error(error)),
+        other => panic!("an event the transcripts do not know: {other:?}"),
     }
 }
 
@@ -230,7 +237,8 @@ fn render_usage(error: &UsageError) -> String {
         UsageError::NoBodyExpected => "no-body-expected",
         UsageError::BodyInProgress => "body-in-progress",
         UsageError::Closed => "closed",
-        UsageError::NotUpgrading => "not-upgrading",
+        UsageError::NoTlsUpgrade => "no-tls-upgrade",
+        other => panic!("a usage error the transcripts do not know: {other:?}"),
     }
     .into()
 }
@@ -243,7 +251,89 @@ fn render_send_error(error: &SendMailError) -> String {
         SendMailError::EightBitMimeNotOffered => "8bitmime-not-offered".into(),
         SendMailError::BinaryMimeNotOffered => "binarymime-not-offered".into(),
         SendMailError::SmtpUtf8NotOffered => "smtputf8-not-offered".into(),
+        other => panic!("a send error the transcripts do not know: {other:?}"),
     }
+}
+
+/// The canonical loop and what it saw.
+#[derive(Default)]
+struct Driver {
+    /// The timeout of the last wait `poll` gave; `None` after `AwaitApp` or `Closed`.
+    timeout: Option<Duration>,
+    /// The wait id of the upgrade whose `upgrade-tls` was reported.
+    upgrade: Option<u64>,
+    closed: Option<CloseReason>,
+}
+
+impl Driver {
+    /// One `match` on `poll()` until the machine waits; nothing while transmits are held.
+    fn drive(
+        &mut self,
+        conn: &mut Connection,
+        output: &mut Vec<u8>,
+        events: &mut VecDeque<String>,
+        hold: bool,
+    ) -> Result<(), String> {
+        if hold {
+            return Ok(());
+        }
+        loop {
+            match conn.poll() {
+                Next::Transmit(bytes) => {
+                    if bytes.is_empty() {
+                        return Err("an empty transmit".into());
+                    }
+                    output.extend_from_slice(&bytes);
+                }
+                Next::Event(event) => events.push_back(render_event(&event)),
+                Next::Read(wait) => {
+                    check_wait(wait.timeout())?;
+                    // Contract rule 2: nothing processable was left behind.
+                    let again = conn.poll();
+                    if again != Next::Read(wait) {
+                        return Err(format!("poll unstable: Read({wait:?}) then {again:?}"));
+                    }
+                    self.timeout = Some(wait.timeout());
+                    return Ok(());
+                }
+                Next::UpgradeTls(wait) => {
+                    check_wait(wait.timeout())?;
+                    if self.upgrade != Some(wait.id()) {
+                        self.upgrade = Some(wait.id());
+                        events.push_back("upgrade-tls".into());
+                    }
+                    self.timeout = Some(wait.timeout());
+                    return Ok(());
+                }
+                Next::AwaitApp => {
+                    self.timeout = None;
+                    return Ok(());
+                }
+                Next::Closed(reason) => {
+                    match self.closed {
+                        None => events.push_back(format!("closed {reason:?}")),
+                        Some(first) if first == reason => {}
+                        Some(first) => return Err(format!("Closed({first:?}) then {reason:?}")),
+                    }
+                    self.closed = Some(reason);
+                    self.timeout = None;
+                    let again = conn.poll();
+                    if again != Next::Closed(reason) {
+                        return Err(format!("after Closed({reason:?}) poll gave {again:?}"));
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Every wait on the server has a usable deadline (contract rule 3).
+fn check_wait(timeout: Duration) -> Result<(), String> {
+    if timeout.is_zero() || timeout > Duration::from_secs(3600) {
+        return Err(format!("a wait without a usable deadline: {timeout:?}"));
+    }
+    Ok(())
 }
 
 /// Replays one transcript; `split` cuts each server block into the pieces fed one after the
@@ -256,30 +346,7 @@ fn run(script: &str, split: &mut dyn FnMut(&[u8]) -> Vec<usize>) -> Result<(), S
     let mut results: VecDeque<String> = VecDeque::new();
     let mut server_block: Vec<u8> = Vec::new();
     let mut hold = false;
-
-    fn drain(
-        conn: &mut Connection,
-        output: &mut Vec<u8>,
-        events: &mut VecDeque<String>,
-        hold: bool,
-    ) {
-        loop {
-            let mut progress = false;
-            while let Some(event) = conn.poll_event() {
-                events.push_back(render_event(&event));
-                progress = true;
-            }
-            if !hold {
-                while let Some(bytes) = conn.poll_transmit() {
-                    output.extend_from_slice(&bytes);
-                    progress = true;
-                }
-            }
-            if !progress {
-                break;
-            }
-        }
-    }
+    let mut driver = Driver::default();
 
     let settled = |n: usize,
                    output: &[u8],
@@ -314,11 +381,11 @@ fn run(script: &str, split: &mut dyn FnMut(&[u8]) -> Vec<usize>) -> Result<(), S
             for cut in split(&block) {
                 let end = (start + cut).min(block.len());
                 conn.receive(&block[start..end]);
-                drain(conn, &mut output, &mut events, hold);
+                driver.drive(conn, &mut output, &mut events, hold)?;
                 start = end;
             }
             conn.receive(&block[start..]);
-            drain(conn, &mut output, &mut events, hold);
+            driver.drive(conn, &mut output, &mut events, hold)?;
         }
         let Some((index, line)) = next else { break };
         let n = index + 1;
@@ -328,7 +395,7 @@ fn run(script: &str, split: &mut dyn FnMut(&[u8]) -> Vec<usize>) -> Result<(), S
         }
         if let Some(rest) = line.strip_prefix("@config") {
             let mut c = Connection::new(parse_config(rest));
-            drain(&mut c, &mut output, &mut events, hold);
+            driver.drive(&mut c, &mut output, &mut events, hold)?;
             conn = Some(c);
             continue;
         }
@@ -367,8 +434,8 @@ fn run(script: &str, split: &mut dyn FnMut(&[u8]) -> Vec<usize>) -> Result<(), S
                 other => return Err(format!("line {n}: expected result {text:?}, got {other:?}")),
             },
             "T:" => {
-                let got = conn
-                    .timeout()
+                let got = driver
+                    .timeout
                     .map_or("none".to_string(), |d| d.as_secs().to_string());
                 if got != text {
                     return Err(format!("line {n}: expected timeout {text}, got {got}"));
@@ -382,7 +449,7 @@ fn run(script: &str, split: &mut dyn FnMut(&[u8]) -> Vec<usize>) -> Result<(), S
             }
             "H:" => {
                 hold = text == "on";
-                drain(conn, &mut output, &mut events, hold);
+                driver.drive(conn, &mut output, &mut events, hold)?;
             }
             "X:" => {
                 let got = if conn.is_closed() { "closed" } else { "open" };
@@ -419,7 +486,7 @@ fn run(script: &str, split: &mut dyn FnMut(&[u8]) -> Vec<usize>) -> Result<(), S
                 if let Err(error) = result {
                     results.push_back(error);
                 }
-                drain(conn, &mut output, &mut events, hold);
+                driver.drive(conn, &mut output, &mut events, hold)?;
             }
             other => return Err(format!("line {n}: unknown directive {other:?}")),
         }

@@ -1,17 +1,23 @@
 //! The client and the server machine talking to each other in memory (as quinn-proto's
 //! `Pair`): arbitrary envelopes and bodies go through both, with the bytes moved between them
 //! at random splits, and the server side must receive exactly the body the client was given,
-//! normalised (bare CR and bare LF as CRLF, a final CRLF), over DATA and over BDAT.
+//! normalised (bare CR and bare LF as CRLF, a final CRLF), over DATA and over BDAT. Each side
+//! runs the canonical loop (one `match` on `poll()`); every wait must carry a deadline, and
+//! both sessions must end once, with QUIT.
 
 mod common;
 
 use std::collections::VecDeque;
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use proptest::prelude::*;
 use smtp_proto::client::{self, Envelope};
 use smtp_proto::server::{self, Extensions};
-use smtp_proto::{Domain, ForwardPath, Mailbox, Reply, ReversePath};
+use smtp_proto::{
+    CloseReason, Domain, ForwardPath, Mailbox, Next, Reply, ReversePath, TlsMode, Wait,
+};
 
 /// One message to send: its envelope, its body in the pieces the application pushes, and
 /// which recipients the server refuses.
@@ -71,6 +77,8 @@ struct Pair {
     to_client: VecDeque<u8>,
     cuts: Vec<usize>,
     round: usize,
+    client_closed: Option<CloseReason>,
+    server_closed: Option<CloseReason>,
 }
 
 impl Pair {
@@ -82,12 +90,6 @@ impl Pair {
 
     /// Moves up to one random cut of the bytes in flight each way; true if any moved.
     fn move_bytes(&mut self) -> bool {
-        while let Some(bytes) = self.client.poll_transmit() {
-            self.to_server.extend(&bytes[..]);
-        }
-        while let Some(bytes) = self.server.poll_transmit() {
-            self.to_client.extend(&bytes[..]);
-        }
         let mut moved = false;
         let n = self.cut().min(self.to_server.len());
         if n > 0 {
@@ -105,6 +107,120 @@ impl Pair {
     }
 }
 
+/// Every wait on the peer has a usable deadline (contract rule 3).
+fn check_wait(wait: Wait) {
+    assert!(!wait.timeout().is_zero() && wait.timeout() <= Duration::from_secs(3600));
+}
+
+/// The client application: one message after another, then QUIT.
+struct ClientApp<'a> {
+    queue: VecDeque<&'a Message>,
+    sending: Option<(&'a Message, usize)>,
+    body_open: bool,
+    outcomes: Vec<String>,
+}
+
+impl ClientApp<'_> {
+    fn on_event(&mut self, conn: &mut client::Connection, event: client::Event) {
+        match event {
+            client::Event::Ready
+            | client::Event::MessageAccepted(_)
+            | client::Event::MessageRejected(_)
+            | client::Event::SenderRejected(_)
+            | client::Event::NoRecipientAccepted => {
+                if !matches!(event, client::Event::Ready) {
+                    self.outcomes
+                        .push(format!("{event:?}").split('(').next().unwrap().into());
+                }
+                match self.queue.pop_front() {
+                    Some(message) => {
+                        let envelope = Envelope::new(message.from.clone(), message.to.clone())
+                            .with_8bit_body(message.needs_8bit());
+                        conn.send_mail(envelope).expect("send_mail");
+                        self.sending = Some((message, 0));
+                    }
+                    None => conn.quit().expect("quit"),
+                }
+            }
+            client::Event::SendBody => {
+                self.body_open = true;
+                self.push_body(conn);
+            }
+            client::Event::Failed(error) => panic!("client failed: {error:?}"),
+            _ => {}
+        }
+    }
+
+    /// Pushes the body while the machine wants it; ends it after the last piece.
+    fn push_body(&mut self, conn: &mut client::Connection) {
+        let Some((message, next)) = self.sending.as_mut() else {
+            return;
+        };
+        while conn.wants_body() && *next < message.pieces.len() {
+            let piece = Bytes::from(message.pieces[*next].clone());
+            conn.send_body_chunk(piece).expect("body chunk");
+            *next += 1;
+        }
+        if *next == message.pieces.len() {
+            conn.end_body().expect("end body");
+            self.body_open = false;
+        }
+    }
+}
+
+/// The server application: records each transaction, refuses the recipients the message
+/// says, accepts the rest.
+struct ServerApp<'a> {
+    delivered: Vec<Delivered>,
+    current: Option<Delivered>,
+    rcpt_index: usize,
+    sending: Option<&'a Message>,
+}
+
+impl ServerApp<'_> {
+    fn on_event(&mut self, conn: &mut server::Connection, event: server::Event) {
+        match event {
+            server::Event::Mail { from, .. } => {
+                let message = self.sending.expect("a message is being sent");
+                assert_eq!(from, message.from);
+                self.current = Some(Delivered {
+                    from,
+                    to: Vec::new(),
+                    body: Vec::new(),
+                });
+                self.rcpt_index = 0;
+                conn.accept().unwrap();
+            }
+            server::Event::Rcpt { to, .. } => {
+                let message = self.sending.expect("a message is being sent");
+                let refuse = message.refuse[self.rcpt_index];
+                self.rcpt_index += 1;
+                if refuse {
+                    conn.reject(Reply::mailbox_unavailable()).unwrap();
+                } else {
+                    self.current.as_mut().expect("MAIL first").to.push(to);
+                    conn.accept().unwrap();
+                }
+            }
+            server::Event::MessageData(data) => {
+                self.current
+                    .as_mut()
+                    .expect("MAIL first")
+                    .body
+                    .extend_from_slice(&data);
+            }
+            server::Event::MessageEnd { .. } => {
+                self.delivered
+                    .push(self.current.take().expect("MAIL first"));
+                conn.accept_message("Q1").unwrap();
+            }
+            server::Event::MessageAborted { reason } => panic!("aborted: {reason:?}"),
+            other if other.is_decision() => panic!("unexpected decision {other:?}"),
+            _ => {}
+        }
+    }
+}
+
 /// Runs a whole session; gives what the server delivered and what the client was told.
 fn run_session(
     messages: &[Message],
@@ -112,15 +228,14 @@ fn run_session(
     pipelining: bool,
     cuts: Vec<usize>,
 ) -> (Vec<Delivered>, Vec<String>) {
+    let mut extensions = Extensions::default();
+    extensions.pipelining = pipelining;
+    extensions.chunking = chunking;
     let server_config = server::Config::new(Domain::new("mx.example").unwrap())
-        .with_extensions(Extensions {
-            pipelining,
-            chunking,
-            ..Extensions::default()
-        })
+        .with_extensions(extensions)
         .with_max_message_size(0);
     let client_config = client::Config::new(Domain::new("client.example").unwrap())
-        .with_tls(client::TlsPolicy::None)
+        .with_tls(TlsMode::Disabled)
         .with_bdat_chunk_size(64)
         .with_transmit_bound(256);
     let mut pair = Pair {
@@ -130,109 +245,70 @@ fn run_session(
         to_client: VecDeque::new(),
         cuts,
         round: 0,
+        client_closed: None,
+        server_closed: None,
     };
-    let mut delivered = Vec::new();
-    let mut outcomes = Vec::new();
-    let mut queue: VecDeque<&Message> = messages.iter().collect();
-    let mut sending: Option<(&Message, usize)> = None;
-    let mut body_open = false;
-    let mut current: Option<Delivered> = None;
-    let mut rcpt_index = 0;
-    let mut quitting = false;
+    let mut client_app = ClientApp {
+        queue: messages.iter().collect(),
+        sending: None,
+        body_open: false,
+        outcomes: Vec::new(),
+    };
+    let mut server_app = ServerApp {
+        delivered: Vec::new(),
+        current: None,
+        rcpt_index: 0,
+        sending: None,
+    };
 
     for _ in 0..1_000_000 {
-        // Client application.
-        while let Some(event) = pair.client.poll_event() {
-            match event {
-                client::Event::Ready
-                | client::Event::MessageAccepted(_)
-                | client::Event::MessageRejected(_)
-                | client::Event::SenderRejected(_)
-                | client::Event::NoRecipientAccepted => {
-                    if !matches!(event, client::Event::Ready) {
-                        outcomes.push(format!("{event:?}").split('(').next().unwrap().into());
-                    }
-                    match queue.pop_front() {
-                        Some(message) => {
-                            let envelope = Envelope::new(message.from.clone(), message.to.clone())
-                                .with_8bit_body(message.needs_8bit());
-                            pair.client.send_mail(envelope).expect("send_mail");
-                            sending = Some((message, 0));
-                        }
-                        None => {
-                            pair.client.quit().expect("quit");
-                            quitting = true;
-                        }
-                    }
+        // Each side runs the canonical loop until it waits.
+        while pair.client_closed.is_none() {
+            match pair.client.poll() {
+                Next::Transmit(bytes) => pair.to_server.extend(&bytes[..]),
+                Next::Event(event) => client_app.on_event(&mut pair.client, event),
+                Next::AwaitApp => {
+                    assert!(client_app.body_open, "the client waits for nothing");
+                    client_app.push_body(&mut pair.client);
                 }
-                client::Event::SendBody => body_open = true,
-                client::Event::Error(error) => panic!("client error {error:?}"),
-                _ => {}
+                Next::Read(wait) => {
+                    check_wait(wait);
+                    break;
+                }
+                Next::UpgradeTls(_) => panic!("TLS is disabled"),
+                Next::Closed(reason) => pair.client_closed = Some(reason),
             }
         }
-        if body_open {
-            if let Some((message, next)) = sending.as_mut() {
-                while pair.client.wants_body() && *next < message.pieces.len() {
-                    let piece = Bytes::from(message.pieces[*next].clone());
-                    pair.client.send_body_chunk(piece).expect("body chunk");
-                    *next += 1;
+        server_app.sending = client_app.sending.map(|(message, _)| message);
+        while pair.server_closed.is_none() {
+            match pair.server.poll() {
+                Next::Transmit(bytes) => pair.to_client.extend(&bytes[..]),
+                Next::Event(event) => server_app.on_event(&mut pair.server, event),
+                Next::AwaitApp => panic!("every decision was answered"),
+                Next::Read(wait) => {
+                    check_wait(wait);
+                    break;
                 }
-                if *next == message.pieces.len() {
-                    pair.client.end_body().expect("end body");
-                    body_open = false;
-                }
+                Next::UpgradeTls(_) => panic!("TLS is disabled"),
+                Next::Closed(reason) => pair.server_closed = Some(reason),
             }
         }
-        // Server application.
-        while let Some(event) = pair.server.poll_event() {
-            match event {
-                server::Event::Mail { from, .. } => {
-                    let message = sending.expect("a message is being sent").0;
-                    assert_eq!(from, message.from);
-                    current = Some(Delivered {
-                        from,
-                        to: Vec::new(),
-                        body: Vec::new(),
-                    });
-                    rcpt_index = 0;
-                    pair.server.accept().unwrap();
-                }
-                server::Event::Rcpt { to, .. } => {
-                    let message = sending.expect("a message is being sent").0;
-                    let refuse = message.refuse[rcpt_index];
-                    rcpt_index += 1;
-                    if refuse {
-                        pair.server.reject(Reply::mailbox_unavailable()).unwrap();
-                    } else {
-                        current.as_mut().expect("MAIL first").to.push(to);
-                        pair.server.accept().unwrap();
-                    }
-                }
-                server::Event::MessageData(data) => {
-                    current
-                        .as_mut()
-                        .expect("MAIL first")
-                        .body
-                        .extend_from_slice(&data);
-                }
-                server::Event::MessageEnd { .. } => {
-                    delivered.push(current.take().expect("MAIL first"));
-                    pair.server.accept_message("Q1").unwrap();
-                }
-                server::Event::MessageAborted { reason } => panic!("aborted: {reason:?}"),
-                other if other.is_decision() => panic!("unexpected decision {other:?}"),
-                _ => {}
-            }
+        if let Some(reason) = pair.client_closed {
+            assert_eq!(reason, CloseReason::Quit);
+            assert_eq!(pair.server_closed, Some(CloseReason::Quit));
+            // Closed is terminal: every later poll says the same.
+            assert_eq!(pair.client.poll(), Next::Closed(reason));
+            assert!(matches!(
+                pair.server.poll(),
+                Next::Closed(CloseReason::Quit)
+            ));
+            return (server_app.delivered, client_app.outcomes);
         }
         let moved = pair.move_bytes();
-        if quitting && pair.client.is_closed() {
-            return (delivered, outcomes);
-        }
-        if !moved && pair.to_server.is_empty() && pair.to_client.is_empty() {
-            let idle =
-                pair.client.poll_transmit().is_none() && pair.server.poll_transmit().is_none();
-            assert!(!idle || body_open, "the session is stuck");
-        }
+        assert!(
+            moved || !pair.to_server.is_empty() || !pair.to_client.is_empty(),
+            "the session is stuck: both sides wait to read and nothing is in flight"
+        );
     }
     panic!("the session did not end");
 }

@@ -1,12 +1,12 @@
-//! One test per security invariant of DESIGN.md that applies to the SMTP server (1-5, 7),
-//! named after it, plus the application-misuse errors.
+//! One test per security invariant of ARCHITECTURE.md that applies to the SMTP server (1-5,
+//! 7, 9), named after it, plus the application-misuse errors.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use smtp_proto::server::{
-    AbortReason, BareLineEnding, Config, Connection, Event, TlsState, UsageError,
-};
-use smtp_proto::{Mechanism, Reply, limits};
+use smtp_proto::server::{AbortReason, BareLineEnding, Config, Connection, Event, UsageError};
+use smtp_proto::{CloseReason, Mechanism, Next, Reply, TlsMode, Wait, limits};
 
 /// An application that accepts everything; returns the events (data coalesced) and all
 /// output.
@@ -20,8 +20,29 @@ fn run_accepting(conn: &mut Connection, input: &[u8], chunk: usize) -> (Vec<Stri
     (events, String::from_utf8_lossy(&out).into_owned())
 }
 
+/// [`until_wait`], when how the machine waits does not matter.
 fn drive(conn: &mut Connection, events: &mut Vec<String>, out: &mut Vec<u8>) {
-    while let Some(event) = conn.poll_event() {
+    let _ = until_wait(conn, events, out);
+}
+
+/// The canonical loop, one `match` on `poll()`, until the machine waits; gives how it waits.
+/// An application that accepts every decision at once never sees `AwaitApp`.
+fn until_wait(conn: &mut Connection, events: &mut Vec<String>, out: &mut Vec<u8>) -> Next<Event> {
+    loop {
+        let event = match conn.poll() {
+            Next::Transmit(bytes) => {
+                out.extend_from_slice(&bytes);
+                continue;
+            }
+            Next::Event(event) => event,
+            Next::AwaitApp => panic!("AwaitApp with every decision answered"),
+            Next::Read(wait) | Next::UpgradeTls(wait)
+                if wait.timeout().is_zero() || wait.timeout() > Duration::from_secs(3600) =>
+            {
+                panic!("a wait without a usable deadline: {wait:?}")
+            }
+            wait => return wait,
+        };
         match &event {
             Event::MessageData(data) => {
                 let text = String::from_utf8_lossy(data).into_owned();
@@ -30,7 +51,6 @@ fn drive(conn: &mut Connection, events: &mut Vec<String>, out: &mut Vec<u8>) {
                     _ => events.push(format!("data:{text}")),
                 }
             }
-            Event::UpgradeTls => events.push("upgrade".into()),
             Event::MessageEnd { size, .. } => {
                 events.push(format!("end:{size}"));
                 conn.accept().unwrap();
@@ -48,8 +68,13 @@ fn drive(conn: &mut Connection, events: &mut Vec<String>, out: &mut Vec<u8>) {
             }
         }
     }
-    while let Some(bytes) = conn.poll_transmit() {
-        out.extend_from_slice(&bytes);
+}
+
+/// The wait `poll` says now, if it says `Read`.
+fn read_wait(conn: &mut Connection) -> Option<Wait> {
+    match conn.poll() {
+        Next::Read(wait) => Some(wait),
+        _ => None,
     }
 }
 
@@ -127,19 +152,23 @@ proptest! {
 
 #[test]
 fn invariant_2_plaintext_after_starttls_is_dropped() {
-    let config = Config::default().with_tls(TlsState::StartTlsAvailable);
+    let config = Config::default().with_tls(TlsMode::Opportunistic);
     let mut conn = Connection::new(config);
     let mut events = Vec::new();
     let mut out = Vec::new();
     conn.receive(b"EHLO c.example\r\nSTARTTLS\r\nRSET\r\nMAIL FROM:<evil@x.example>\r\n");
-    drive(&mut conn, &mut events, &mut out);
-    // More plain text arrives before the handshake is done: dropped as well.
+    let upgrade = until_wait(&mut conn, &mut events, &mut out);
+    assert!(matches!(upgrade, Next::UpgradeTls(_)), "{upgrade:?}");
+    // More plain text arrives before the handshake is done: dropped as well, and it does not
+    // move the handshake's deadline.
     conn.receive(b"RCPT TO:<v@mx.example>\r\n");
-    drive(&mut conn, &mut events, &mut out);
+    assert_eq!(
+        format!("{:?}", until_wait(&mut conn, &mut events, &mut out)),
+        format!("{upgrade:?}")
+    );
     let text = String::from_utf8_lossy(&out).into_owned();
     assert!(text.ends_with("220 2.0.0 Ready to start TLS\r\n"), "{text}");
-    assert_eq!(events, ["upgrade"]);
-    assert!(!conn.wants_input());
+    assert!(events.is_empty(), "{events:?}");
     conn.tls_established().unwrap();
     assert!(conn.is_secure());
     assert_eq!(conn.buffered_input(), 0);
@@ -150,7 +179,7 @@ fn invariant_2_plaintext_after_starttls_is_dropped() {
     conn.receive(b"MAIL FROM:<a@c.example>\r\n");
     drive(&mut conn, &mut events, &mut out);
     assert_eq!(out, b"503 5.5.1 Send EHLO or HELO first\r\n");
-    assert_eq!(events, ["upgrade"]);
+    assert!(events.is_empty(), "{events:?}");
 }
 
 #[test]
@@ -172,27 +201,36 @@ fn invariant_3_every_buffer_is_bounded() {
     drive(&mut conn, &mut events, &mut out);
     assert!(String::from_utf8_lossy(&out).ends_with("500 5.5.6 Line too long\r\n250 2.0.0 OK\r\n"));
 
-    // An adapter that never polls: wants_input turns false, and past the hard cap 421.
+    // An adapter that never polls: `receive` only buffers, up to the cap; past it, the next
+    // poll answers 421 and closes, having executed none of the buffered commands.
     let mut conn = Connection::new(Config::default().with_max_buffered_input(1000));
-    let mut stopped_at = None;
-    for i in 0..400 {
+    for _ in 0..400 {
         conn.receive(b"NOOP\r\n");
-        if !conn.wants_input() && stopped_at.is_none() {
-            stopped_at = Some(i);
-        }
-        assert!(conn.buffered_input() <= 2000);
+        assert!(conn.buffered_input() <= 1000);
     }
-    assert!(
-        stopped_at.is_some_and(|i| (160..=170).contains(&i)),
-        "{stopped_at:?}"
-    );
     let mut out = Vec::new();
-    drive(&mut conn, &mut Vec::new(), &mut out);
+    let end = until_wait(&mut conn, &mut Vec::new(), &mut out);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "220 localhost ESMTP\r\n421 4.7.0 Too much unread input, closing connection\r\n"
+    );
     assert!(
-        String::from_utf8_lossy(&out)
-            .ends_with("421 4.7.0 Too much unread input, closing connection\r\n")
+        matches!(end, Next::Closed(CloseReason::InputOverflow)),
+        "{end:?}"
     );
     assert!(conn.is_closed());
+    // Within the cap everything is served before the machine asks to read again.
+    let mut conn = Connection::new(Config::default().with_max_buffered_input(1000));
+    for _ in 0..100 {
+        conn.receive(b"NOOP\r\n");
+    }
+    let mut out = Vec::new();
+    let end = until_wait(&mut conn, &mut Vec::new(), &mut out);
+    assert_eq!(
+        count(&String::from_utf8_lossy(&out), "250 2.0.0 OK\r\n"),
+        100
+    );
+    assert!(matches!(end, Next::Read(_)), "{end:?}");
 
     // A message over the size limit is drained, not buffered.
     let mut conn = Connection::new(Config::default().with_max_message_size(10_000));
@@ -214,8 +252,8 @@ fn invariant_3_every_buffer_is_bounded() {
 
     // An AUTH response line longer than 12288 octets: 500 5.5.6 (RFC 4954 section 4).
     let config = Config::default()
-        .with_tls(TlsState::Secure)
-        .with_auth_mechanisms([Mechanism::Login]);
+        .with_tls(TlsMode::Implicit)
+        .with_sasl_mechanisms([Mechanism::Login]);
     let mut conn = Connection::new(config);
     let mut input = b"EHLO c.example\r\nAUTH LOGIN\r\n".to_vec();
     input.extend(std::iter::repeat_n(b'A', 13_000));
@@ -250,12 +288,12 @@ proptest! {
         let prefixes: [&[u8]; 4] = [b"", b"EHLO c\r\n", ENVELOPE, b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 100\r\n"];
         let mut all = prefixes[prefix].to_vec();
         all.extend_from_slice(&input);
-        let mut conn = Connection::new(Config::default().with_tls(TlsState::StartTlsAvailable));
+        let mut conn = Connection::new(Config::default().with_tls(TlsMode::Opportunistic));
         let (_, out) = run_accepting(&mut conn, &all, chunk);
         for line in out.split("\r\n") {
             prop_assert!(line.len() + 2 <= limits::REPLY_LINE);
         }
-        prop_assert!(conn.buffered_input() <= 2 * conn.config().max_buffered_input);
+        prop_assert!(conn.buffered_input() <= conn.config().max_buffered_input);
     }
 }
 
@@ -265,14 +303,13 @@ fn invariant_4_no_crlf_injection_through_answers() {
     conn.receive(
         b"EHLO c.example\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<x@mx.example>\r\nDATA\r\n.\r\n",
     );
-    let mut events = Vec::new();
-    while let Some(event) = conn.poll_event() {
-        let end = matches!(event, Event::MessageEnd { .. });
-        events.push(event);
-        if end {
-            break;
+    loop {
+        match conn.poll() {
+            Next::Event(Event::MessageEnd { .. }) => break,
+            Next::Event(event) if event.is_decision() => conn.accept().unwrap(),
+            Next::Event(_) | Next::Transmit(_) => {}
+            other => panic!("{other:?}"),
         }
-        conn.accept().unwrap();
     }
     assert_eq!(
         conn.accept_message("Q1\r\n250 forged"),
@@ -293,26 +330,29 @@ fn invariant_5_no_250_before_the_whole_message() {
     // The body, then the terminator, byte by byte: no reply before MessageEnd is answered.
     for &b in b"Subject: x\r\n\r\nbody\r\n.\r" {
         conn.receive(&[b]);
-        assert!(
-            conn.poll_event()
-                .is_none_or(|e| matches!(e, Event::MessageData(_)))
-        );
-        assert!(conn.poll_transmit().is_none());
+        loop {
+            match conn.poll() {
+                Next::Event(Event::MessageData(_)) => {}
+                Next::Read(_) => break,
+                other => panic!("before the end of data: {other:?}"),
+            }
+        }
     }
     conn.receive(b"\n");
-    let Some(Event::MessageEnd { size, recipients }) = conn.poll_event() else {
+    let Next::Event(Event::MessageEnd { size, recipients }) = conn.poll() else {
         panic!("no end")
     };
     assert_eq!((size, recipients), (20, 1));
+    let next = conn.poll();
     assert!(
-        conn.poll_transmit().is_none(),
-        "replied before the application accepted"
+        matches!(next, Next::AwaitApp),
+        "replied before the application accepted: {next:?}"
     );
     conn.accept().unwrap();
-    assert_eq!(
-        &conn.poll_transmit().unwrap()[..],
-        b"250 2.0.0 Message accepted for delivery\r\n"
-    );
+    let Next::Transmit(reply) = conn.poll() else {
+        panic!("no reply")
+    };
+    assert_eq!(&reply[..], b"250 2.0.0 Message accepted for delivery\r\n");
     assert!(out.len() == before);
 }
 
@@ -328,13 +368,16 @@ fn invariant_5_no_partial_delivery_when_the_connection_drops() {
     assert!(!events.iter().any(|e| e.starts_with("end:")));
     conn.handle_close();
     assert!(matches!(
-        conn.poll_event(),
-        Some(Event::MessageAborted {
+        conn.poll(),
+        Next::Event(Event::MessageAborted {
             reason: AbortReason::ConnectionLost
         })
     ));
     assert!(conn.is_closed());
-    assert!(conn.poll_transmit().is_none());
+    assert!(matches!(
+        conn.poll(),
+        Next::Closed(CloseReason::ConnectionLost)
+    ));
 
     // Mid-BDAT (between chunks).
     let mut conn = Connection::new(Config::default());
@@ -343,8 +386,8 @@ fn invariant_5_no_partial_delivery_when_the_connection_drops() {
     assert!(!events.iter().any(|e| e.starts_with("end:")));
     conn.handle_close();
     assert!(matches!(
-        conn.poll_event(),
-        Some(Event::MessageAborted {
+        conn.poll(),
+        Next::Event(Event::MessageAborted {
             reason: AbortReason::ConnectionLost
         })
     ));
@@ -354,28 +397,33 @@ fn invariant_5_no_partial_delivery_when_the_connection_drops() {
     let mut conn = Connection::new(Config::default());
     conn.receive(&[ENVELOPE, b"hi\r\n.\r\n"].concat());
     loop {
-        match conn.poll_event().unwrap() {
-            Event::MessageEnd { .. } => break,
-            e if e.is_decision() => conn.accept().unwrap(),
-            _ => {}
+        match conn.poll() {
+            Next::Event(Event::MessageEnd { .. }) => break,
+            Next::Event(e) if e.is_decision() => conn.accept().unwrap(),
+            Next::Event(_) | Next::Transmit(_) => {}
+            other => panic!("{other:?}"),
         }
     }
     conn.handle_close();
     assert!(matches!(
-        conn.poll_event(),
-        Some(Event::MessageAborted {
+        conn.poll(),
+        Next::Event(Event::MessageAborted {
             reason: AbortReason::ConnectionLost
         })
     ));
     assert_eq!(conn.accept(), Err(UsageError::NoDecisionPending));
+    assert!(matches!(
+        conn.poll(),
+        Next::Closed(CloseReason::ConnectionLost)
+    ));
 }
 
 #[test]
 fn invariant_7_plaintext_auth_not_offered_before_tls() {
     let mechanisms = [Mechanism::Plain, Mechanism::Login, Mechanism::XOAuth2];
     let config = Config::default()
-        .with_tls(TlsState::StartTlsAvailable)
-        .with_auth_mechanisms(mechanisms);
+        .with_tls(TlsMode::Opportunistic)
+        .with_sasl_mechanisms(mechanisms);
     let mut conn = Connection::new(config.clone());
     let input = b"EHLO c\r\nAUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm\r\nAUTH LOGIN\r\n";
     let (events, out) = run_accepting(&mut conn, input, 9);
@@ -399,11 +447,19 @@ fn invariant_7_plaintext_auth_not_offered_before_tls() {
 fn misuse_is_a_usage_error_never_a_panic() {
     let mut conn = Connection::new(Config::default());
     assert_eq!(conn.accept(), Err(UsageError::NoDecisionPending));
-    assert_eq!(conn.tls_established(), Err(UsageError::NotUpgrading));
+    assert_eq!(conn.tls_established(), Err(UsageError::NoTlsUpgrade));
     conn.receive(b"EHLO c\r\nMAIL FROM:<a@b>\r\n");
-    // The decision is queued but not yet polled: answering it now would reorder replies.
+    // The input is not processed yet (receive only buffers): no decision to answer.
     assert_eq!(conn.accept(), Err(UsageError::NoDecisionPending));
-    assert!(matches!(conn.poll_event(), Some(Event::Mail { .. })));
+    let mut out = Vec::new();
+    let event = loop {
+        match conn.poll() {
+            Next::Transmit(bytes) => out.extend_from_slice(&bytes),
+            Next::Event(event) => break event,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(matches!(event, Event::Mail { .. }));
     assert_eq!(conn.reject(Reply::ok()), Err(UsageError::NotNegative));
     assert_eq!(
         conn.accept_with(Reply::mailbox_unavailable()),
@@ -411,15 +467,15 @@ fn misuse_is_a_usage_error_never_a_panic() {
     );
     assert_eq!(
         conn.accept_message("Q"),
-        Err(UsageError::WrongAnswer { pending: "MAIL" })
+        Err(UsageError::WrongDecision { pending: "MAIL" })
     );
     assert_eq!(
-        conn.auth_challenge(b""),
-        Err(UsageError::WrongAnswer { pending: "MAIL" })
+        conn.sasl_challenge(b""),
+        Err(UsageError::WrongDecision { pending: "MAIL" })
     );
     assert_eq!(
         conn.answer_recipients([Reply::ok()]),
-        Err(UsageError::WrongAnswer { pending: "MAIL" })
+        Err(UsageError::WrongDecision { pending: "MAIL" })
     );
     let long = Reply::new(
         smtp_proto::Code::new(550).unwrap(),
@@ -430,10 +486,8 @@ fn misuse_is_a_usage_error_never_a_panic() {
     conn.accept().unwrap();
     assert_eq!(conn.accept(), Err(UsageError::NoDecisionPending));
     // Nothing was sent for the refused answers.
-    let mut out = Vec::new();
-    while let Some(b) = conn.poll_transmit() {
-        out.extend_from_slice(&b);
-    }
+    let end = until_wait(&mut conn, &mut Vec::new(), &mut out);
+    assert!(matches!(end, Next::Read(_)), "{end:?}");
     assert!(
         String::from_utf8_lossy(&out)
             .ends_with("250 ENHANCEDSTATUSCODES\r\n250 2.1.0 Sender OK\r\n")
@@ -442,9 +496,11 @@ fn misuse_is_a_usage_error_never_a_panic() {
     // SMTP has no per-recipient answers.
     conn.receive(b"RCPT TO:<c@d>\r\nDATA\r\n.\r\n");
     loop {
-        match conn.poll_event().unwrap() {
-            Event::MessageEnd { .. } => break,
-            _ => conn.accept().unwrap(),
+        match conn.poll() {
+            Next::Event(Event::MessageEnd { .. }) => break,
+            Next::Event(_) => conn.accept().unwrap(),
+            Next::Transmit(_) => {}
+            other => panic!("{other:?}"),
         }
     }
     assert_eq!(
@@ -455,27 +511,252 @@ fn misuse_is_a_usage_error_never_a_panic() {
 
 #[test]
 fn timeouts_follow_rfc_5321_section_4_5_3_2() {
-    use std::time::Duration;
-    let mut conn = Connection::new(Config::default());
-    assert_eq!(conn.timeout(), Some(Duration::from_secs(300)));
+    let config = Config::default().with_tls(TlsMode::Opportunistic);
+    let mut conn = Connection::new(config);
+    let mut out = Vec::new();
+    let Next::Transmit(_) = conn.poll() else {
+        panic!("no greeting")
+    };
+    let wait = read_wait(&mut conn).unwrap();
+    assert_eq!(wait.timeout(), Duration::from_secs(300));
     conn.receive(b"EHLO c\r\nMAIL FROM:<a@b>\r\n");
-    assert!(conn.poll_event().is_some());
-    // Waiting for the application, not the client.
-    assert_eq!(conn.timeout(), None);
+    loop {
+        match conn.poll() {
+            Next::Event(_) => break,
+            Next::Transmit(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // Waiting for the application, not the client: no timer, and a timeout is ignored.
+    assert!(matches!(conn.poll(), Next::Transmit(_)));
+    assert!(matches!(conn.poll(), Next::AwaitApp));
+    conn.handle_timeout();
+    assert!(matches!(conn.poll(), Next::AwaitApp));
     conn.accept().unwrap();
     conn.receive(b"RCPT TO:<c@d>\r\nDATA\r\n");
-    assert!(conn.poll_event().is_some());
-    conn.accept().unwrap();
-    assert!(conn.poll_event().is_none());
-    assert_eq!(conn.timeout(), Some(Duration::from_secs(180)));
+    let mut events = Vec::new();
+    let next = until_wait(&mut conn, &mut events, &mut out);
+    let Next::Read(wait) = next else {
+        panic!("{next:?}")
+    };
+    assert_eq!(
+        wait.timeout(),
+        Duration::from_secs(180),
+        "the data block timeout"
+    );
     conn.handle_timeout();
     assert!(matches!(
-        conn.poll_event(),
-        Some(Event::MessageAborted {
+        conn.poll(),
+        Next::Event(Event::MessageAborted {
             reason: AbortReason::Timeout
         })
     ));
-    assert_eq!(conn.timeout(), None);
+    let Next::Transmit(reply) = conn.poll() else {
+        panic!("no 421")
+    };
+    assert_eq!(&reply[..], b"421 4.4.2 Timeout, closing channel\r\n");
+    assert!(matches!(conn.poll(), Next::Closed(CloseReason::Timeout)));
+    // After the end, a timeout changes nothing.
+    conn.handle_timeout();
+    assert!(matches!(conn.poll(), Next::Closed(CloseReason::Timeout)));
+
+    // The TLS handshake has its own deadline, configurable.
+    let config = Config::default()
+        .with_tls(TlsMode::Opportunistic)
+        .with_tls_handshake_timeout(Duration::from_secs(7));
+    let mut conn = Connection::new(config);
+    conn.receive(b"EHLO c\r\nSTARTTLS\r\n");
+    let next = until_wait(&mut conn, &mut Vec::new(), &mut Vec::new());
+    let Next::UpgradeTls(wait) = next else {
+        panic!("{next:?}")
+    };
+    assert_eq!(wait.timeout(), Duration::from_secs(7));
+}
+
+/// ARCHITECTURE.md security invariant 9: a command trickled one byte per poll keeps the wait
+/// it began with (the same id, so the same deadline) until its CRLF; only then a new one.
+#[test]
+fn invariant_9_a_trickled_command_does_not_move_the_deadline() {
+    let mut conn = Connection::new(Config::default());
+    let mut out = Vec::new();
+    let Next::Read(first) = until_wait(&mut conn, &mut Vec::new(), &mut out) else {
+        panic!()
+    };
+    for &b in b"NOOP trickled one byte at a time" {
+        conn.receive(&[b]);
+        assert_eq!(
+            read_wait(&mut conn),
+            Some(first),
+            "a byte moved the deadline"
+        );
+    }
+    conn.receive(b"\r");
+    assert_eq!(read_wait(&mut conn), Some(first));
+    conn.receive(b"\n");
+    let Next::Read(second) = until_wait(&mut conn, &mut Vec::new(), &mut out) else {
+        panic!()
+    };
+    assert_ne!(
+        second.id(),
+        first.id(),
+        "a whole command satisfies the wait"
+    );
+    assert!(String::from_utf8_lossy(&out).ends_with("250 2.0.0 OK\r\n"));
+}
+
+/// ARCHITECTURE.md security invariant 9, inside a message: DATA content trickled keeps the
+/// same wait until a whole data block (`DATA_BLOCK`, 4096 octets) arrived, or the end.
+#[test]
+fn invariant_9_trickled_data_moves_the_deadline_only_per_block() {
+    use mail_wire::session::DATA_BLOCK;
+    for bdat in [false, true] {
+        let mut conn = Connection::new(Config::default());
+        let mut events = Vec::new();
+        let mut out = Vec::new();
+        // Whole lines of 64 octets, past one block.
+        let size = DATA_BLOCK + 128;
+        let envelope: &[u8] = if bdat {
+            b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
+        } else {
+            b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"
+        };
+        conn.receive(envelope);
+        if bdat {
+            conn.receive(format!("BDAT {size} LAST\r\n").as_bytes());
+        }
+        let Next::Read(first) = until_wait(&mut conn, &mut events, &mut out) else {
+            panic!()
+        };
+        assert_eq!(first.timeout(), Duration::from_secs(180));
+        let mut waits = vec![first];
+        // Content lines of 64 octets ("x" * 62 CRLF), one byte per poll.
+        let line = [&[b'x'; 62][..], b"\r\n"].concat();
+        let content: Vec<u8> = line.iter().copied().cycle().take(size).collect();
+        for (fed, &b) in content.iter().enumerate() {
+            conn.receive(&[b]);
+            let next = until_wait(&mut conn, &mut events, &mut out);
+            if bdat && fed + 1 == size {
+                // BDAT LAST: the whole chunk is the end of the message.
+                assert!(events.last().unwrap().starts_with("end:"), "{events:?}");
+                break;
+            }
+            let Next::Read(wait) = next else {
+                panic!("{next:?}")
+            };
+            if wait != *waits.last().unwrap() {
+                waits.push(wait);
+            }
+            let blocks = (fed + 1) / DATA_BLOCK;
+            assert_eq!(
+                waits.len(),
+                1 + blocks,
+                "after {} octets: {waits:?}",
+                fed + 1
+            );
+        }
+        if !bdat {
+            let before = *waits.last().unwrap();
+            for &b in b".\r" {
+                conn.receive(&[b]);
+                let next = until_wait(&mut conn, &mut events, &mut out);
+                assert!(matches!(next, Next::Read(w) if w == before), "{next:?}");
+            }
+            conn.receive(b"\n");
+            let Next::Read(after) = until_wait(&mut conn, &mut events, &mut out) else {
+                panic!()
+            };
+            assert_ne!(
+                after.id(),
+                before.id(),
+                "the end of the data satisfies the wait"
+            );
+            assert_eq!(after.timeout(), Duration::from_secs(300));
+        }
+        assert!(
+            String::from_utf8_lossy(&out).ends_with("250 2.0.0 Message accepted for delivery\r\n"),
+            "bdat {bdat}"
+        );
+    }
+}
+
+/// ARCHITECTURE.md, "The session contract", rule 4: `Closed` comes once, after every event
+/// and transmit, and every later poll says the same.
+#[test]
+fn closed_comes_once_at_the_end() {
+    for (input, reason) in [
+        (&b"EHLO c\r\nQUIT\r\nNOOP\r\n"[..], CloseReason::Quit),
+        (b"FOO\r\n", CloseReason::TooManyErrors),
+    ] {
+        let mut conn = Connection::new(Config::default().with_max_errors(1));
+        conn.receive(input);
+        let mut out = Vec::new();
+        let end = until_wait(&mut conn, &mut Vec::new(), &mut out);
+        assert!(matches!(end, Next::Closed(r) if r == reason), "{end:?}");
+        assert_eq!(conn.close_reason(), Some(reason));
+        for _ in 0..3 {
+            assert!(matches!(conn.poll(), Next::Closed(r) if r == reason));
+        }
+        // Nothing after the end moves it: more input, a timeout, the peer gone.
+        conn.receive(b"NOOP\r\n");
+        conn.handle_timeout();
+        conn.handle_close();
+        conn.shutdown();
+        assert!(matches!(conn.poll(), Next::Closed(r) if r == reason));
+    }
+}
+
+/// `shutdown` ends an idle session at once, with 421 4.3.2 and `CloseReason::Shutdown`; a
+/// session in a transaction finishes it first (the transcripts `shutdown_*.txt` show the
+/// replies).
+#[test]
+fn shutdown_waits_for_the_transaction_in_progress() {
+    let mut conn = Connection::new(Config::default());
+    let mut out = Vec::new();
+    drive(&mut conn, &mut Vec::new(), &mut out);
+    conn.shutdown();
+    let end = until_wait(&mut conn, &mut Vec::new(), &mut out);
+    assert!(
+        matches!(end, Next::Closed(CloseReason::Shutdown)),
+        "{end:?}"
+    );
+    assert!(String::from_utf8_lossy(&out).ends_with("421 4.3.2 Service shutting down\r\n"));
+
+    // A decision pending (MAIL not yet answered): the application still answers it, and the
+    // transaction it opens runs to its end.
+    let mut conn = Connection::new(Config::default());
+    conn.receive(b"EHLO c\r\nMAIL FROM:<a@b>\r\n");
+    let event = loop {
+        match conn.poll() {
+            Next::Event(event) => break event,
+            Next::Transmit(_) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(matches!(event, Event::Mail { .. }));
+    conn.shutdown();
+    assert!(matches!(conn.poll(), Next::Transmit(_)));
+    assert!(matches!(conn.poll(), Next::AwaitApp));
+    conn.accept().unwrap();
+    let mut events = Vec::new();
+    let mut out = Vec::new();
+    conn.receive(b"RCPT TO:<c@d>\r\nDATA\r\nhi\r\n.\r\nMAIL FROM:<e@f>\r\n");
+    let end = until_wait(&mut conn, &mut events, &mut out);
+    assert!(
+        matches!(end, Next::Closed(CloseReason::Shutdown)),
+        "{end:?}"
+    );
+    assert_eq!(events.iter().filter(|e| e.starts_with("end:")).count(), 1);
+    assert!(
+        String::from_utf8_lossy(&out).ends_with(
+            "250 2.0.0 Message accepted for delivery\r\n421 4.3.2 Service shutting down\r\n"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(
+        !events.iter().any(|e| e.starts_with("mail:")),
+        "the next MAIL is not served"
+    );
 }
 
 #[test]
@@ -483,4 +764,25 @@ fn connection_stays_small() {
     let size = std::mem::size_of::<Connection>();
     println!("size_of::<Connection>() = {size}");
     assert!(size <= 512, "{size}");
+}
+
+/// ARCHITECTURE.md security invariant 10: the `Debug` of the machine never shows a password
+/// or its base64, not even while the AUTH line carrying it waits in the input buffer.
+#[test]
+fn invariant_10_debug_shows_no_credentials() {
+    let config = Config::default()
+        .with_tls(TlsMode::Implicit)
+        .with_sasl_mechanisms([Mechanism::Plain]);
+    let mut conn = Connection::new(config);
+    // "\0jane\0tanstaafl" in base64, buffered and not yet processed.
+    conn.receive(b"EHLO c\r\nAUTH PLAIN AGphbmUAdGFuc3RhYWZs\r\n");
+    let debug = format!("{conn:?}");
+    assert!(!debug.contains("AGphbmUAdGFuc3RhYWZs"), "{debug}");
+    let mut events = Vec::new();
+    drive(&mut conn, &mut events, &mut Vec::new());
+    let debug = format!("{conn:?} {events:?}");
+    assert!(
+        !debug.contains("tanstaafl") && !debug.contains("AGphbmUAdGFuc3RhYWZs"),
+        "{debug}"
+    );
 }

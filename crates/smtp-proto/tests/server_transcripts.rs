@@ -9,17 +9,29 @@
 //! C: text               client bytes: text with escapes (\r \n \t \\ \xHH), then CRLF
 //! B: text               client bytes: text with escapes, nothing appended
 //! S: line               a server reply line, without its CRLF
-//! E: event              an application event, compact (see `describe`)
+//! E: event              an application event, compact (see `describe`); also
+//!                       `E: upgrade-tls` (poll said Next::UpgradeTls) and
+//!                       `E: closed <reason>` (poll said Next::Closed, once, at the end)
 //! A: answer             the application's answer to the E: line above it (see `answer`)
-//! X: action             close | timeout | closed (assert) | open (assert)
+//! X: action             close | timeout | shutdown | closed (assert) | open (assert)
 //! ```
 //!
-//! Consecutive C:/B: lines are one segment: what the client wrote at once, fed before the
-//! machine's output is looked at (so a segment is a pipelined group). An `A: tls` answer
-//! takes effect once the segment it arrived in is fed: the plain text that came with
-//! STARTTLS is what the upgrade must discard. Data an aborted message delivered before
-//! its `E: aborted` is dropped (as the application drops it), not compared.
+//! The machine is driven by the canonical loop, one `match` on `poll()`, until it waits
+//! (`Read`, `UpgradeTls`, `AwaitApp`, `Closed`). Consecutive C:/B: lines are one segment:
+//! what the client wrote at once, fed in the pieces of the split under test whenever the
+//! machine waits (so a segment is a pipelined group). An `A: tls` answer takes effect once
+//! the segment it arrived in is fed: the plain text that came with STARTTLS is what the
+//! upgrade must discard. Data an aborted message delivered before its `E: aborted` is
+//! dropped (as the application drops it), not compared.
+//!
+//! `poll` hands out an event before the replies queued with it, and the replies of a
+//! pipelined group in one transmit, so when each reply leaves depends on the splits. The log
+//! puts each reply where it was made instead: before an event when it was queued when the
+//! event came out (`Connection::pending_transmit`), so the log is the same for every split.
+//! An event that `handle_timeout` or `handle_close` queued comes before the reply they
+//! queued with it.
 
+use std::collections::VecDeque;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -30,9 +42,11 @@ mod escapes;
 use escapes::{escape, unescape};
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use smtp_proto::server::{
-    BareLineEnding, Config, Connection, Credentials, Decisions, Event, Extensions, TlsState,
+    BareLineEnding, Config, Connection, Credentials, Decisions, Event, Extensions,
 };
-use smtp_proto::{Command, Domain, Leniency, Limits, Mechanism, Reply};
+use smtp_proto::{
+    CloseReason, Command, Domain, Leniency, Limits, Mechanism, Next, Reply, TlsMode, Wait,
+};
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -125,16 +139,16 @@ fn configure(lines: &[String]) -> Config {
             "hostname" => config.hostname = Domain::new(value.to_owned()).unwrap(),
             "tls" => {
                 config.tls = match value {
-                    "none" => TlsState::None,
-                    "starttls" => TlsState::StartTlsAvailable,
-                    "secure" => TlsState::Secure,
+                    "disabled" => TlsMode::Disabled,
+                    "opportunistic" => TlsMode::Opportunistic,
+                    "required" => TlsMode::Required,
+                    "implicit" => TlsMode::Implicit,
                     _ => panic!("tls={value}"),
                 }
             }
-            "auth" => config.auth_mechanisms = mechanisms(value),
+            "auth" => config.sasl_mechanisms = mechanisms(value),
             "plaintext-auth" => config.allow_plaintext_auth_without_tls = true,
             "require-auth" => config.require_auth = true,
-            "require-tls" => config.require_tls = true,
             "max-size" => config.max_message_size = num(),
             "max-recipients" => config.max_recipients = num() as usize,
             "max-errors" => config.max_errors = num() as u32,
@@ -168,17 +182,7 @@ fn configure(lines: &[String]) -> Config {
                 config.decisions = d;
             }
             "extensions" => {
-                let mut e = Extensions {
-                    pipelining: false,
-                    size: false,
-                    eight_bit_mime: false,
-                    smtputf8: false,
-                    chunking: false,
-                    binary_mime: false,
-                    dsn: false,
-                    enhanced_status_codes: false,
-                    requiretls: false,
-                };
+                let mut e = Extensions::none();
                 for what in value.split(',').filter(|w| !w.is_empty()) {
                     match what {
                         "pipelining" => e.pipelining = true,
@@ -207,7 +211,6 @@ fn describe(event: &Event) -> String {
         Event::Connected => "connected".into(),
         Event::Hello { verb, domain } => format!("hello {verb:?} {domain}"),
         Event::StartTlsRequested => "starttls".into(),
-        Event::UpgradeTls => "upgrade-tls".into(),
         Event::Authenticate {
             mechanism,
             credentials,
@@ -258,6 +261,7 @@ fn describe(event: &Event) -> String {
         Event::MessageData(data) => format!("data \"{}\"", escape(data)),
         Event::MessageEnd { size, recipients } => format!("end size={size} rcpts={recipients}"),
         Event::MessageAborted { reason } => format!("aborted {reason:?}"),
+        other => panic!("an event the transcripts do not know: {other:?}"),
     }
 }
 
@@ -272,6 +276,14 @@ fn reply(text: &str) -> Reply {
     Reply::parse(&wire, &Limits::default()).unwrap().0
 }
 
+/// One line of the log, before it is written.
+enum Entry {
+    Line(String),
+    Data(Vec<u8>),
+    /// An `E: aborted` line: the data delivered before it is dropped.
+    Aborted(String),
+}
+
 /// Runs a transcript; `split` cuts each segment into the chunk lengths it gives.
 struct Run<'a> {
     t: &'a Transcript,
@@ -280,74 +292,195 @@ struct Run<'a> {
     data: Option<Vec<u8>>,
     events: usize,
     tls_due: bool,
+    /// Reply bytes not yet a whole line.
     pending_out: Vec<u8>,
+    /// Reply octets transmitted so far.
+    sent: usize,
+    /// Entries held back until the replies queued before them are transmitted: each with
+    /// the count of transmitted octets it comes after.
+    deferred: VecDeque<(usize, Entry)>,
+    /// The reply octets queued before an action (`handle_timeout`, `handle_close`,
+    /// `shutdown`) queued its event: only those come before that event.
+    before_action: Option<usize>,
+    /// The wait of the last `Read` or `UpgradeTls`, `None` after anything else.
+    waiting: Option<Wait>,
+    /// The upgrade whose `E: upgrade-tls` is logged (its wait id).
+    upgrade_logged: Option<u64>,
+    closed: Option<CloseReason>,
+    /// The machine asked for the application (`AwaitApp`) with no answer scripted.
+    stalled: bool,
 }
 
 impl Run<'_> {
-    fn push(&mut self, entry: String) {
+    /// Logs an entry after everything before it, holding it back behind replies not yet
+    /// transmitted.
+    fn record(&mut self, after: usize, entry: Entry) {
+        if after > self.sent || !self.deferred.is_empty() {
+            let after = after.max(self.deferred.back().map_or(0, |d| d.0));
+            self.deferred.push_back((after, entry));
+        } else {
+            self.write(entry);
+        }
+    }
+
+    fn write(&mut self, entry: Entry) {
+        match entry {
+            Entry::Data(data) => {
+                self.data
+                    .get_or_insert_with(Vec::new)
+                    .extend_from_slice(&data);
+                return;
+            }
+            Entry::Aborted(_) => self.data = None,
+            Entry::Line(_) => {}
+        }
         if let Some(data) = self.data.take() {
             self.log.push(format!("E: data \"{}\"", escape(&data)));
         }
-        self.log.push(entry);
+        match entry {
+            Entry::Line(line) | Entry::Aborted(line) => self.log.push(line),
+            Entry::Data(_) => unreachable!(),
+        }
     }
 
-    fn flush_output(&mut self) {
-        while let Some(bytes) = self.conn.poll_transmit() {
-            self.pending_out.extend_from_slice(&bytes);
+    /// Reply bytes the machine transmitted: logged as lines, with the entries held back
+    /// behind them.
+    fn transmitted(&mut self, mut bytes: &[u8]) {
+        assert!(!bytes.is_empty(), "{}: an empty transmit", self.t.name);
+        loop {
+            let take = match self.deferred.front() {
+                Some(&(after, _)) => (after - self.sent).min(bytes.len()),
+                None => bytes.len(),
+            };
+            self.reply_bytes(&bytes[..take]);
+            self.sent += take;
+            bytes = &bytes[take..];
+            while self.deferred.front().is_some_and(|d| d.0 == self.sent) {
+                let (_, entry) = self.deferred.pop_front().unwrap();
+                self.write(entry);
+            }
+            if bytes.is_empty() {
+                break;
+            }
         }
+    }
+
+    fn reply_bytes(&mut self, bytes: &[u8]) {
+        self.pending_out.extend_from_slice(bytes);
         while let Some(end) = self.pending_out.windows(2).position(|w| w == b"\r\n") {
             let line: Vec<u8> = self.pending_out.drain(..end + 2).collect();
             assert!(line.len() <= 512, "reply line over 512 octets");
             let text = escape(&line[..line.len() - 2]);
-            self.push(format!("S: {text}"));
+            self.write(Entry::Line(format!("S: {text}")));
         }
     }
 
-    fn drain(&mut self) {
-        self.drain_from(true);
-    }
-
-    /// `replies_first`: replies already queued are logged before the next event. After
-    /// `handle_timeout`/`handle_close` it is the other way round: the abort comes first.
-    fn drain_from(&mut self, mut replies_first: bool) {
+    /// The canonical loop: one `match` on `poll()`, until the machine waits.
+    fn drive(&mut self) {
+        self.waiting = None;
         loop {
-            if replies_first {
-                self.flush_output();
-            }
-            let Some(event) = self.conn.poll_event() else {
-                break;
-            };
-            // Replies queued while the machine worked up to this event precede it.
-            if replies_first {
-                self.flush_output();
-            }
-            replies_first = true;
-            if let Event::MessageData(chunk) = &event {
-                assert!(!chunk.is_empty(), "empty data event");
-                self.data
-                    .get_or_insert_with(Vec::new)
-                    .extend_from_slice(chunk);
-                continue;
-            }
-            if matches!(event, Event::MessageAborted { .. }) {
-                // The application drops what it got of an aborted message; how much that was
-                // depends on the splits, so it is not compared.
-                self.data = None;
-            }
-            self.push(format!("E: {}", describe(&event)));
-            let index = self.events;
-            self.events += 1;
-            let answers = self.t.answers.get(index).cloned().unwrap_or_default();
-            if event.is_decision() && answers.is_empty() {
-                // Unexpected decision: record and stop answering (the comparison fails).
-                self.push("!: unanswered decision".into());
-                return;
-            }
-            for answer in answers {
-                self.answer(&answer);
+            match self.conn.poll() {
+                Next::Transmit(bytes) => self.transmitted(&bytes),
+                Next::Event(event) => self.on_event(event),
+                Next::Read(wait) => {
+                    self.check_wait(wait);
+                    // Contract rule 2: nothing processable was left behind.
+                    let again = self.conn.poll();
+                    assert!(
+                        matches!(again, Next::Read(w) if w == wait),
+                        "{}: poll unstable: {wait:?} then {again:?}",
+                        self.t.name
+                    );
+                    self.waiting = Some(wait);
+                    break;
+                }
+                Next::UpgradeTls(wait) => {
+                    self.check_wait(wait);
+                    self.waiting = Some(wait);
+                    if self.upgrade_logged != Some(wait.id()) {
+                        self.upgrade_logged = Some(wait.id());
+                        self.record(self.sent, Entry::Line("E: upgrade-tls".into()));
+                        self.answer_event(false);
+                    }
+                    break;
+                }
+                Next::AwaitApp => {
+                    assert!(
+                        self.stalled,
+                        "{}: AwaitApp with every decision answered",
+                        self.t.name
+                    );
+                    break;
+                }
+                Next::Closed(reason) => {
+                    match self.closed {
+                        None => {
+                            self.closed = Some(reason);
+                            self.record(self.sent, Entry::Line(format!("E: closed {reason:?}")));
+                        }
+                        Some(first) => assert_eq!(first, reason, "{}: Closed changed", self.t.name),
+                    }
+                    // Terminal: every later poll says the same.
+                    let again = self.conn.poll();
+                    assert!(
+                        matches!(again, Next::Closed(r) if r == reason),
+                        "{}: after Closed({reason:?}): {again:?}",
+                        self.t.name
+                    );
+                    break;
+                }
             }
         }
-        self.flush_output();
+        assert!(
+            self.deferred.is_empty(),
+            "{}: entries held back",
+            self.t.name
+        );
+    }
+
+    fn check_wait(&self, wait: Wait) {
+        let timeout = wait.timeout();
+        assert!(
+            !timeout.is_zero() && timeout <= std::time::Duration::from_secs(3600),
+            "{}: a wait without a usable deadline: {wait:?}",
+            self.t.name
+        );
+    }
+
+    fn on_event(&mut self, event: Event) {
+        let after = match self.before_action.take() {
+            Some(before) => before,
+            None => self.sent + self.conn.pending_transmit(),
+        };
+        if let Event::MessageData(chunk) = &event {
+            assert!(!chunk.is_empty(), "empty data event");
+            self.record(after, Entry::Data(chunk.to_vec()));
+            return;
+        }
+        let line = format!("E: {}", describe(&event));
+        if matches!(event, Event::MessageAborted { .. }) {
+            // The application drops what it got of an aborted message; how much that was
+            // depends on the splits, so it is not compared.
+            self.record(after, Entry::Aborted(line));
+        } else {
+            self.record(after, Entry::Line(line));
+        }
+        self.answer_event(event.is_decision());
+    }
+
+    /// Gives the answers scripted for the next E: line.
+    fn answer_event(&mut self, decision: bool) {
+        let index = self.events;
+        self.events += 1;
+        let answers = self.t.answers.get(index).cloned().unwrap_or_default();
+        if decision && answers.is_empty() {
+            // Unexpected decision: record and stop answering (the comparison fails).
+            self.record(self.sent, Entry::Line("!: unanswered decision".into()));
+            self.stalled = true;
+        }
+        for answer in answers {
+            self.answer(&answer);
+        }
     }
 
     fn answer(&mut self, answer: &str) {
@@ -357,7 +490,7 @@ impl Run<'_> {
             "accept-with" => self.conn.accept_with(reply(arg)),
             "accept-message" => self.conn.accept_message(arg),
             "reject" => self.conn.reject(reply(arg)),
-            "challenge" => self.conn.auth_challenge(&unescape(arg)),
+            "challenge" => self.conn.sasl_challenge(&unescape(arg)),
             "lmtp" => self
                 .conn
                 .answer_recipients(arg.split(" ; ").map(reply).collect::<Vec<_>>()),
@@ -368,17 +501,25 @@ impl Run<'_> {
             _ => panic!("{}: unknown answer {answer}", self.t.name),
         };
         if let Err(error) = result {
-            self.push(format!("!: {answer}: {error}"));
+            self.record(self.sent, Entry::Line(format!("!: {answer}: {error}")));
         }
     }
 
     fn finish_segment(&mut self) {
-        self.drain();
+        self.drive();
         if self.tls_due {
             self.tls_due = false;
             self.conn.tls_established().unwrap();
-            self.drain();
+            self.drive();
         }
+    }
+
+    /// An adapter's call outside `poll` (a timeout, the end of the stream, a shutdown).
+    fn act(&mut self, call: impl FnOnce(&mut Connection)) {
+        self.before_action = Some(self.sent + self.conn.pending_transmit());
+        call(&mut self.conn);
+        self.drive();
+        self.before_action = None;
     }
 }
 
@@ -391,6 +532,13 @@ fn run(t: &Transcript, split: &mut dyn FnMut(usize) -> Vec<usize>) -> Vec<String
         events: 0,
         tls_due: false,
         pending_out: Vec::new(),
+        sent: 0,
+        deferred: VecDeque::new(),
+        before_action: None,
+        waiting: None,
+        upgrade_logged: None,
+        closed: None,
+        stalled: false,
     };
     run.finish_segment();
     for step in &t.steps {
@@ -400,24 +548,27 @@ fn run(t: &Transcript, split: &mut dyn FnMut(usize) -> Vec<usize>) -> Vec<String
                 for len in split(bytes.len()) {
                     run.conn.receive(&bytes[at..at + len]);
                     at += len;
-                    run.drain();
+                    run.drive();
                 }
                 assert_eq!(at, bytes.len());
                 run.finish_segment();
             }
             Step::Action(action) => {
                 match action.as_str() {
-                    "close" => {
-                        run.conn.handle_close();
-                        run.drain_from(false);
-                    }
+                    "close" => run.act(Connection::handle_close),
                     "timeout" => {
-                        assert!(run.conn.timeout().is_some(), "{}: no timeout", t.name);
-                        run.conn.handle_timeout();
-                        run.drain_from(false);
+                        assert!(
+                            run.waiting.is_some(),
+                            "{}: not waiting on the client",
+                            t.name
+                        );
+                        run.act(Connection::handle_timeout);
                     }
-                    "closed" => run.push(format!("X: closed={}", run.conn.is_closed())),
-                    "open" => run.push(format!("X: closed={}", run.conn.is_closed())),
+                    "shutdown" => run.act(Connection::shutdown),
+                    "closed" | "open" => {
+                        let line = format!("X: closed={}", run.conn.is_closed());
+                        run.record(run.sent, Entry::Line(line));
+                    }
                     _ => panic!("{}: unknown action {action}", t.name),
                 }
                 run.finish_segment();

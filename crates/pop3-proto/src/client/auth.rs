@@ -16,14 +16,17 @@ pub(crate) struct Offer<'a> {
     pub(crate) secure: bool,
     pub(crate) allow_plaintext: bool,
     pub(crate) apop: bool,
+    /// The SASL mechanisms the configuration allows.
+    pub(crate) mechanisms: &'a [Mechanism],
 }
 
 /// The methods to try, best first: SASL PLAIN (or LOGIN when PLAIN is not offered) or
 /// XOAUTH2 (RFC 5034), APOP (RFC 1939 section 7), USER/PASS. When the server refuses one
 /// with a `-ERR` that is not final, the session falls back to the next. PLAIN, LOGIN,
 /// XOAUTH2 and USER/PASS put the password or token on the wire, so without TLS they are
-/// left out unless `allow_plaintext` (DESIGN.md security invariant 7); APOP sends only a
-/// digest. Never empty when it is `Ok`.
+/// left out unless `allow_plaintext` (ARCHITECTURE.md security invariant 7); APOP sends only
+/// a digest. A SASL mechanism is used only when the configuration lists it. Never empty when
+/// it is `Ok`.
 pub(crate) fn candidates(
     credentials: Option<&Credentials>,
     offer: &Offer<'_>,
@@ -40,17 +43,22 @@ pub(crate) fn candidates(
         }
     };
     let sasl = offer.capabilities.sasl();
-    let offers = |name: &[u8]| sasl.as_ref().is_some_and(|list| list.contains(name));
+    let offers = |mechanism: Mechanism| {
+        offer.mechanisms.contains(&mechanism)
+            && sasl
+                .as_ref()
+                .is_some_and(|list| list.contains(mechanism.as_str().as_bytes()))
+    };
     match credentials {
         Credentials::OAuth2(_) => {
-            if offers(b"XOAUTH2") {
+            if offers(Mechanism::XOAuth2) {
                 add(AuthMethod::Sasl(Mechanism::XOAuth2), true);
             }
         }
         Credentials::Password(_) => {
-            if offers(b"PLAIN") {
+            if offers(Mechanism::Plain) {
                 add(AuthMethod::Sasl(Mechanism::Plain), true);
-            } else if offers(b"LOGIN") {
+            } else if offers(Mechanism::Login) {
                 // LOGIN: the same secret in two steps, for servers without PLAIN.
                 add(AuthMethod::Sasl(Mechanism::Login), true);
             }

@@ -6,6 +6,7 @@ use core::fmt;
 
 use mail_wire::line::LineError;
 use mail_wire::sasl::SaslError;
+use mail_wire::session::CloseReason;
 
 use crate::{ResponseCode, ResponseError, StatusLine, ValueError, Verb};
 
@@ -81,7 +82,8 @@ pub enum AuthError {
     NoCredentials,
     /// No method the server offers may be used: the server offers only methods that send
     /// the password or token in the clear and the connection is not protected by TLS
-    /// (DESIGN.md security invariant 7), or the credentials do not fit any offered method.
+    /// (ARCHITECTURE.md security invariant 7), or the credentials do not fit any offered
+    /// method.
     #[error(
         "no usable authentication method{}",
         if *.plaintext_refused { " (plaintext authentication refused without TLS)" } else { "" }
@@ -122,6 +124,7 @@ pub enum AuthError {
 /// Why the server refused a login, from its extended response code (RFC 2449 section 8,
 /// RFC 3206).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AuthFailure {
     /// `[AUTH]`: the credentials are wrong; trying again with the same ones is pointless.
     BadCredentials,
@@ -191,9 +194,9 @@ impl AuthError {
     }
 }
 
-/// Why a session ended early. Delivered once, as [`Event::Failed`](super::Event::Failed);
-/// nothing the client asked to delete was deleted unless a `Quit` event said so
-/// (RFC 1939 section 6).
+/// Why a session ended early. Delivered once, as [`Event::Failed`](super::Event::Failed),
+/// before [`Next::Closed`](crate::Next::Closed) gives the [`CloseReason`]; nothing the client
+/// asked to delete was deleted unless a `Quit` event said so (RFC 1939 section 6).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -214,19 +217,38 @@ pub enum Error {
     /// credentials were sent.
     #[error("TLS required but the server refused STLS: {0}")]
     TlsRefused(StatusLine),
-    /// The adapter reported that the wait given by `timeout()` ran out.
+    /// The deadline of the wait that `poll` gave passed (the adapter called
+    /// `handle_timeout`): nothing was deleted.
     #[error("timed out waiting for the server")]
     Timeout,
-    /// The connection closed before the session ended (a message being received is
-    /// incomplete; nothing was deleted).
-    #[error("connection closed by the server")]
-    ConnectionClosed,
-    /// The adapter kept feeding input while `wants_input()` was false, past the hard cap.
+    /// The connection was lost before the session ended: the server closed it, or the socket
+    /// or the TLS handshake failed (the adapter called `handle_close`). A message being
+    /// received is incomplete; nothing was deleted (RFC 1939 section 6).
+    #[error("connection lost before the session ended")]
+    ConnectionLost,
+    /// The adapter gave more input than the machine holds (it reads only when `poll` says
+    /// `Read`), past the hard cap (ARCHITECTURE.md security invariant 3).
     #[error("input buffer overflow ({limit} octets unprocessed)")]
     InputOverflow {
         /// The hard cap, in octets.
         limit: usize,
     },
+}
+
+impl Error {
+    /// How a session that failed with this error ends.
+    pub(crate) fn close_reason(&self) -> CloseReason {
+        match self {
+            Self::ProtocolViolation(_) => CloseReason::ProtocolViolation,
+            Self::Timeout => CloseReason::Timeout,
+            Self::ConnectionLost => CloseReason::ConnectionLost,
+            Self::InputOverflow { .. } => CloseReason::InputOverflow,
+            Self::GreetingRejected(_)
+            | Self::Auth(_)
+            | Self::TlsNotOffered
+            | Self::TlsRefused(_) => CloseReason::Failed,
+        }
+    }
 }
 
 /// The application misused the connection. Nothing was sent; the session goes on.
@@ -249,7 +271,8 @@ pub enum UsageError {
         /// The limit.
         limit: usize,
     },
-    /// `tls_established` was called without a pending `Event::StartTls`.
+    /// `tls_established` was called without an upgrade to finish (`poll` gave no
+    /// `Next::UpgradeTls`): the session is not marked secure by mistake.
     #[error("no TLS upgrade pending")]
-    NoTlsUpgradePending,
+    NoTlsUpgrade,
 }

@@ -15,6 +15,7 @@ use super::error::Error;
 /// A maildrop command the application queues with the `Connection` methods (`stat()`,
 /// `retr(n)`, ...). Results come back as events in the order the requests were made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Request {
     /// `STAT`
     Stat,
@@ -299,7 +300,9 @@ pub struct QuitOutcome {
     pub reply: StatusLine,
 }
 
-/// Something the application learns from the session, in order.
+/// Something the application learns from the session, in order. STLS is not an event: it
+/// is [`Next::UpgradeTls`](crate::Next::UpgradeTls); nor is the end:
+/// [`Next::Closed`](crate::Next::Closed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
@@ -316,9 +319,6 @@ pub enum Event {
     /// they may differ once logged in; PIPELINING, say, may appear only then). The last
     /// ones are what the session uses.
     Capabilities(Capabilities),
-    /// The server accepted STLS: write out every pending transmit, run the TLS handshake
-    /// on the socket, then call `tls_established()`.
-    StartTls,
     /// A login method was refused with `-ERR`, and the client goes on with the next one
     /// the server offers and the configuration allows (informational; the final refusal
     /// comes as [`Event::Failed`] with [`AuthError`](super::AuthError)).
@@ -367,8 +367,20 @@ pub enum Event {
         /// The server's line.
         reply: StatusLine,
     },
-    /// The answer to QUIT; the session is over.
+    /// The answer to QUIT; the session is over ([`Next::Closed`](crate::Next::Closed) with
+    /// [`CloseReason::Quit`](crate::CloseReason::Quit) follows).
     Quit(QuitOutcome),
-    /// The session failed and is over (after a polite QUIT where the protocol allows).
+    /// The session failed and is over (after a polite QUIT where the protocol allows):
+    /// [`Next::Closed`](crate::Next::Closed) follows, with the reason the error gives.
     Failed(Error),
+}
+
+impl Event {
+    /// Whether the event is a decision the application must answer before the session goes
+    /// on. None of the client's is: it runs the login by itself, and its results only
+    /// inform (the application's next command is its own initiative, awaited as
+    /// [`Next::AwaitApp`](crate::Next::AwaitApp)).
+    pub fn is_decision(&self) -> bool {
+        false
+    }
 }

@@ -1,56 +1,89 @@
 //! The POP3 client session as a sans-IO state machine (RFC 1939, 2449, 2595, 5034).
 //!
-//! A [`Connection`] takes the server's bytes with [`receive`](Connection::receive), gives
-//! the application [`Event`]s with [`poll_event`](Connection::poll_event), and the bytes to
-//! write with [`poll_transmit`](Connection::poll_transmit). It runs the login by itself:
-//! greeting (APOP timestamp kept), CAPA (a plain RFC 1939 server's `-ERR` is fine), STLS
-//! when offered or required, then the best login method the server offers and the
-//! connection's security allows (see [`Config`]), falling back to the next such method when
-//! the server refuses one (unless the refusal is final: `[IN-USE]`, `[LOGIN-DELAY]`,
-//! `[SYS/*]`). Once logged in it asks CAPA again when the server answered it before
-//! (RFC 2449 section 5: capabilities may change after login), and uses what it learns
-//! (PIPELINING, say). Then [`Event::Authenticated`] arrives: from there
-//! the application queues maildrop commands ([`stat`](Connection::stat),
+//! A [`Connection`] keeps the session contract of `mail_wire::session` (ARCHITECTURE.md,
+//! "The session contract"): it takes the server's bytes with
+//! [`receive`](Connection::receive), which only buffers, and advances only in
+//! [`poll`](Connection::poll), which says what to do next as a [`Next`]: bytes to write,
+//! an [`Event`] for the application, a read with its deadline, a TLS handshake, the
+//! application's turn, or the end.
+//!
+//! It runs the login by itself: greeting (APOP timestamp kept), CAPA (a plain RFC 1939
+//! server's `-ERR` is fine), STLS when offered or required, then the best login method the
+//! server offers and the connection's security allows (see [`Config`]), falling back to the
+//! next such method when the server refuses one (unless the refusal is final: `[IN-USE]`,
+//! `[LOGIN-DELAY]`, `[SYS/*]`). Once logged in it asks CAPA again when the server answered
+//! it before (RFC 2449 section 5: capabilities may change after login), and uses what it
+//! learns (PIPELINING, say). Then [`Event::Authenticated`] arrives: from there the
+//! application queues maildrop commands ([`stat`](Connection::stat),
 //! [`retr`](Connection::retr), [`dele`](Connection::dele), ...) and gets one result event
-//! per command, in order. With PIPELINING (RFC 2449 section 6.6) queued commands go out
-//! together, up to [`Config::pipelining_window`] in flight; without it, one at a time.
+//! per command, in order; with nothing queued, `poll` says [`Next::AwaitApp`]. With
+//! PIPELINING (RFC 2449 section 6.6) queued commands go out together, up to
+//! [`Config::pipelining_window`] in flight; without it, one at a time.
 //!
 //! RETR and TOP stream: [`Event::MessageStart`], dot-unstuffed [`Event::MessageData`]
 //! chunks (slices of the received bytes), then [`Event::MessageEnd`]. Input is decoded
-//! only as events are polled, so no more than the received-but-unread bytes are held.
+//! only as `poll` is called, so no more than the received-but-unread bytes are held.
+//!
+//! Every wait on the server is bounded (ARCHITECTURE.md security invariant 9): a
+//! [`Next::Read`] carries a [`Wait`] of [`Config::response_timeout`] whose id changes only
+//! when a whole response was received: a status line, a whole listing (its `+OK` line
+//! included), or a 4 KiB block ([`DATA_BLOCK`]) of a message and its end. A server trickling
+//! bytes cannot hold the session open. A loop over a
+//! blocking socket, reading with the machine's deadline:
 //!
 //! ```no_run
-//! use pop3_proto::client::{Config, Connection, Event, TlsMode};
-//! # fn socket_read(_: &mut [u8]) -> usize { 0 }
-//! # fn socket_write(_: &[u8]) {}
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::Instant;
 //!
-//! let config = Config::default().with_password("mrose", "tanstaaf").with_tls(TlsMode::Implicit);
+//! use mail_wire::session::WaitTimer;
+//! use pop3_proto::client::{Config, Connection, Event};
+//! use pop3_proto::{MsgNumber, Next, TlsMode};
+//!
+//! // No TLS in this sketch: only APOP (a digest) may log in, no password in the clear.
+//! let config = Config::default().with_password("mrose", "tanstaaf").with_tls(TlsMode::Disabled);
 //! let mut conn = Connection::new(config);
+//! let mut socket = TcpStream::connect("pop.example.org:110")?;
+//! let mut timer = WaitTimer::new();
 //! let mut buf = [0u8; 16 * 1024];
-//! while !conn.is_closed() {
-//!     while let Some(event) = conn.poll_event() {
-//!         match event {
-//!             Event::Authenticated(_) => {
-//!                 conn.uidl(None).unwrap();
-//!                 conn.retr(pop3_proto::MsgNumber::new(1).unwrap()).unwrap();
-//!                 conn.quit().unwrap();
-//!             }
-//!             Event::MessageData(chunk) => { /* append to the local mailbox */ let _ = chunk; }
-//!             Event::Failed(error) => eprintln!("{error}"),
-//!             _ => {}
+//! let reason = loop {
+//!     match conn.poll() {
+//!         Next::Transmit(bytes) => socket.write_all(&bytes)?,
+//!         Next::Event(Event::Authenticated(_)) => {
+//!             conn.uidl(None)?;
+//!             conn.retr(MsgNumber::new(1).ok_or("message 0")?)?;
+//!             conn.quit()?;
 //!         }
+//!         Next::Event(Event::MessageData(chunk)) => { /* append to the local mailbox */ let _ = chunk; }
+//!         Next::Event(Event::Failed(error)) => eprintln!("{error}"),
+//!         Next::Event(_) => {}
+//!         Next::Read(wait) => {
+//!             // The deadline is fixed when the wait is first seen: trickled bytes do not
+//!             // move it.
+//!             let left = timer.deadline(wait, Instant::now()).saturating_duration_since(Instant::now());
+//!             if left.is_zero() {
+//!                 conn.handle_timeout();
+//!                 continue;
+//!             }
+//!             socket.set_read_timeout(Some(left))?;
+//!             match socket.read(&mut buf) {
+//!                 Ok(0) => conn.handle_close(),
+//!                 Ok(n) => conn.receive(&buf[..n]),
+//!                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+//!                     conn.handle_timeout()
+//!                 }
+//!                 Err(_) => conn.handle_close(),
+//!             }
+//!         }
+//!         // A TLS adapter runs the handshake here, within the wait's timeout.
+//!         Next::UpgradeTls(_) => conn.handle_close(),
+//!         // Every command was queued at login, QUIT last: nothing is left to ask.
+//!         Next::AwaitApp => conn.quit()?,
+//!         Next::Closed(reason) => break reason,
 //!     }
-//!     while let Some(bytes) = conn.poll_transmit() {
-//!         socket_write(&bytes);
-//!     }
-//!     if conn.is_closed() {
-//!         break;
-//!     }
-//!     match socket_read(&mut buf) {
-//!         0 => conn.handle_close(),
-//!         n => conn.receive(&buf[..n]),
-//!     }
-//! }
+//! };
+//! println!("session ended: {reason}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod auth;
@@ -60,26 +93,26 @@ mod event;
 mod plan;
 
 use alloc::collections::VecDeque;
-use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mail_wire::Secret;
 use mail_wire::dot::{BareLineEnding, DotDecoder, DotEvent};
 use mail_wire::line::LineFramer;
 use mail_wire::sasl::{ClientExchange, Credentials, decode_base64};
+use mail_wire::session::{CloseReason, DATA_BLOCK, Next, TlsMode, Wait};
 
 use crate::{
     ApopDigest, AuthResponse, Command, Listing, ListingEntry, Mechanism, Name, Password, Response,
     ResponseError, SaslData, ScanListing, Stat, StatusLine, Timestamp, UidListing, Verb,
 };
 
-pub use config::{Config, TlsMode};
+pub use config::Config;
 pub use error::{AuthError, AuthFailure, Error, ProtocolViolation, Step, UsageError};
 pub use event::{AuthMethod, AuthMethods, Capabilities, Event, MessageEnd, QuitOutcome, Request};
 pub use plan::{DownloadPlan, plan_download};
 
-/// Unread input beyond which [`Connection::wants_input`] turns false (plus one line, or a
-/// whole listing while one is awaited).
+/// Unread input the hard cap is computed from (twice this plus one line, or a whole listing
+/// while one is awaited).
 const INPUT_WINDOW: usize = 64 * 1024;
 
 /// Where the session is (RFC 1939 section 3 states, seen from the client).
@@ -146,10 +179,12 @@ enum Reading {
     Line,
     /// A multi-line listing; `scanned` octets of the input were searched for its end.
     Listing { scanned: usize },
-    /// A message after `+OK` to RETR or TOP.
+    /// A message after `+OK` to RETR or TOP; `block` octets of it arrived since the last
+    /// whole [`DATA_BLOCK`] (or since the `+OK`).
     Body {
         decoder: DotDecoder,
         msg: crate::MsgNumber,
+        block: usize,
     },
 }
 
@@ -163,7 +198,9 @@ struct SaslState {
 }
 
 /// One client session. See the [module docs](self) for the flow.
-#[derive(Debug)]
+///
+/// Its `Debug` output shows the session's state, never buffered bytes (the output may hold
+/// a password or its base64 form: ARCHITECTURE.md security invariant 10).
 pub struct Connection {
     config: Config,
     phase: Phase,
@@ -191,15 +228,66 @@ pub struct Connection {
     /// The server closed the connection: once the buffered input is decoded, the session
     /// ends.
     peer_closed: bool,
+    /// The adapter gave more input than the hard cap (in octets): acted on in `poll`.
+    overflow: Option<usize>,
+    /// The id of the current wait on the server (contract rule 3).
+    wait: u64,
+    /// How the session ends (or ended): set by the first failure, or by the end.
+    reason: Option<CloseReason>,
 }
 
-// The sans-IO contract shared by every session machine (see `mail_wire::session`).
-mail_wire::impl_session!(Connection, Event, UsageError);
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("phase", &self.phase)
+            .field("secure", &self.secure)
+            .field("in_flight", &self.in_flight)
+            .field("queued", &self.queue.len())
+            .field("buffered_input", &self.input.len())
+            .field("buffered_output", &self.out.len())
+            .field("capabilities_known", &self.capabilities.is_known())
+            .field("pipelining", &self.pipelining)
+            .field("method", &self.method)
+            .field("in_auth_exchange", &self.sasl.is_some())
+            .field("wait", &self.wait)
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+// The session contract (ARCHITECTURE.md, "The session contract"), delegated to the inherent
+// methods. Written out rather than generated by a macro: were an inherent method missing, the
+// call would resolve to the trait method itself, and only code in this crate gets the
+// `unconditional_recursion` lint that catches it.
+impl mail_wire::session::Session for Connection {
+    type Event = Event;
+    type UsageError = UsageError;
+
+    fn receive(&mut self, bytes: &[u8]) {
+        Connection::receive(self, bytes)
+    }
+
+    fn poll(&mut self) -> mail_wire::session::Next<Event> {
+        Connection::poll(self)
+    }
+
+    fn handle_timeout(&mut self) {
+        Connection::handle_timeout(self)
+    }
+
+    fn handle_close(&mut self) {
+        Connection::handle_close(self)
+    }
+
+    fn tls_established(&mut self) -> Result<(), UsageError> {
+        Connection::tls_established(self)
+    }
+}
 
 impl Connection {
     /// A session waiting for the server's greeting.
     pub fn new(config: Config) -> Self {
-        let secure = config.tls == TlsMode::Implicit;
+        let secure = config.tls.is_implicit();
         let lines = LineFramer::new(config.limits.response_line);
         Self {
             config,
@@ -221,31 +309,32 @@ impl Connection {
             login_attempt: 0,
             sasl: None,
             peer_closed: false,
+            overflow: None,
+            wait: 0,
+            reason: None,
         }
     }
 
-    /// Buffers bytes from the server (any split). Decoding happens in
-    /// [`poll_event`](Self::poll_event). Bytes after an accepted STLS and before
-    /// [`tls_established`](Self::tls_established), and bytes after the end, are dropped.
+    /// Buffers bytes from the server (any split). Only buffers: they are decoded in
+    /// [`poll`](Self::poll). Bytes after an accepted STLS and before
+    /// [`tls_established`](Self::tls_established) are plaintext from before the upgrade and
+    /// are dropped (ARCHITECTURE.md security invariant 2), as are bytes after the end. Past
+    /// the hard cap on unread input (ARCHITECTURE.md security invariant 3) the bytes are
+    /// dropped and the next `poll` fails the session with [`Error::InputOverflow`].
     pub fn receive(&mut self, bytes: &[u8]) {
-        if matches!(self.phase, Phase::Closed | Phase::TlsUpgrade) || self.peer_closed {
+        if bytes.is_empty()
+            || matches!(self.phase, Phase::Closed | Phase::TlsUpgrade)
+            || self.peer_closed
+            || self.overflow.is_some()
+        {
             return;
         }
         let hard_cap = self.input_bound().saturating_mul(2);
         if self.input.len().saturating_add(bytes.len()) > hard_cap {
-            self.abort(Error::InputOverflow { limit: hard_cap });
+            self.overflow = Some(hard_cap);
             return;
         }
         self.input.extend_from_slice(bytes);
-    }
-
-    /// Whether the adapter should read more: false while the unread input exceeds 64 KiB
-    /// plus one line (or a whole listing, while one is awaited), and once the session is
-    /// waiting for TLS, was told of EOF, or is over.
-    pub fn wants_input(&self) -> bool {
-        !matches!(self.phase, Phase::Closed | Phase::TlsUpgrade)
-            && !self.peer_closed
-            && self.input.len() < self.input_bound()
     }
 
     fn input_bound(&self) -> usize {
@@ -257,71 +346,98 @@ impl Connection {
         }
     }
 
-    /// The next event, decoding input as far as it takes.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        loop {
-            if let Some(event) = self.events.pop_front() {
-                return Some(event);
+    /// Advances the session as far as it can go and says what the adapter does next (see
+    /// the [module docs](self)): the next event, else the commands to write, else the end
+    /// ([`Next::Closed`], after every event and transmit), else [`Next::AwaitApp`] when the
+    /// session is logged in with nothing queued, [`Next::UpgradeTls`] when STLS was accepted,
+    /// and [`Next::Read`] otherwise. When it says `Read`, every complete response received
+    /// was decoded.
+    pub fn poll(&mut self) -> Next<Event> {
+        if let Some(event) = self.events.pop_front() {
+            return Next::Event(event);
+        }
+        self.process();
+        if let Some(event) = self.events.pop_front() {
+            return Next::Event(event);
+        }
+        self.fill_window();
+        if !self.out.is_empty() {
+            return Next::Transmit(self.out.split().freeze());
+        }
+        match self.phase {
+            Phase::Closed => Next::Closed(self.reason.unwrap_or(CloseReason::ConnectionLost)),
+            Phase::TlsUpgrade => {
+                Next::UpgradeTls(Wait::new(self.wait, self.config.tls_handshake_timeout))
             }
-            if !self.advance() {
-                if !self.peer_closed || self.phase == Phase::Closed {
-                    return None;
-                }
+            _ if self.awaits_app() => Next::AwaitApp,
+            _ => Next::Read(Wait::new(self.wait, self.config.response_timeout)),
+        }
+    }
+
+    /// Decodes buffered input until an event is queued or nothing more can be done; acts on
+    /// an input overflow and on the end of the stream.
+    fn process(&mut self) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if let Some(limit) = self.overflow.take() {
+            return self.abort(Error::InputOverflow { limit });
+        }
+        while self.events.is_empty() {
+            if self.advance() {
+                continue;
+            }
+            if self.peer_closed && self.phase != Phase::Closed {
                 // Everything the server sent before closing was read: the end is now.
                 match self.phase {
-                    Phase::Closing => self.close(),
-                    _ => self.abort(Error::ConnectionClosed),
+                    Phase::Closing => self.close(CloseReason::ConnectionLost),
+                    _ => self.abort(Error::ConnectionLost),
                 }
             }
+            return;
         }
     }
 
-    /// The next bytes to write, in order. Queued commands are put on the wire here, as
-    /// many as the pipelining window allows, in one buffer.
-    pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.fill_window();
-        if self.out.is_empty() {
-            None
-        } else {
-            Some(self.out.split().freeze())
-        }
+    /// Logged in with nothing sent or queued: the application's next command is awaited.
+    fn awaits_app(&self) -> bool {
+        self.phase == Phase::Transaction && self.in_flight.is_empty() && self.queue.is_empty()
     }
 
-    /// How long to wait for the server before calling
-    /// [`handle_timeout`](Self::handle_timeout): [`Config::response_timeout`] whenever a
-    /// response is awaited (restart it when bytes arrive), None when idle.
-    pub fn timeout(&self) -> Option<Duration> {
-        let waiting = match self.phase {
-            Phase::Greeting | Phase::Authorization | Phase::CapaAfterLogin | Phase::Closing => true,
-            Phase::Transaction => !self.in_flight.is_empty() || !self.queue.is_empty(),
-            Phase::TlsUpgrade | Phase::Closed => false,
-        };
-        waiting.then_some(self.config.response_timeout)
+    /// Whether the machine waits on the server (the last `poll` said `Read` or
+    /// `UpgradeTls`), as opposed to the application or nothing.
+    fn waits_on_peer(&self) -> bool {
+        self.phase != Phase::Closed && !self.peer_closed && !self.awaits_app()
     }
 
-    /// The wait given by [`timeout`](Self::timeout) ran out: the session fails with
-    /// [`Error::Timeout`] (nothing deleted). Ignored when no wait is running.
+    /// The deadline of the wait that [`poll`](Self::poll) gave passed: the session fails
+    /// with [`Error::Timeout`] (nothing deleted), then [`Next::Closed`] with
+    /// [`CloseReason::Timeout`]. Ignored unless the machine waits on the server
+    /// ([`Next::Read`] or [`Next::UpgradeTls`]).
     pub fn handle_timeout(&mut self) {
-        if self.timeout().is_some() {
+        if self.waits_on_peer() {
             self.abort(Error::Timeout);
         }
     }
 
-    /// The server closed the connection (or the socket failed). What was received before
-    /// is still decoded by [`poll_event`](Self::poll_event) (say, the answer to QUIT);
-    /// then, unless the session had ended, it fails with [`Error::ConnectionClosed`]: a
-    /// message being received is incomplete, and nothing was deleted (RFC 1939 section 6).
+    /// The server closed the connection, or the socket or the TLS handshake failed. What
+    /// was received before is still decoded by [`poll`](Self::poll) (say, the answer to
+    /// QUIT); then, unless the session had ended, it fails with [`Error::ConnectionLost`]
+    /// (a message being received is incomplete, and nothing was deleted: RFC 1939 section
+    /// 6) and ends with [`CloseReason::ConnectionLost`]. Nothing more is transmitted.
     pub fn handle_close(&mut self) {
         if self.phase != Phase::Closed {
             self.peer_closed = true;
+            self.out.clear();
+            self.queue.clear();
         }
     }
 
-    /// TLS is up after [`Event::StartTls`]. Unread plaintext is discarded (CVE-2011-0411),
-    /// the capabilities are forgotten and asked again (RFC 2595 section 4).
+    /// TLS is up after [`Next::UpgradeTls`]. Unread plaintext is discarded (CVE-2011-0411,
+    /// ARCHITECTURE.md security invariant 2), the capabilities are forgotten and asked again
+    /// (RFC 2595 section 4).
     pub fn tls_established(&mut self) -> Result<(), UsageError> {
         if self.phase != Phase::TlsUpgrade {
-            return Err(UsageError::NoTlsUpgradePending);
+            return Err(UsageError::NoTlsUpgrade);
         }
         self.input.clear();
         self.lines.reset();
@@ -329,13 +445,15 @@ impl Connection {
         self.capabilities = Capabilities::unknown();
         self.pipelining = false;
         self.phase = Phase::Authorization;
+        self.next_wait();
         self.send_internal(Command::Capa, Pending::Capa);
         Ok(())
     }
 
-    /// Whether the session is over and everything to write was taken.
+    /// Whether the session is over and every event and byte to write was taken:
+    /// [`poll`](Self::poll) says [`Next::Closed`].
     pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed && self.out.is_empty()
+        self.phase == Phase::Closed && self.out.is_empty() && self.events.is_empty()
     }
 
     /// Whether TLS protects the connection.
@@ -361,6 +479,11 @@ impl Connection {
     /// How the session logged in.
     pub fn auth_method(&self) -> Option<AuthMethod> {
         self.method
+    }
+
+    /// The wait before was satisfied: the next one gets a new id (contract rule 3).
+    fn next_wait(&mut self) {
+        self.wait = self.wait.wrapping_add(1);
     }
 
     // The application's commands (RFC 1939 sections 5 to 7).
@@ -414,7 +537,7 @@ impl Connection {
         self.request(Request::Quit)
     }
 
-    /// Queues any request.
+    /// Queues any request. It goes on the wire at the next [`poll`](Connection::poll).
     pub fn request(&mut self, request: Request) -> Result<(), UsageError> {
         match self.phase {
             Phase::Transaction => {}
@@ -427,6 +550,10 @@ impl Connection {
         let limit = self.config.max_queued_commands;
         if self.queue.len() + self.in_flight.len() >= limit {
             return Err(UsageError::QueueFull { limit });
+        }
+        if self.awaits_app() {
+            // The application answered `AwaitApp`: the wait that follows is a new one.
+            self.next_wait();
         }
         self.quit_queued = request == Request::Quit;
         self.queue.push_back(request);
@@ -510,6 +637,12 @@ impl Connection {
                 Err(error) => self.fail(ProtocolViolation::Malformed { during, error }.into()),
             },
         }
+        // A whole response satisfies the wait for it: a status line, or a challenge. A `+OK`
+        // that opens a listing or a message is only its start: the whole listing, or each
+        // data block of the message, satisfies the wait (contract rule 3).
+        if matches!(self.reading, Reading::Line) {
+            self.next_wait();
+        }
         true
     }
 
@@ -545,6 +678,8 @@ impl Connection {
         let region = self.input.split_to(end).freeze();
         self.reading = Reading::Line;
         self.in_flight.pop_front();
+        // A whole listing satisfies the wait for it.
+        self.next_wait();
         let limits = self.config.limits;
         let during = pending.step();
         let malformed = |error| Error::from(ProtocolViolation::Malformed { during, error });
@@ -573,12 +708,26 @@ impl Connection {
     }
 
     fn advance_body(&mut self) -> bool {
-        let Reading::Body { decoder, msg } = &mut self.reading else {
+        let Reading::Body {
+            decoder,
+            msg,
+            block,
+        } = &mut self.reading
+        else {
             return false;
         };
         let number = *msg;
-        match decoder.decode(&mut self.input) {
-            None => false,
+        let before = self.input.len();
+        let event = decoder.decode(&mut self.input);
+        // Each whole DATA_BLOCK of content satisfies the wait for it (contract rule 3).
+        *block += before - self.input.len();
+        let blocks = *block / DATA_BLOCK;
+        *block %= DATA_BLOCK;
+        if blocks > 0 {
+            self.next_wait();
+        }
+        match event {
+            None => blocks > 0,
             Some(DotEvent::Data(chunk)) => {
                 self.events.push_back(Event::MessageData(chunk));
                 true
@@ -586,6 +735,7 @@ impl Connection {
             Some(DotEvent::End(summary)) => {
                 self.reading = Reading::Line;
                 self.in_flight.pop_front();
+                self.next_wait();
                 self.events.push_back(Event::MessageEnd(MessageEnd {
                     msg: number,
                     size: summary.size,
@@ -628,10 +778,8 @@ impl Connection {
             // CAPA worked before login: without an answer now, what was learnt then holds.
             Pending::Capa if self.phase == Phase::CapaAfterLogin => self.finish_login(),
             Pending::Capa => self.on_capabilities(Capabilities::unknown()),
-            Pending::Stls if ok => {
-                self.phase = Phase::TlsUpgrade;
-                self.events.push_back(Event::StartTls);
-            }
+            // RFC 2595 section 4: the handshake starts now; `poll` says `UpgradeTls`.
+            Pending::Stls if ok => self.phase = Phase::TlsUpgrade,
             Pending::Stls if self.config.tls == TlsMode::Required => {
                 self.fail_politely(Error::TlsRefused(status));
             }
@@ -644,14 +792,14 @@ impl Connection {
                     self.login_refused(status);
                 }
             }
-            Pending::Farewell => self.close(),
+            Pending::Farewell => self.close(CloseReason::Failed),
             Pending::Request(request) => self.on_request_status(request, status),
         }
     }
 
     fn on_request_status(&mut self, request: Request, status: StatusLine) {
         if request == Request::Quit {
-            self.close();
+            self.close(CloseReason::Quit);
             self.events.push_back(Event::Quit(QuitOutcome {
                 committed: status.is_ok(),
                 reply: status,
@@ -676,7 +824,11 @@ impl Connection {
                     .with_bare_line_ending(BareLineEnding::Normalize);
                 // Put the request back in front: it is answered once the body has ended.
                 self.in_flight.push_front(Pending::Request(request));
-                self.reading = Reading::Body { decoder, msg };
+                self.reading = Reading::Body {
+                    decoder,
+                    msg,
+                    block: 0,
+                };
                 let top = match request {
                     Request::Top { lines, .. } => Some(lines),
                     _ => None,
@@ -707,10 +859,10 @@ impl Connection {
         }
         let offered = self.capabilities.stls();
         let try_stls = match self.config.tls {
-            TlsMode::Implicit | TlsMode::Disabled => false,
             TlsMode::Opportunistic => offered == Some(true),
             // Unknown capabilities (CAPA failed): try STLS anyway.
             TlsMode::Required => offered != Some(false),
+            _ => false,
         };
         if try_stls {
             self.send_internal(Command::Stls, Pending::Stls);
@@ -726,8 +878,9 @@ impl Connection {
             capabilities: &self.capabilities,
             timestamp: self.timestamp.as_ref(),
             secure: self.secure,
-            allow_plaintext: self.config.allow_plaintext_auth,
+            allow_plaintext: self.config.allow_plaintext_auth_without_tls,
             apop: self.config.apop,
+            mechanisms: &self.config.sasl_mechanisms,
         };
         match auth::candidates(self.config.credentials.as_ref(), &offer) {
             Ok(plan) => {
@@ -915,6 +1068,7 @@ impl Connection {
     /// Fails while the protocol is in step: QUIT is sent (nothing is deleted in the
     /// AUTHORIZATION state), its answer ends the session.
     fn fail_politely(&mut self, error: Error) {
+        self.reason.get_or_insert(error.close_reason());
         self.events.push_back(Event::Failed(error));
         self.queue.clear();
         self.in_flight.clear();
@@ -926,25 +1080,29 @@ impl Connection {
     /// Fails on what the server sent: the stream is out of step, so the session ends
     /// without QUIT (a drop deletes nothing, RFC 1939 section 6).
     fn fail(&mut self, error: Error) {
+        let reason = error.close_reason();
         if self.phase == Phase::Closing {
             // One failure was reported already; this one only ends the session.
-            return self.close();
+            return self.close(reason);
         }
         self.events.push_back(Event::Failed(error));
         self.out.clear();
-        self.close();
+        self.close(reason);
     }
 
     /// Fails on a local cause (timeout, drop, overflow): nothing more is written.
     fn abort(&mut self, error: Error) {
+        let reason = error.close_reason();
         if self.phase != Phase::Closing {
             self.events.push_back(Event::Failed(error));
         }
         self.out.clear();
-        self.close();
+        self.close(reason);
     }
 
-    fn close(&mut self) {
+    /// Ends the session; the first reason decided (a failure reported before) stands.
+    fn close(&mut self, reason: CloseReason) {
+        self.reason.get_or_insert(reason);
         self.phase = Phase::Closed;
         self.queue.clear();
         self.in_flight.clear();

@@ -3,13 +3,24 @@
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use mail_wire::session::{DEFAULT_TLS_HANDSHAKE_TIMEOUT, TlsMode};
+
 use crate::{ExpirePolicy, Limits, Mechanism, Text, Timestamp};
 
 /// The configuration of one server session ([`Connection::new`](super::Connection::new)).
 ///
-/// `Default` gives a conservative server: no STLS (the adapter must say it has TLS), no
-/// plaintext authentication before TLS (DESIGN.md security invariant 7), SASL PLAIN and
-/// LOGIN offered once the connection is secure, USER/PASS likewise, no APOP.
+/// `Default` gives a conservative server: no STLS ([`TlsMode::Disabled`]: the adapter must say
+/// it has TLS), no plaintext authentication before TLS (ARCHITECTURE.md security invariant 7),
+/// SASL PLAIN and LOGIN offered once the connection is secure, USER/PASS likewise, no APOP.
+///
+/// ```
+/// use pop3_proto::TlsMode;
+/// use pop3_proto::server::Config;
+///
+/// let config = Config::default().with_tls(TlsMode::Required);
+/// assert!(!config.allow_plaintext_auth_without_tls);
+/// assert_eq!(config.autologout, Config::AUTOLOGOUT);
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -21,16 +32,18 @@ pub struct Config {
     /// The machine has no clock or process id: the adapter makes it unique per connection,
     /// e.g. `<nonce.time@host>`.
     pub apop_timestamp: Option<Timestamp>,
-    /// Offer STLS (RFC 2595 section 4): the adapter can upgrade the connection to TLS.
-    pub stls: bool,
-    /// The connection is TLS from its first byte (port 995): STLS is not offered and
-    /// plaintext authentication is allowed.
-    pub implicit_tls: bool,
+    /// TLS on the connection: [`TlsMode::Disabled`] (the default) offers no STLS;
+    /// [`TlsMode::Opportunistic`] offers STLS (RFC 2595 section 4: the adapter can upgrade
+    /// the connection); [`TlsMode::Required`] offers STLS and refuses every login (USER,
+    /// APOP, AUTH) before it; [`TlsMode::Implicit`] is TLS from the first byte (port 995,
+    /// RFC 8314): no STLS, and the connection is secure from the start.
+    pub tls: TlsMode,
     /// Allow USER/PASS, AUTH PLAIN and AUTH LOGIN on a connection without TLS. Off by
-    /// default: they send a reusable password in the clear (security invariant 7).
-    pub plaintext_auth_without_tls: bool,
+    /// default: they send a reusable password in the clear (ARCHITECTURE.md security
+    /// invariant 7).
+    pub allow_plaintext_auth_without_tls: bool,
     /// Offer USER/PASS at all (RFC 1939 section 7). On by default; still subject to
-    /// [`Config::plaintext_auth_without_tls`].
+    /// [`Config::allow_plaintext_auth_without_tls`].
     pub user_pass: bool,
     /// The SASL mechanisms offered by AUTH (RFC 5034), in CAPA order. PLAIN, LOGIN and
     /// XOAUTH2 run inside the machine; any other is relayed to the application step by step.
@@ -46,16 +59,26 @@ pub struct Config {
     pub expire: Option<ExpirePolicy>,
     /// The `LOGIN-DELAY` capability in seconds (RFC 2449 section 6.5), if any.
     pub login_delay: Option<u32>,
-    /// The inactivity autologout timer: at least 10 minutes (RFC 1939 section 3).
+    /// The inactivity autologout timer: at least 10 minutes (RFC 1939 section 3). The
+    /// timeout of every [`Next::Read`](crate::Next::Read) wait: a whole command must arrive
+    /// within it.
     pub autologout: Duration,
+    /// How long the TLS handshake after STLS may take: the timeout of the
+    /// [`Next::UpgradeTls`](crate::Next::UpgradeTls) wait. Default
+    /// [`DEFAULT_TLS_HANDSHAKE_TIMEOUT`] (a minute).
+    pub tls_handshake_timeout: Duration,
     /// Bad commands (unknown, malformed, wrong state, overlong) tolerated before the
     /// session is ended.
     pub max_bad_commands: u32,
     /// Failed logins tolerated before the session is ended.
     pub max_failed_logins: u32,
-    /// Unprocessed input (pipelined commands) above which
-    /// [`Connection::wants_input`](super::Connection::wants_input) says false. Twice this,
-    /// plus one AUTH line, is the hard cap: past it the session is ended.
+    /// Bounds the unprocessed input (pipelined commands) the machine holds: twice this, plus
+    /// one AUTH line, is the hard cap (ARCHITECTURE.md security invariant 3). An adapter
+    /// reads only when [`Connection::poll`](super::Connection::poll) says
+    /// [`Next::Read`](crate::Next::Read), so only a client that pipelines more than that in
+    /// one read (or an adapter that reads while the application decides) reaches it: the
+    /// session answers `-ERR` and ends with
+    /// [`CloseReason::InputOverflow`](crate::CloseReason::InputOverflow).
     pub max_pipelined_input: usize,
     /// Accept a bare LF as the end of a command line: a tolerated deviation of lax clients,
     /// off by default (RFC 1939 section 3 says CRLF).
@@ -84,21 +107,16 @@ impl Config {
         self
     }
 
-    /// Offers STLS (or not).
-    pub fn with_stls(mut self, stls: bool) -> Self {
-        self.stls = stls;
+    /// Sets the TLS offer (see [`Config::tls`]).
+    pub fn with_tls(mut self, tls: TlsMode) -> Self {
+        self.tls = tls;
         self
     }
 
-    /// Marks the connection as TLS from the start (port 995).
-    pub fn with_implicit_tls(mut self, implicit_tls: bool) -> Self {
-        self.implicit_tls = implicit_tls;
-        self
-    }
-
-    /// Allows plaintext authentication without TLS (security invariant 7: off by default).
+    /// Allows plaintext authentication without TLS (ARCHITECTURE.md security invariant 7:
+    /// off by default).
     pub fn with_plaintext_auth_without_tls(mut self, allow: bool) -> Self {
-        self.plaintext_auth_without_tls = allow;
+        self.allow_plaintext_auth_without_tls = allow;
         self
     }
 
@@ -144,6 +162,12 @@ impl Config {
         self
     }
 
+    /// Sets how long the TLS handshake after STLS may take.
+    pub fn with_tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.tls_handshake_timeout = timeout;
+        self
+    }
+
     /// Sets how many bad commands end the session.
     pub fn with_max_bad_commands(mut self, max: u32) -> Self {
         self.max_bad_commands = max;
@@ -181,9 +205,8 @@ impl Default for Config {
             limits: Limits::default(),
             greeting: Text::from_line(bytes::Bytes::from_static(b"POP3 server ready")),
             apop_timestamp: None,
-            stls: false,
-            implicit_tls: false,
-            plaintext_auth_without_tls: false,
+            tls: TlsMode::Disabled,
+            allow_plaintext_auth_without_tls: false,
             user_pass: true,
             sasl_mechanisms: alloc::vec![Mechanism::Plain, Mechanism::Login],
             utf8: false,
@@ -191,6 +214,7 @@ impl Default for Config {
             expire: None,
             login_delay: None,
             autologout: Self::AUTOLOGOUT,
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
             max_bad_commands: Self::MAX_BAD_COMMANDS,
             max_failed_logins: Self::MAX_FAILED_LOGINS,
             max_pipelined_input: Self::MAX_PIPELINED_INPUT,

@@ -1,16 +1,24 @@
 //! What the server machine tells the application, and how the application can misuse it.
 
 use alloc::vec::Vec;
+use core::fmt;
 
 use bytes::Bytes;
 use mail_wire::sasl::Credentials;
 
 use crate::{ApopDigest, Mechanism, MsgNumber, Name, Password, Timestamp, UniqueId};
 
-/// Something the application learns from a session. Events marked *decision* block the
-/// session until the application answers on the [`Connection`](super::Connection); later
-/// pipelined commands wait, so replies stay in order (RFC 2449 section 6.6).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something the application learns from a session. Events marked *decision*
+/// ([`Event::is_decision`]) block the session until the application answers on the
+/// [`Connection`](super::Connection): meanwhile [`poll`](super::Connection::poll) says
+/// [`Next::AwaitApp`](crate::Next::AwaitApp), and later pipelined commands wait, so replies
+/// stay in order (RFC 2449 section 6.6).
+///
+/// The end of the session is not an event: it is [`Next::Closed`](crate::Next::Closed).
+///
+/// `Debug` shows no credentials (ARCHITECTURE.md security invariant 10): passwords and SASL
+/// secrets are [`mail_wire::Secret`]s, and a relayed AUTH response shows only its length.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
     /// *Decision*: a client presented credentials. Answer with
@@ -31,33 +39,65 @@ pub enum Event {
     /// A relayed AUTH exchange ended without a decision: the client cancelled with `*` or
     /// sent invalid base64 (the machine answered `-ERR`). The application drops its state.
     AuthAborted,
-    /// The `+OK` to STLS is queued (RFC 2595 section 4). Write everything
-    /// [`poll_transmit`](super::Connection::poll_transmit) gives, run the TLS handshake,
-    /// then call [`tls_established`](super::Connection::tls_established). Nothing else is
-    /// processed meanwhile, and plaintext received before the call is discarded.
-    StartTls,
     /// *Decision*: the client wants a message (RETR, or TOP when `lines` is set). Stream its
     /// content with [`send_message_chunk`](super::Connection::send_message_chunk) and
     /// [`end_message`](super::Connection::end_message), or answer
-    /// [`message_unavailable`](super::Connection::message_unavailable).
+    /// [`message_unavailable`](super::Connection::message_unavailable). Until the message
+    /// ends, [`poll`](super::Connection::poll) gives the content written so far as
+    /// [`Next::Transmit`](crate::Next::Transmit), then [`Next::AwaitApp`](crate::Next::AwaitApp).
     Retrieve(Retrieve),
     /// *Decision*: QUIT in the TRANSACTION state (RFC 1939 section 6): remove exactly these
     /// messages, then answer [`commit_succeeded`](super::Connection::commit_succeeded) or
     /// [`commit_failed`](super::Connection::commit_failed). Sent once, even when `deleted`
-    /// is empty, so the application can release the maildrop.
+    /// is empty, so the application can release the maildrop. No other path deletes
+    /// anything (ARCHITECTURE.md security invariant 6).
     Commit {
         /// The messages marked deleted, in message-number order.
         deleted: Vec<DeletedMessage>,
     },
-    /// The session is over; always the last event. Unless it follows a [`Event::Commit`],
-    /// nothing was deleted (DESIGN.md security invariant 6).
-    Closed {
-        /// Why it ended.
-        reason: CloseReason,
-        /// Messages that were marked deleted and are *not* deleted because the session did
-        /// not reach the UPDATE state (0 after a commit).
-        discarded_deletions: u32,
-    },
+}
+
+impl Event {
+    /// Whether the event is a decision the application must answer on the
+    /// [`Connection`](super::Connection) before the session goes on: [`Event::Login`],
+    /// [`Event::AuthStep`], [`Event::Retrieve`] and [`Event::Commit`].
+    pub fn is_decision(&self) -> bool {
+        matches!(
+            self,
+            Self::Login(_) | Self::AuthStep { .. } | Self::Retrieve(_) | Self::Commit { .. }
+        )
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Login(login) => f.debug_tuple("Login").field(login).finish(),
+            Self::AuthStep {
+                mechanism,
+                response,
+            } => {
+                // A relayed mechanism's response may be a secret: only its length shows.
+                let response = response.as_ref().map(|bytes| Redacted(bytes.len()));
+                f.debug_struct("AuthStep")
+                    .field("mechanism", mechanism)
+                    .field("response", &response)
+                    .finish()
+            }
+            Self::AuthAborted => f.write_str("AuthAborted"),
+            Self::Retrieve(retrieve) => f.debug_tuple("Retrieve").field(retrieve).finish(),
+            Self::Commit { deleted } => f.debug_struct("Commit").field("deleted", deleted).finish(),
+        }
+    }
+}
+
+/// The length of a hidden value, for `Debug`.
+struct Redacted(usize);
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} octets hidden>", self.0)
+    }
 }
 
 /// Credentials a client presented (RFC 1939 section 7, RFC 5034).
@@ -142,26 +182,6 @@ pub struct DeletedMessage {
     pub uid: UniqueId,
 }
 
-/// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CloseReason {
-    /// The client sent QUIT.
-    Quit,
-    /// The peer closed the connection or the socket failed ([`handle_close`]).
-    ///
-    /// [`handle_close`]: super::Connection::handle_close
-    PeerClosed,
-    /// The autologout timer expired (RFC 1939 section 3): no response is sent.
-    Timeout,
-    /// Too many bad commands.
-    TooManyBadCommands,
-    /// Too many failed logins.
-    TooManyFailedLogins,
-    /// The client sent more pipelined input than the hard cap.
-    InputOverflow,
-}
-
 /// Why a login is refused ([`Connection::reject`](super::Connection::reject)); each gives
 /// its extended response code (RFC 2449 section 8, RFC 3206).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -216,7 +236,9 @@ pub enum UsageError {
     /// Content was already sent, so the message can no longer be refused.
     #[error("the message has started")]
     MessageStarted,
-    /// The call needs a TLS upgrade in progress ([`Event::StartTls`]).
+    /// [`tls_established`](super::Connection::tls_established) without an upgrade to finish
+    /// (no [`Next::UpgradeTls`](crate::Next::UpgradeTls) was given): the session is not
+    /// marked secure by mistake.
     #[error("no TLS upgrade is in progress")]
     NoTlsUpgrade,
 }

@@ -2,48 +2,53 @@
 //! CAPA and PIPELINING from RFC 2449, STLS from RFC 2595, AUTH from RFC 5034, the response
 //! codes of RFC 2449 and RFC 3206, and UTF8 from RFC 6856).
 //!
-//! Bytes from the client go into [`Connection::receive`]; the machine answers protocol
-//! hygiene itself (syntax, wrong state, limits) and hands real decisions to the application
-//! as [`Event`]s: credentials, message content, the commit at QUIT. Bytes to write come out of
-//! [`Connection::poll_transmit`].
+//! The machine keeps the session contract of `mail_wire::session` (ARCHITECTURE.md, "The
+//! session contract"): bytes from the client go into [`Connection::receive`], which only
+//! buffers; [`Connection::poll`] advances the machine and says what to do next, as a
+//! [`Next`]. The machine answers protocol hygiene itself (syntax, wrong state, limits) and
+//! hands real decisions to the application as [`Event`]s: credentials, message content, the
+//! commit at QUIT.
 //!
 //! ```
+//! use pop3_proto::Next;
 //! use pop3_proto::server::{Config, Connection, Event, Login, Maildrop};
-//! use pop3_proto::UniqueId;
+//! use pop3_proto::{CloseReason, UniqueId};
 //!
 //! let config = Config::default().with_plaintext_auth_without_tls(true);
 //! let mut conn = Connection::new(config);
-//! conn.receive(b"USER alice\r\nPASS secret\r\nSTAT\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n");
+//! // What the client sent, all at once (PIPELINING, RFC 2449 section 6.6).
+//! let mut socket: &[u8] = b"USER alice\r\nPASS secret\r\nSTAT\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n";
 //!
 //! let message = b"Subject: hi\r\n\r\n.a line with a dot\r\n";
 //! let mut wire = Vec::new();
-//! loop {
-//!     if let Some(event) = conn.poll_event() {
-//!         match event {
-//!             Event::Login(Login::UserPass { name, password }) => {
-//!                 assert_eq!((name.as_bytes(), password.expose()), (&b"alice"[..], &b"secret"[..]));
-//!                 let mut maildrop = Maildrop::new();
-//!                 maildrop.push(message.len() as u64, UniqueId::new("msg-1")?);
-//!                 conn.accept(maildrop)?;
-//!             }
-//!             Event::Retrieve(_) => {
-//!                 conn.send_message_chunk(&message[..])?;
-//!                 conn.end_message()?;
-//!             }
-//!             Event::Commit { deleted } => {
-//!                 assert_eq!(deleted.len(), 1); // remove it from the store here
-//!                 conn.commit_succeeded()?;
-//!             }
-//!             _ => {}
+//! let reason = loop {
+//!     match conn.poll() {
+//!         Next::Transmit(bytes) => wire.extend_from_slice(&bytes), // write to the socket
+//!         Next::Event(Event::Login(Login::UserPass { name, password })) => {
+//!             assert_eq!((name.as_bytes(), password.expose()), (&b"alice"[..], &b"secret"[..]));
+//!             let mut maildrop = Maildrop::new();
+//!             maildrop.push(message.len() as u64, UniqueId::new("msg-1")?);
+//!             conn.accept(maildrop)?;
 //!         }
-//!         continue;
+//!         Next::Event(Event::Retrieve(_)) => {
+//!             conn.send_message_chunk(&message[..])?;
+//!             conn.end_message()?;
+//!         }
+//!         Next::Event(Event::Commit { deleted }) => {
+//!             assert_eq!(deleted.len(), 1); // remove it from the store here
+//!             conn.commit_succeeded()?;
+//!         }
+//!         Next::Event(event) => assert!(!event.is_decision()),
+//!         // Read from the socket, within `wait.timeout()`.
+//!         Next::Read(_wait) => match core::mem::take(&mut socket) {
+//!             [] => conn.handle_close(),
+//!             bytes => conn.receive(bytes),
+//!         },
+//!         Next::UpgradeTls(_) | Next::AwaitApp => unreachable!("no STLS, every decision answered"),
+//!         Next::Closed(reason) => break reason,
 //!     }
-//!     match conn.poll_transmit() {
-//!         Some(bytes) => wire.extend_from_slice(&bytes), // write to the socket
-//!         None => break, // read more from the socket, or stop once closed
-//!     }
-//! }
-//! assert!(conn.is_closed());
+//! };
+//! assert_eq!(reason, CloseReason::Quit);
 //! let wire = String::from_utf8(wire)?;
 //! assert!(wire.starts_with("+OK POP3 server ready\r\n+OK send PASS\r\n"));
 //! assert!(wire.contains("+OK 1 35\r\n+OK 35 octets\r\nSubject: hi\r\n\r\n..a line with a dot\r\n.\r\n"));
@@ -53,11 +58,24 @@
 //!
 //! # The driving loop
 //!
-//! [`poll_event`](Connection::poll_event) and [`poll_transmit`](Connection::poll_transmit)
-//! both let the machine go on with pipelined commands once it can: after writing what
-//! `poll_transmit` gave, poll events again. Loop until both return `None`, then read from
-//! the socket (if [`wants_input`](Connection::wants_input)), with
-//! [`timeout`](Connection::timeout) as the read deadline.
+//! One `match` on [`poll`](Connection::poll):
+//!
+//! | [`Next`] | the adapter |
+//! |---|---|
+//! | `Transmit(bytes)` | writes them |
+//! | `Event(e)` | hands `e` to the application; a decision ([`Event::is_decision`]) is answered with [`accept`](Connection::accept), [`reject`](Connection::reject), [`sasl_challenge`](Connection::sasl_challenge), [`send_message_chunk`](Connection::send_message_chunk) and [`end_message`](Connection::end_message), [`message_unavailable`](Connection::message_unavailable), [`commit_succeeded`](Connection::commit_succeeded) or [`commit_failed`](Connection::commit_failed) |
+//! | `Read(wait)` | reads, then [`receive`](Connection::receive); end of stream: [`handle_close`](Connection::handle_close); past the wait's deadline ([`Config::autologout`]): [`handle_timeout`](Connection::handle_timeout) |
+//! | `UpgradeTls(wait)` | the `+OK` to STLS was transmitted: runs the TLS handshake (within [`Config::tls_handshake_timeout`]), then [`tls_established`](Connection::tls_established) |
+//! | `AwaitApp` | a decision is unanswered (a message being streamed included): the application's turn |
+//! | `Closed(reason)` | closes the socket; [`discarded_deletions`](Connection::discarded_deletions) says what was not deleted |
+//!
+//! When `poll` says `Read`, every complete command received was processed, so the loop
+//! cannot stall on pipelined input. The [`Wait`]'s id changes only when a whole command line
+//! was processed, a decision answered, or a TLS upgrade began or finished: a client
+//! trickling a command one byte at a time does not move the autologout deadline
+//! (ARCHITECTURE.md security invariant 9).
+//!
+//! [`shutdown`](Connection::shutdown) ends a session gracefully when the server stops.
 //!
 //! # Bounds
 //!
@@ -65,8 +83,9 @@
 //! [`Limits`](crate::Limits); unprocessed input is bounded by
 //! [`Config::max_pipelined_input`]; the machine stops taking commands while 64 KiB of
 //! output wait to be transmitted, and writes LIST and UIDL listings in pieces of that size,
-//! so a client cannot make it buffer without bound. Message content is written as the
-//! application gives it: give it in chunks and drain `poll_transmit` between them.
+//! so a client cannot make it buffer without bound (ARCHITECTURE.md security invariant 3).
+//! Message content is written as the application gives it: give it in chunks and transmit
+//! what `poll` gives between them.
 
 mod config;
 mod event;
@@ -74,17 +93,15 @@ mod maildrop;
 mod top;
 
 use alloc::collections::VecDeque;
-use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mail_wire::dot::DotEncoder;
 use mail_wire::line::{LineEnding, LineError, LineFramer};
 use mail_wire::sasl::{self, SaslError, SaslResponse, ServerExchange, ServerStep};
+use mail_wire::session::{CloseReason, Next, TlsMode, Wait};
 
 pub use config::Config;
-pub use event::{
-    ApopLogin, CloseReason, DeletedMessage, Event, Login, LoginRefusal, Retrieve, UsageError,
-};
+pub use event::{ApopLogin, DeletedMessage, Event, Login, LoginRefusal, Retrieve, UsageError};
 pub use mail_wire::Secret;
 pub use mail_wire::sasl::{Credentials, OAuth2Credentials, PasswordCredentials};
 pub use maildrop::Maildrop;
@@ -100,6 +117,9 @@ use top::TopCutter;
 /// writes listings in pieces of about this size.
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 
+/// The refusal of a login before STLS under [`TlsMode::Required`].
+const TLS_REQUIRED: &[u8] = b"authentication needs TLS (use STLS)";
+
 /// The session states of RFC 1939 section 3 (UPDATE is the commit decision at QUIT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -114,7 +134,8 @@ enum SaslState {
     Relayed(Mechanism),
 }
 
-/// The decision the machine waits for; nothing else is processed meanwhile.
+/// What the machine waits for besides the client's next command; nothing else is processed
+/// meanwhile.
 #[derive(Debug)]
 enum Pending {
     None,
@@ -126,6 +147,7 @@ enum Pending {
         started: bool,
     },
     Commit,
+    /// STLS was accepted: the TLS handshake runs.
     Tls,
 }
 
@@ -140,6 +162,11 @@ impl Pending {
             Self::Tls => "a TLS upgrade",
         }
     }
+
+    /// Whether the application owes an answer (a decision event was handed out).
+    fn is_decision(&self) -> bool {
+        !matches!(self, Self::None | Self::Tls)
+    }
 }
 
 /// A LIST or UIDL listing being written.
@@ -152,7 +179,8 @@ struct ListingCursor {
 /// One POP3 server session (one connection), as a sans-IO state machine.
 ///
 /// See the [module documentation](self) for the driving loop. Its `Debug` output shows the
-/// session's state, never buffered input (which may hold a password).
+/// session's state, never buffered input (which may hold a password or its base64 form:
+/// ARCHITECTURE.md security invariant 10).
 pub struct Connection {
     config: Config,
     phase: Phase,
@@ -166,13 +194,21 @@ pub struct Connection {
     listing: Option<ListingCursor>,
     input: BytesMut,
     framer: LineFramer,
+    /// The client sent more than the hard input cap: acted on in `poll`.
+    overflow: bool,
     out: BytesMut,
     encoder: DotEncoder,
     events: VecDeque<Event>,
     bad_commands: u32,
     failed_logins: u32,
     committed: bool,
-    closing: Option<CloseReason>,
+    /// The application asked for the session to end ([`Connection::shutdown`]).
+    shutting_down: bool,
+    /// The id of the current wait on the client (contract rule 3).
+    wait: u64,
+    /// Why the session ended, once it has; `poll` says so after every event and transmit.
+    closed: Option<CloseReason>,
+    discarded_deletions: u32,
 }
 
 impl core::fmt::Debug for Connection {
@@ -188,17 +224,45 @@ impl core::fmt::Debug for Connection {
             .field("buffered_output", &self.out.len())
             .field("bad_commands", &self.bad_commands)
             .field("failed_logins", &self.failed_logins)
-            .field("closing", &self.closing)
+            .field("shutting_down", &self.shutting_down)
+            .field("wait", &self.wait)
+            .field("closed", &self.closed)
             .finish_non_exhaustive()
     }
 }
 
-// The sans-IO contract shared by every session machine (see `mail_wire::session`).
-mail_wire::impl_session!(Connection, Event, UsageError);
+// The session contract (ARCHITECTURE.md, "The session contract"), delegated to the inherent
+// methods. Written out rather than generated by a macro: were an inherent method missing, the
+// call would resolve to the trait method itself, and only code in this crate gets the
+// `unconditional_recursion` lint that catches it.
+impl mail_wire::session::Session for Connection {
+    type Event = Event;
+    type UsageError = UsageError;
+
+    fn receive(&mut self, bytes: &[u8]) {
+        Connection::receive(self, bytes)
+    }
+
+    fn poll(&mut self) -> mail_wire::session::Next<Event> {
+        Connection::poll(self)
+    }
+
+    fn handle_timeout(&mut self) {
+        Connection::handle_timeout(self)
+    }
+
+    fn handle_close(&mut self) {
+        Connection::handle_close(self)
+    }
+
+    fn tls_established(&mut self) -> Result<(), UsageError> {
+        Connection::tls_established(self)
+    }
+}
 
 impl Connection {
     /// A session that has just sent its greeting (RFC 1939 section 4): the `+OK` line is
-    /// the first thing [`poll_transmit`](Self::poll_transmit) gives.
+    /// the first thing [`poll`](Self::poll) gives.
     pub fn new(config: Config) -> Self {
         let ending = if config.bare_lf_line_ending {
             LineEnding::CrlfOrBareLf
@@ -218,7 +282,7 @@ impl Connection {
         }
         out.extend_from_slice(b"\r\n");
         Self {
-            secure: config.implicit_tls,
+            secure: config.tls.is_implicit(),
             config,
             phase: Phase::Authorization,
             utf8: false,
@@ -229,39 +293,42 @@ impl Connection {
             listing: None,
             input: BytesMut::new(),
             framer,
+            overflow: false,
             out,
             encoder: DotEncoder::new(),
             events: VecDeque::with_capacity(2),
             bad_commands: 0,
             failed_logins: 0,
             committed: false,
-            closing: None,
+            shutting_down: false,
+            wait: 0,
+            closed: None,
+            discarded_deletions: 0,
         }
     }
 
-    /// Buffers bytes from the client, split anywhere, and processes what it can.
+    /// Buffers bytes from the client, split anywhere. Only buffers: the machine acts on
+    /// them in [`poll`](Self::poll).
     ///
     /// Never fails. Past the hard cap on unprocessed input (see
-    /// [`Config::max_pipelined_input`]) the session answers `-ERR` and ends. Bytes after
-    /// the end of the session are ignored.
-    pub fn receive(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() && self.closing.is_none() {
-            let room = self.hard_input_cap().saturating_sub(self.input.len());
-            if room == 0 {
-                if matches!(self.pending, Pending::Retrieve { started: true, .. }) {
-                    // A reply cannot be put inside a message being sent.
-                    self.out.clear();
-                } else {
-                    self.reply(b"-ERR too much pipelined input, closing connection");
-                }
-                self.end_session(CloseReason::InputOverflow);
-                return;
-            }
-            let take = room.min(bytes.len());
-            self.input.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            self.drive();
+    /// [`Config::max_pipelined_input`]) the bytes are dropped and the next `poll` answers
+    /// `-ERR` and ends the session with [`CloseReason::InputOverflow`] (ARCHITECTURE.md
+    /// security invariant 3). Bytes received while a TLS upgrade runs are plaintext from
+    /// before it and are dropped (RFC 2595 section 4, CVE-2011-0411); bytes after the end of
+    /// the session are ignored.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if bytes.is_empty()
+            || self.closed.is_some()
+            || self.overflow
+            || matches!(self.pending, Pending::Tls)
+        {
+            return;
         }
+        if self.input.len().saturating_add(bytes.len()) > self.hard_input_cap() {
+            self.overflow = true;
+            return;
+        }
+        self.input.extend_from_slice(bytes);
     }
 
     fn hard_input_cap(&self) -> usize {
@@ -272,68 +339,71 @@ impl Connection {
             .saturating_add(limits.sasl_line.max(limits.max_command_line()))
     }
 
-    /// False while unprocessed input is above [`Config::max_pipelined_input`], during a TLS
-    /// upgrade, and once the session has ended: the adapter stops reading until events and
-    /// transmits are consumed.
-    pub fn wants_input(&self) -> bool {
-        self.closing.is_none()
-            && !matches!(self.pending, Pending::Tls)
-            && self.input.len() < self.config.max_pipelined_input
-    }
-
-    /// The next event for the application. A decision event blocks later ones until it is
-    /// answered.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.drive();
-        self.events.pop_front()
-    }
-
-    /// The next bytes to write to the client, in order.
-    pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.drive();
-        if self.out.is_empty() {
-            None
-        } else {
-            Some(self.out.split().freeze())
+    /// Advances the session as far as it can go and says what the adapter does next: the
+    /// next event, else the output to write, else the end, else what the machine waits for
+    /// (see the [module documentation](self)).
+    ///
+    /// Buffered commands are processed until a decision is pending, 64 KiB of output wait, or
+    /// no complete command is left: when this returns [`Next::Read`], none is.
+    pub fn poll(&mut self) -> Next<Event> {
+        if let Some(event) = self.events.pop_front() {
+            return Next::Event(event);
         }
-    }
-
-    /// The inactivity timer for the current wait: the autologout timer of RFC 1939
-    /// section 3 (at least 10 minutes), counted from the last bytes received. `None` while
-    /// the machine waits for the application, and once the session has ended.
-    pub fn timeout(&self) -> Option<Duration> {
+        self.advance();
+        if let Some(event) = self.events.pop_front() {
+            return Next::Event(event);
+        }
+        if !self.out.is_empty() {
+            return Next::Transmit(self.out.split().freeze());
+        }
+        if let Some(reason) = self.closed {
+            return Next::Closed(reason);
+        }
         match self.pending {
-            _ if self.closing.is_some() => None,
-            Pending::None | Pending::Tls => Some(self.config.autologout),
-            _ => None,
+            Pending::None => Next::Read(Wait::new(self.wait, self.config.autologout)),
+            Pending::Tls => {
+                Next::UpgradeTls(Wait::new(self.wait, self.config.tls_handshake_timeout))
+            }
+            _ => Next::AwaitApp,
         }
     }
 
-    /// The autologout timer expired: the session ends without a response and without
-    /// entering the UPDATE state, so nothing is deleted (RFC 1939 section 3; DESIGN.md
-    /// security invariant 6). The last event is [`Event::Closed`] with
-    /// [`CloseReason::Timeout`].
+    /// Whether the machine waits on the client (the last `poll` said `Read` or
+    /// `UpgradeTls`), as opposed to the application or nothing.
+    fn waits_on_peer(&self) -> bool {
+        self.closed.is_none()
+            && self.events.is_empty()
+            && self.out.is_empty()
+            && self.listing.is_none()
+            && !self.pending.is_decision()
+    }
+
+    /// The deadline of the wait that [`poll`](Self::poll) gave passed: the autologout timer
+    /// of RFC 1939 section 3, or the TLS handshake's. The session ends without a response
+    /// and without entering the UPDATE state, so nothing is deleted (ARCHITECTURE.md
+    /// security invariant 6): [`Next::Closed`] with [`CloseReason::Timeout`]. Ignored unless
+    /// the machine waits on the client ([`Next::Read`] or [`Next::UpgradeTls`]).
     pub fn handle_timeout(&mut self) {
-        if self.closing.is_none() {
-            self.out.clear();
+        if self.waits_on_peer() {
             self.end_session(CloseReason::Timeout);
         }
     }
 
-    /// The client closed the connection, or the socket failed: nothing is deleted (DESIGN.md
-    /// security invariant 6). The last event is [`Event::Closed`] with
-    /// [`CloseReason::PeerClosed`] and the number of deletion marks discarded.
+    /// The client closed the connection, the socket failed, or the TLS handshake failed:
+    /// nothing is deleted (ARCHITECTURE.md security invariant 6) and nothing more is
+    /// transmitted; [`Next::Closed`] with [`CloseReason::ConnectionLost`] follows, and
+    /// [`discarded_deletions`](Self::discarded_deletions) says how many deletion marks were
+    /// dropped.
     pub fn handle_close(&mut self) {
-        if self.closing.is_none() {
-            self.out.clear();
-            self.end_session(CloseReason::PeerClosed);
-        }
+        self.out.clear();
+        self.end_session(CloseReason::ConnectionLost);
     }
 
-    /// The TLS handshake after [`Event::StartTls`] succeeded. Input received before it is
-    /// plaintext from before the upgrade and is discarded (RFC 2595 section 4,
-    /// CVE-2011-0411); the session forgets what it learnt (a USER name) and now offers the
-    /// plaintext mechanisms and no more STLS, so the client asks CAPA again.
+    /// The TLS handshake that [`Next::UpgradeTls`] asked for succeeded. Input received before
+    /// it is plaintext from before the upgrade and is discarded (RFC 2595 section 4,
+    /// CVE-2011-0411, ARCHITECTURE.md security invariant 2); the session forgets what it
+    /// learnt (a USER name) and now offers the plaintext mechanisms and no more STLS, so the
+    /// client asks CAPA again.
     pub fn tls_established(&mut self) -> Result<(), UsageError> {
         self.check_open()?;
         if !matches!(self.pending, Pending::Tls) {
@@ -344,13 +414,36 @@ impl Connection {
         self.secure = true;
         self.user = None;
         self.pending = Pending::None;
+        self.next_wait();
         Ok(())
     }
 
-    /// True once the session has ended and everything to write was taken: the adapter
-    /// closes the connection.
+    /// Ends the session gracefully, as when the server stops (POP3 has no unsolicited
+    /// responses, so the client learns it from the answer to its next command). A message
+    /// being streamed, or a listing being written, is finished first. Then the next command
+    /// is answered `-ERR [SYS/TEMP] server shutting down` (RFC 3206 section 4) and the
+    /// session ends with [`CloseReason::Shutdown`]; when the session is idle (no command
+    /// partly received), it ends at the next [`poll`](Self::poll) without a response. The
+    /// UPDATE state is not entered: nothing is deleted (ARCHITECTURE.md security invariant
+    /// 6). A pending decision is still answered as usual (a commit at QUIT ends the session
+    /// with [`CloseReason::Quit`]). Nothing happens once the session has ended.
+    pub fn shutdown(&mut self) {
+        if self.closed.is_none() {
+            self.shutting_down = true;
+        }
+    }
+
+    /// True once the session has ended and every event and byte to write was taken:
+    /// [`poll`](Self::poll) says [`Next::Closed`] and the adapter closes the connection.
     pub fn is_closed(&self) -> bool {
-        self.closing.is_some() && self.out.is_empty()
+        self.closed.is_some() && self.out.is_empty() && self.events.is_empty()
+    }
+
+    /// Messages marked deleted that were *not* deleted because the session ended without
+    /// reaching the UPDATE state (ARCHITECTURE.md security invariant 6): meaningful once the
+    /// session has ended; 0 before, and 0 after a commit.
+    pub fn discarded_deletions(&self) -> u32 {
+        self.discarded_deletions
     }
 
     /// Whether the connection is under TLS (implicit, or after STLS).
@@ -373,6 +466,11 @@ impl Connection {
         &self.maildrop
     }
 
+    /// The wait before was satisfied: the next one gets a new id (contract rule 3).
+    fn next_wait(&mut self) {
+        self.wait = self.wait.wrapping_add(1);
+    }
+
     // ----- Decisions -----
 
     /// Accepts the login of [`Event::Login`] (or ends a relayed [`Event::AuthStep`]
@@ -384,6 +482,7 @@ impl Connection {
         }
         self.end_auth_exchange();
         self.pending = Pending::None;
+        self.next_wait();
         self.maildrop = maildrop;
         self.phase = Phase::Transaction;
         let (count, size) = self.maildrop.live();
@@ -400,6 +499,7 @@ impl Connection {
         self.expect_login()?;
         self.end_auth_exchange();
         self.pending = Pending::None;
+        self.next_wait();
         self.out.extend_from_slice(refusal.reply());
         if refusal == LoginRefusal::BadCredentials {
             self.login_failed();
@@ -416,6 +516,7 @@ impl Connection {
             ref other => return Err(Self::wrong(other)),
         };
         self.pending = Pending::None;
+        self.next_wait();
         self.write_challenge(challenge);
         self.sasl = Some(SaslState::Relayed(mechanism));
         Ok(())
@@ -424,7 +525,10 @@ impl Connection {
     /// Sends the next piece of the message of [`Event::Retrieve`], split anywhere. The
     /// machine dot-stuffs it and, for TOP, drops what comes after the lines asked for (the
     /// application may stop early once [`message_complete`](Self::message_complete) says so).
-    /// The first call sends the `+OK` line.
+    /// The first call sends the `+OK` line. What is written comes out of
+    /// [`poll`](Self::poll) as [`Next::Transmit`]; then `poll` says [`Next::AwaitApp`]
+    /// until [`end_message`](Self::end_message), so give the content in chunks and transmit
+    /// between them.
     pub fn send_message_chunk(&mut self, chunk: impl AsRef<[u8]>) -> Result<(), UsageError> {
         self.check_open()?;
         let chunk = chunk.as_ref();
@@ -471,6 +575,7 @@ impl Connection {
         }
         self.encoder.finish(&mut self.out);
         self.pending = Pending::None;
+        self.next_wait();
         Ok(())
     }
 
@@ -484,12 +589,13 @@ impl Connection {
             ref other => return Err(Self::wrong(other)),
         }
         self.pending = Pending::None;
+        self.next_wait();
         self.reply(b"-ERR message unavailable");
         Ok(())
     }
 
-    /// The deletions of [`Event::Commit`] are done: `+OK`, and the session ends
-    /// (RFC 1939 section 6).
+    /// The deletions of [`Event::Commit`] are done: `+OK`, and the session ends with
+    /// [`CloseReason::Quit`] (RFC 1939 section 6).
     pub fn commit_succeeded(&mut self) -> Result<(), UsageError> {
         self.expect_commit()?;
         let (count, _) = self.maildrop.live();
@@ -510,7 +616,7 @@ impl Connection {
     }
 
     /// The deletions of [`Event::Commit`] failed (or were partly done): `-ERR [SYS/TEMP]`
-    /// (RFC 1939 section 6, RFC 3206), and the session ends.
+    /// (RFC 1939 section 6, RFC 3206), and the session ends with [`CloseReason::Quit`].
     pub fn commit_failed(&mut self) -> Result<(), UsageError> {
         self.expect_commit()?;
         self.reply(b"-ERR [SYS/TEMP] some deleted messages not removed");
@@ -519,7 +625,7 @@ impl Connection {
     }
 
     fn check_open(&self) -> Result<(), UsageError> {
-        match self.closing {
+        match self.closed {
             Some(_) => Err(UsageError::Closed),
             None => Ok(()),
         }
@@ -547,6 +653,7 @@ impl Connection {
         match self.pending {
             Pending::Commit => {
                 self.pending = Pending::None;
+                self.next_wait();
                 self.committed = true;
                 Ok(())
             }
@@ -556,10 +663,44 @@ impl Connection {
 
     // ----- Processing -----
 
+    /// What `poll` does before it answers: acts on an input overflow or a shutdown, then
+    /// processes buffered commands.
+    fn advance(&mut self) {
+        if self.closed.is_some() {
+            return;
+        }
+        if self.overflow {
+            self.input.clear();
+            self.framer.reset();
+            // A reply cannot be put inside a message or a listing being sent.
+            let answering = matches!(self.pending, Pending::Retrieve { started: true, .. })
+                || self.listing.is_some();
+            if !answering {
+                self.reply(b"-ERR too much pipelined input, closing connection");
+            }
+            self.end_session(CloseReason::InputOverflow);
+            return;
+        }
+        if self.shutting_down && self.is_idle() {
+            // No command to answer, and POP3 has no unsolicited responses.
+            self.end_session(CloseReason::Shutdown);
+            return;
+        }
+        self.drive();
+    }
+
+    /// Nothing in progress and nothing partly received: a shutdown ends the session now.
+    fn is_idle(&self) -> bool {
+        matches!(self.pending, Pending::None)
+            && self.listing.is_none()
+            && self.input.is_empty()
+            && !self.framer.is_skipping()
+    }
+
     /// Processes buffered commands until a decision is pending, output backs up, input runs
-    /// out or the session ends.
+    /// out or the session ends. Each line taken satisfies the wait for it.
     fn drive(&mut self) {
-        while self.closing.is_none() && matches!(self.pending, Pending::None) {
+        while self.closed.is_none() && matches!(self.pending, Pending::None) {
             if self.listing.is_some() {
                 if !self.continue_listing() {
                     return;
@@ -569,10 +710,18 @@ impl Connection {
             if self.out.len() >= OUTPUT_HIGH_WATER {
                 return;
             }
-            match self.framer.next_line(&mut self.input) {
-                None => return,
-                Some(Err(error)) => self.line_error(error),
-                Some(Ok(line)) => self.handle_line(line),
+            let Some(line) = self.framer.next_line(&mut self.input) else {
+                return;
+            };
+            self.next_wait();
+            if self.shutting_down {
+                self.reply(b"-ERR [SYS/TEMP] server shutting down");
+                self.end_session(CloseReason::Shutdown);
+                return;
+            }
+            match line {
+                Err(error) => self.line_error(error),
+                Ok(line) => self.handle_line(line),
             }
         }
     }
@@ -614,6 +763,8 @@ impl Connection {
             Command::User(name) => {
                 if !self.config.user_pass {
                     self.bad_command(b"USER not available");
+                } else if self.tls_required_first() {
+                    self.bad_command(TLS_REQUIRED);
                 } else if !self.plaintext_allowed() {
                     self.bad_command(b"plaintext authentication needs TLS (use STLS)");
                 } else {
@@ -628,6 +779,10 @@ impl Connection {
                 ),
                 None => self.bad_command(b"send USER first"),
             },
+            Command::Apop { .. } if self.config.apop_timestamp.is_none() => {
+                self.bad_command(b"APOP not available");
+            }
+            Command::Apop { .. } if self.tls_required_first() => self.bad_command(TLS_REQUIRED),
             Command::Apop { name, digest } => match &self.config.apop_timestamp {
                 Some(timestamp) => {
                     let login = Login::Apop(ApopLogin {
@@ -646,11 +801,13 @@ impl Connection {
             Command::Stls => {
                 if self.secure {
                     self.bad_command(b"already using TLS");
-                } else if !self.config.stls {
+                } else if !self.config.tls.upgrades() {
                     self.bad_command(b"STLS not available");
                 } else {
+                    // RFC 2595 section 4: the handshake starts after the +OK; `poll` says
+                    // `UpgradeTls` once it is transmitted.
                     self.reply(b"+OK begin TLS negotiation");
-                    self.decide(Pending::Tls, Event::StartTls);
+                    self.pending = Pending::Tls;
                 }
             }
             Command::Capa => self.write_capabilities(),
@@ -795,6 +952,10 @@ impl Connection {
             self.bad_command(b"unsupported SASL mechanism");
             return;
         }
+        if self.tls_required_first() {
+            self.bad_command(TLS_REQUIRED);
+            return;
+        }
         if mechanism.is_plaintext() && !self.plaintext_allowed() {
             self.bad_command(b"plaintext authentication needs TLS (use STLS)");
             return;
@@ -908,7 +1069,7 @@ impl Connection {
         self.reply(text);
         self.bad_commands = self.bad_commands.saturating_add(1);
         if self.bad_commands > self.config.max_bad_commands {
-            self.end_session(CloseReason::TooManyBadCommands);
+            self.end_session(CloseReason::TooManyErrors);
         }
     }
 
@@ -917,38 +1078,38 @@ impl Connection {
         self.events.push_back(event);
     }
 
+    /// Plaintext credentials (USER/PASS, AUTH PLAIN and LOGIN) may be taken now
+    /// (ARCHITECTURE.md security invariant 7).
     fn plaintext_allowed(&self) -> bool {
-        self.secure || self.config.plaintext_auth_without_tls
+        self.secure || self.config.allow_plaintext_auth_without_tls
     }
 
+    /// [`TlsMode::Required`] before the upgrade: no login of any kind is taken.
+    fn tls_required_first(&self) -> bool {
+        !self.secure && self.config.tls == TlsMode::Required
+    }
+
+    /// Decides the end of the session; `poll` says [`Next::Closed`] once every event and
+    /// transmit before it was taken. Unless a commit was answered, the deletion marks are
+    /// discarded (ARCHITECTURE.md security invariant 6).
     fn end_session(&mut self, reason: CloseReason) {
-        if self.closing.is_some() {
+        if self.closed.is_some() {
             return;
         }
-        let discarded_deletions = if self.committed {
+        self.discarded_deletions = if self.committed {
             0
         } else {
             u32::try_from(self.maildrop.marked()).unwrap_or(u32::MAX)
         };
-        self.closing = Some(reason);
+        self.closed = Some(reason);
         self.pending = Pending::None;
         self.sasl = None;
         self.listing = None;
+        self.shutting_down = false;
         self.input.clear();
+        self.framer.reset();
         // Decisions not yet handed out can no longer be answered.
-        self.events.retain(|event| {
-            !matches!(
-                event,
-                Event::Login(_)
-                    | Event::AuthStep { .. }
-                    | Event::Retrieve(_)
-                    | Event::Commit { .. }
-            )
-        });
-        self.events.push_back(Event::Closed {
-            reason,
-            discarded_deletions,
-        });
+        self.events.retain(|event| !event.is_decision());
     }
 
     // ----- Writing -----
@@ -1018,11 +1179,13 @@ impl Connection {
     }
 
     /// CAPA (RFC 2449 section 5): what is available now. USER and the plaintext SASL
-    /// mechanisms only where allowed (security invariant 7), STLS only before TLS, and the
-    /// login capabilities only in the AUTHORIZATION state.
+    /// mechanisms only where allowed (ARCHITECTURE.md security invariant 7), STLS only before
+    /// TLS, and the login capabilities only in the AUTHORIZATION state and, under
+    /// [`TlsMode::Required`], only after STLS.
     fn write_capabilities(&mut self) {
         self.reply(b"+OK capability list follows");
-        let authorization = self.phase == Phase::Authorization;
+        let stls = self.phase == Phase::Authorization && self.config.tls.upgrades() && !self.secure;
+        let authorization = self.phase == Phase::Authorization && !self.tls_required_first();
         let plaintext = self.plaintext_allowed();
         let mut capabilities = [
             Some(Capability::Top),
@@ -1031,7 +1194,7 @@ impl Connection {
             Some(Capability::AuthRespCode),
             Some(Capability::Pipelining),
             (authorization && self.config.user_pass && plaintext).then_some(Capability::User),
-            (authorization && self.config.stls && !self.secure).then_some(Capability::Stls),
+            stls.then_some(Capability::Stls),
             self.config.utf8.then_some(Capability::Utf8 {
                 user_credentials: false,
             }),

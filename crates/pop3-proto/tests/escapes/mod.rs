@@ -1,8 +1,33 @@
-//! The escapes of the transcript files, shared by the transcript runners: `\r`, `\n`, `\t`,
-//! `\0`, `\\` and `\xHH` stand for the bytes a transcript cannot show.
+//! What the transcript runners share: the escapes of the transcript files (`\r`, `\n`,
+//! `\t`, `\0`, `\\` and `\xHH` stand for the bytes a transcript cannot show), and the
+//! names under which both record the `Next` values that are not events
+//! (`E: upgrade-tls`, `E: closed <reason>`).
 #![allow(dead_code)] // each runner uses its own subset
 
 use std::fmt::Write as _;
+
+use pop3_proto::CloseReason;
+
+/// The `E:` line of a TLS upgrade (`Next::UpgradeTls`), recorded once per upgrade.
+pub(crate) const UPGRADE_TLS: &str = "upgrade-tls";
+
+/// The `E:` line of the end (`Next::Closed`), recorded once: `closed <reason>`.
+pub(crate) fn closed(reason: CloseReason) -> String {
+    let name = match reason {
+        CloseReason::Quit => "quit",
+        CloseReason::ConnectionLost => "connection-lost",
+        CloseReason::Timeout => "timeout",
+        CloseReason::ProtocolViolation => "protocol-violation",
+        CloseReason::InputOverflow => "input-overflow",
+        CloseReason::TooManyErrors => "too-many-errors",
+        CloseReason::TooManyFailedLogins => "too-many-failed-logins",
+        CloseReason::ServiceClosing => "service-closing",
+        CloseReason::Shutdown => "shutdown",
+        CloseReason::Failed => "failed",
+        other => panic!("no transcript name for {other:?}"),
+    };
+    format!("closed {name}")
+}
 
 /// The bytes `text` stands for.
 pub(crate) fn unescape(text: &str) -> Vec<u8> {

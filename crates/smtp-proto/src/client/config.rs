@@ -1,41 +1,31 @@
-//! How a client session behaves: the EHLO name, TLS policy, credentials, pipelining, chunking.
+//! How a client session behaves: the EHLO name, TLS mode, credentials, pipelining, chunking,
+//! timeouts.
 
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use bytes::Bytes;
 use mail_wire::Secret;
 use mail_wire::sasl::{Credentials, Mechanism, OAuth2Credentials, PasswordCredentials};
+use mail_wire::session::{DEFAULT_TLS_HANDSHAKE_TIMEOUT, TlsMode};
 
 use crate::address::Domain;
 use crate::limits::Limits;
 
-/// When the client uses STARTTLS (RFC 3207).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum TlsPolicy {
-    /// Never STARTTLS: the session stays in plaintext.
-    None,
-    /// STARTTLS when the server offers it; otherwise go on in plaintext. Credentials that
-    /// would travel in the clear are still refused unless
-    /// [`Config::allow_plaintext_auth_without_tls`] is set.
-    #[default]
-    Opportunistic,
-    /// STARTTLS must succeed before anything else is sent: when the server does not offer it
-    /// or refuses it, the session sends only QUIT and ends with a typed error. The only policy
-    /// that resists an attacker who strips `STARTTLS` from the EHLO reply.
-    Required,
-    /// The connection is already protected (port 465, RFC 8314): no STARTTLS.
-    ImplicitTls,
-}
-
 /// The configuration of a client [`Connection`](super::Connection).
 ///
+/// Non-exhaustive (later versions add settings): built with [`Config::new`] (or `default`)
+/// and the `with_*` builders.
+///
 /// ```
-/// use smtp_proto::Domain;
-/// use smtp_proto::client::{Config, TlsPolicy};
+/// use std::time::Duration;
+/// use smtp_proto::{Domain, TlsMode};
+/// use smtp_proto::client::Config;
 ///
 /// let config = Config::new(Domain::new("client.example").unwrap())
-///     .with_tls(TlsPolicy::Required)
-///     .with_password("jane", "secret");
+///     .with_tls(TlsMode::Required)
+///     .with_password("jane", "secret")
+///     .with_command_timeout(Duration::from_secs(60));
 /// assert!(!config.allow_plaintext_auth_without_tls);
 /// assert!(config.pipelining);
 /// ```
@@ -45,16 +35,20 @@ pub struct Config {
     /// The name sent in EHLO and HELO (RFC 5321 section 4.1.1.1: the client's fully
     /// qualified domain name, or an address literal).
     pub ehlo_name: Domain,
-    /// When to use STARTTLS.
-    pub tls: TlsPolicy,
+    /// When to use STARTTLS (RFC 3207): [`TlsMode::Opportunistic`] by default (STARTTLS when
+    /// offered, plain text otherwise), [`TlsMode::Required`] (STARTTLS or no session: the
+    /// only mode that resists an attacker who strips the offer), [`TlsMode::Disabled`], or
+    /// [`TlsMode::Implicit`] (the connection is TLS from the start, port 465, RFC 8314).
+    pub tls: TlsMode,
     /// What to authenticate with; `None`: no AUTH.
     pub credentials: Option<Credentials>,
     /// The SASL mechanisms to use, most preferred first; the first one the server offers
     /// and the credentials fit is used. Default: PLAIN, LOGIN, XOAUTH2.
-    pub mechanisms: Vec<Mechanism>,
-    /// Allow PLAIN and LOGIN (which carry the password in the clear) before TLS. Off by
-    /// default (DESIGN.md security invariant 7): the session then ends with
-    /// [`Error::PlaintextAuthRefused`](super::Error::PlaintextAuthRefused) instead.
+    pub sasl_mechanisms: Vec<Mechanism>,
+    /// Allow PLAIN and LOGIN (which carry the password in the clear) and XOAUTH2 (a bearer
+    /// token) before TLS. Off by default (ARCHITECTURE.md security invariant 7): the session
+    /// then ends with [`Error::PlaintextAuthRefused`](super::Error::PlaintextAuthRefused)
+    /// instead.
     pub allow_plaintext_auth_without_tls: bool,
     /// Pipeline commands (RFC 2920) when the server advertises PIPELINING. On by default.
     pub pipelining: bool,
@@ -68,6 +62,20 @@ pub struct Config {
     pub transmit_bound: usize,
     /// Reply limits (line length, lines per reply).
     pub limits: Limits,
+    /// How long to wait for the greeting and for the replies to EHLO, STARTTLS, AUTH, MAIL,
+    /// RCPT, RSET and QUIT: 5 minutes (RFC 5321 sections 4.5.3.2.1 to 4.5.3.2.3; the RFC
+    /// names no value for the others, and the same serves).
+    pub command_timeout: Duration,
+    /// How long to wait for the 354 to DATA: 2 minutes (RFC 5321 section 4.5.3.2.4).
+    pub data_initiation_timeout: Duration,
+    /// How long to wait for the reply to a BDAT chunk that is not the last: 3 minutes, the
+    /// data block time of RFC 5321 section 4.5.3.2.5.
+    pub data_block_timeout: Duration,
+    /// How long to wait for the reply to the end of the data (the final `.`, or the last
+    /// BDAT chunk): 10 minutes (RFC 5321 section 4.5.3.2.6).
+    pub data_termination_timeout: Duration,
+    /// How long the TLS handshake after STARTTLS may take (no RFC names a value).
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Config {
@@ -77,24 +85,30 @@ impl Config {
     pub const TRANSMIT_BOUND: usize = 64 * 1024;
 
     /// The defaults with this EHLO name: opportunistic STARTTLS, no credentials, no
-    /// plaintext AUTH before TLS, pipelining and chunking when offered.
+    /// plaintext AUTH before TLS, pipelining and chunking when offered, the RFC 5321 section
+    /// 4.5.3.2 timeouts.
     pub fn new(ehlo_name: Domain) -> Self {
         Config {
             ehlo_name,
-            tls: TlsPolicy::default(),
+            tls: TlsMode::Opportunistic,
             credentials: None,
-            mechanisms: alloc::vec![Mechanism::Plain, Mechanism::Login, Mechanism::XOAuth2],
+            sasl_mechanisms: alloc::vec![Mechanism::Plain, Mechanism::Login, Mechanism::XOAuth2],
             allow_plaintext_auth_without_tls: false,
             pipelining: true,
             chunking: true,
             bdat_chunk_size: Config::BDAT_CHUNK_SIZE,
             transmit_bound: Config::TRANSMIT_BOUND,
             limits: Limits::default(),
+            command_timeout: Duration::from_secs(5 * 60),
+            data_initiation_timeout: Duration::from_secs(2 * 60),
+            data_block_timeout: Duration::from_secs(3 * 60),
+            data_termination_timeout: Duration::from_secs(10 * 60),
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
         }
     }
 
-    /// With this TLS policy.
-    pub fn with_tls(mut self, tls: TlsPolicy) -> Self {
+    /// With this TLS mode.
+    pub fn with_tls(mut self, tls: TlsMode) -> Self {
         self.tls = tls;
         self
     }
@@ -121,9 +135,9 @@ impl Config {
         }))
     }
 
-    /// With these mechanisms, most preferred first.
-    pub fn with_mechanisms(mut self, mechanisms: &[Mechanism]) -> Self {
-        self.mechanisms = mechanisms.to_vec();
+    /// With these SASL mechanisms, most preferred first.
+    pub fn with_sasl_mechanisms(mut self, mechanisms: impl IntoIterator<Item = Mechanism>) -> Self {
+        self.sasl_mechanisms = mechanisms.into_iter().collect();
         self
     }
 
@@ -160,6 +174,42 @@ impl Config {
     /// With these reply limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// With this EHLO name.
+    pub fn with_ehlo_name(mut self, ehlo_name: Domain) -> Self {
+        self.ehlo_name = ehlo_name;
+        self
+    }
+
+    /// With this command timeout (greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET, QUIT).
+    pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// With this DATA initiation timeout (the 354).
+    pub fn with_data_initiation_timeout(mut self, timeout: Duration) -> Self {
+        self.data_initiation_timeout = timeout;
+        self
+    }
+
+    /// With this data block timeout (the reply to a BDAT chunk that is not the last).
+    pub fn with_data_block_timeout(mut self, timeout: Duration) -> Self {
+        self.data_block_timeout = timeout;
+        self
+    }
+
+    /// With this DATA termination timeout (the reply to the end of the data).
+    pub fn with_data_termination_timeout(mut self, timeout: Duration) -> Self {
+        self.data_termination_timeout = timeout;
+        self
+    }
+
+    /// With this TLS handshake timeout.
+    pub fn with_tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.tls_handshake_timeout = timeout;
         self
     }
 }

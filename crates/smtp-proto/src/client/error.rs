@@ -6,8 +6,11 @@ use crate::reply::{Code, Reply};
 
 use super::event::Failure;
 
-/// Why a session ended early. Carried by [`Event::Error`](super::Event::Error).
+/// Why a session failed. Carried by [`Event::Failed`](super::Event::Failed), which comes
+/// before [`Next::Closed`](crate::Next::Closed) (ARCHITECTURE.md, "The session contract", rule
+/// 4); the [`CloseReason`](crate::CloseReason) there says the same in one word.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The greeting was negative, e.g. 554 "no SMTP service here" (RFC 5321 section 3.1).
     #[error("greeting refused: {0}")]
@@ -18,27 +21,29 @@ pub enum Error {
     /// EHLO (and HELO after it) was refused.
     #[error("EHLO/HELO refused: {0}")]
     HelloRejected(Failure),
-    /// The TLS policy is [`Required`](super::TlsPolicy::Required) and the server does not
+    /// The TLS mode is [`Required`](crate::TlsMode::Required) and the server does not
     /// offer STARTTLS: only QUIT was sent.
     #[error("STARTTLS required but not offered")]
     TlsNotOffered,
-    /// The TLS policy is [`Required`](super::TlsPolicy::Required) and the server refused
+    /// The TLS mode is [`Required`](crate::TlsMode::Required) and the server refused
     /// STARTTLS: only QUIT was sent after it.
     #[error("STARTTLS refused: {0}")]
     TlsRejected(Failure),
     /// Credentials are configured but the server offers no AUTH mechanism that fits them
-    /// among [`Config::mechanisms`](super::Config::mechanisms).
+    /// among [`Config::sasl_mechanisms`](super::Config::sasl_mechanisms).
     #[error("no usable AUTH mechanism offered")]
     NoUsableMechanism,
     /// The only mechanisms that fit would send the credentials in the clear before TLS, and
     /// [`Config::allow_plaintext_auth_without_tls`](super::Config::allow_plaintext_auth_without_tls)
-    /// is off (DESIGN.md security invariant 7). Nothing was sent.
+    /// is off (ARCHITECTURE.md security invariant 7). Nothing was sent.
     #[error("refusing to send credentials without TLS")]
     PlaintextAuthRefused,
-    /// The server broke the protocol: a malformed or unexpected reply.
+    /// The server broke the protocol: a malformed, unexpected or unsolicited reply, or more
+    /// input than the machine holds.
     #[error("protocol violation: {0}")]
-    ProtocolViolation(Violation),
-    /// The server did not answer within [`Connection::timeout`](super::Connection::timeout).
+    ProtocolViolation(ProtocolViolation),
+    /// The server did not answer before the deadline of the wait
+    /// ([`handle_timeout`](super::Connection::handle_timeout)).
     #[error("timeout waiting for the server")]
     Timeout,
     /// The connection closed (or failed) before the session was over.
@@ -48,7 +53,8 @@ pub enum Error {
 
 /// How the server broke the protocol.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Violation {
+#[non_exhaustive]
+pub enum ProtocolViolation {
     /// A reply that does not parse (bad code, forbidden byte, line too long, too many lines).
     #[error("malformed reply: {0}")]
     Malformed(ReplyError),
@@ -63,14 +69,15 @@ pub enum Violation {
         /// The code received.
         code: Code,
     },
-    /// The server sent more than the receive buffer bound without a complete reply being
-    /// consumed.
+    /// More input arrived than the machine holds unprocessed (an adapter that reads without
+    /// polling, or a server that floods it; ARCHITECTURE.md security invariant 3).
     #[error("too much input")]
     InputOverflow,
 }
 
 /// The application called a method the session cannot honour now. Nothing changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UsageError {
     /// The session is still setting up, busy with a transaction, or resetting.
     #[error("session not ready for a new command")]
@@ -85,14 +92,15 @@ pub enum UsageError {
     /// The session is over.
     #[error("session closed")]
     Closed,
-    /// [`tls_established`](super::Connection::tls_established) without a pending
-    /// [`Event::UpgradeTls`](super::Event::UpgradeTls).
+    /// [`tls_established`](super::Connection::tls_established) without a pending upgrade
+    /// ([`Next::UpgradeTls`](crate::Next::UpgradeTls)).
     #[error("no TLS upgrade pending")]
-    NotUpgrading,
+    NoTlsUpgrade,
 }
 
 /// Why [`send_mail`](super::Connection::send_mail) refused an envelope. Nothing was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendMailError {
     /// The session cannot take a transaction now.
     #[error(transparent)]

@@ -47,7 +47,7 @@ impl core::fmt::Display for Failure {
     }
 }
 
-/// One thing the application learns from [`Connection::poll_event`](super::Connection::poll_event).
+/// One thing the application learns from [`Connection::poll`](super::Connection::poll).
 ///
 /// A session reports, in this order: [`Greeting`](Event::Greeting), then
 /// [`Capabilities`](Event::Capabilities) (again after STARTTLS), an
@@ -57,19 +57,18 @@ impl core::fmt::Display for Failure {
 /// [`MessageAccepted`](Event::MessageAccepted), [`MessageRejected`](Event::MessageRejected),
 /// [`SenderRejected`](Event::SenderRejected) or
 /// [`NoRecipientAccepted`](Event::NoRecipientAccepted), after which the next transaction may
-/// start, unless the session fails first ([`Error`](Event::Error), then
-/// [`Closed`](Event::Closed)): a transaction without `MessageAccepted` was not delivered.
+/// start, unless the session fails first ([`Failed`](Event::Failed), then
+/// [`Next::Closed`](crate::Next::Closed)): a transaction without `MessageAccepted` was not
+/// delivered. The TLS upgrade and the end of the session are not events: `poll` says
+/// [`Next::UpgradeTls`](crate::Next::UpgradeTls) and [`Next::Closed`](crate::Next::Closed).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// The server's 220 greeting (RFC 5321 section 4.3.1).
     Greeting(Reply),
     /// The extensions the server advertised in its EHLO reply (none after a fallback to HELO).
     /// After STARTTLS the old ones are forgotten and this comes again.
     Capabilities(Capabilities),
-    /// The server accepted STARTTLS: write every pending transmit, run the TLS handshake on
-    /// the socket, then call [`tls_established`](super::Connection::tls_established). Bytes
-    /// received before that are discarded (RFC 3207 section 4.2, CVE-2011-0411).
-    UpgradeTls,
     /// AUTH succeeded (235, RFC 4954 section 6).
     Authenticated(Reply),
     /// AUTH failed; the session goes on unauthenticated (the application may quit).
@@ -90,10 +89,11 @@ pub enum Event {
         /// The server's reply.
         failure: Failure,
     },
-    /// The server takes the body: push it with
+    /// *Decision*: the server takes the body. Answer by pushing it with
     /// [`send_body_chunk`](super::Connection::send_body_chunk) while
     /// [`wants_body`](super::Connection::wants_body) says so, then
-    /// [`end_body`](super::Connection::end_body).
+    /// [`end_body`](super::Connection::end_body); `poll` says
+    /// [`Next::AwaitApp`](crate::Next::AwaitApp) while the machine waits for more.
     SendBody,
     /// The message was accepted for delivery to the accepted recipients; the reply text
     /// usually carries the server's queue id.
@@ -107,9 +107,15 @@ pub enum Event {
     NoRecipientAccepted,
     /// An application's [`reset`](super::Connection::reset) completed.
     Reset,
-    /// The session failed; [`Closed`](Event::Closed) follows (after a QUIT when the
-    /// connection is still usable).
-    Error(Error),
-    /// The session is over: close the socket once the transmits are written.
-    Closed,
+    /// The session failed; [`Next::Closed`](crate::Next::Closed) follows (after a QUIT when
+    /// the connection is still usable).
+    Failed(Error),
+}
+
+impl Event {
+    /// Whether the application must answer the event on the machine: only
+    /// [`SendBody`](Event::SendBody), answered by pushing the body.
+    pub fn is_decision(&self) -> bool {
+        matches!(self, Event::SendBody)
+    }
 }

@@ -1,13 +1,13 @@
 //! The SMTP client session (RFC 5321, with STARTTLS, AUTH, PIPELINING, SIZE, 8BITMIME,
 //! SMTPUTF8 and CHUNKING) as a sans-IO state machine: one [`Connection`] per TCP connection.
 //!
-//! Bytes from the server go in with [`Connection::receive`]; what happened comes out of
-//! [`Connection::poll_event`]; what to write comes out of [`Connection::poll_transmit`]. The
-//! machine never touches a socket or a clock: the adapter reads, writes, upgrades to TLS when
-//! told ([`Event::UpgradeTls`]) and enforces [`Connection::timeout`].
+//! It keeps the session contract of ARCHITECTURE.md ([`mail_wire::session`]): bytes from the
+//! server go in with [`Connection::receive`], which only buffers; [`Connection::poll`] says
+//! what to do next: write bytes, hand over an event, read (with a deadline), upgrade to TLS,
+//! wait for the application, or close. The machine never touches a socket or a clock.
 //!
 //! The session runs by itself from the greeting to [`Event::Ready`]: EHLO (HELO when EHLO is
-//! refused with 500 or 502), STARTTLS as [`TlsPolicy`] says, AUTH with the first configured
+//! refused with 500 or 502), STARTTLS as [`Config::tls`] says, AUTH with the first configured
 //! mechanism the server offers. Then the application sends any number of messages:
 //! [`Connection::send_mail`] with an [`Envelope`], a body pushed in chunks after
 //! [`Event::SendBody`] while [`Connection::wants_body`] says so, [`Connection::end_body`], and
@@ -16,33 +16,55 @@
 //! ```
 //! use bytes::Bytes;
 //! use smtp_proto::client::{Config, Connection, Envelope, Event};
-//! use smtp_proto::{ForwardPath, Mailbox, ReversePath};
+//! use smtp_proto::{CloseReason, ForwardPath, Mailbox, Next, ReversePath, TlsMode};
 //!
-//! let mut conn = Connection::new(Config::default());
-//! conn.receive(b"220 mx.example ESMTP\r\n");
-//! assert!(matches!(conn.poll_event(), Some(Event::Greeting(_))));
-//! assert_eq!(conn.poll_transmit().unwrap(), "EHLO localhost\r\n");
-//! conn.receive(b"250-mx.example\r\n250 PIPELINING\r\n");
-//! assert!(matches!(conn.poll_event(), Some(Event::Capabilities(_))));
-//! assert_eq!(conn.poll_event(), Some(Event::Ready));
-//!
-//! let to = ForwardPath::Mailbox(Mailbox::parse("joe@example.org").unwrap());
-//! let from = ReversePath::Mailbox(Mailbox::parse("jane@example.com").unwrap());
-//! conn.send_mail(Envelope::new(from, vec![to])).unwrap();
-//! // PIPELINING: MAIL, RCPT and DATA in one write.
+//! let config = Config::default().with_tls(TlsMode::Disabled);
+//! let mut conn = Connection::new(config);
+//! // The server's side, one read per `Next::Read`.
+//! let mut server = vec![
+//!     &b"220 mx.example ESMTP\r\n"[..],
+//!     b"250-mx.example\r\n250 PIPELINING\r\n",
+//!     b"250 OK\r\n250 OK\r\n354 Go ahead\r\n",
+//!     b"250 2.0.0 Ok: queued as 4BX2\r\n",
+//!     b"221 Bye\r\n",
+//! ]
+//! .into_iter();
+//! let mut envelope = Some(Envelope::new(
+//!     ReversePath::Mailbox(Mailbox::parse("jane@example.com").unwrap()),
+//!     vec![ForwardPath::Mailbox(Mailbox::parse("joe@example.org").unwrap())],
+//! ));
+//! let mut wire = Vec::new();
+//! let reason = loop {
+//!     match conn.poll() {
+//!         Next::Transmit(bytes) => wire.extend_from_slice(&bytes), // write to the socket
+//!         Next::Event(Event::SendBody) => {
+//!             conn.send_body_chunk(Bytes::from_static(b"Subject: hi\n\n.dot\n")).unwrap();
+//!             conn.end_body().unwrap();
+//!         }
+//!         Next::Event(Event::MessageAccepted(reply)) => {
+//!             assert_eq!(reply.first_line(), b"Ok: queued as 4BX2");
+//!             conn.quit().unwrap();
+//!         }
+//!         Next::Event(_) => {}
+//!         // Idle: the application's next command (here: the one message).
+//!         Next::AwaitApp => conn.send_mail(envelope.take().unwrap()).unwrap(),
+//!         Next::Read(_wait) => match server.next() {
+//!             Some(bytes) => conn.receive(bytes),
+//!             None => conn.handle_close(),
+//!         },
+//!         Next::UpgradeTls(_) => unreachable!("TLS is disabled"),
+//!         Next::Closed(reason) => break reason,
+//!     }
+//! };
+//! assert_eq!(reason, CloseReason::Quit);
+//! // PIPELINING: MAIL, RCPT and DATA in one write; the body dot-stuffed, with CRLF.
 //! assert_eq!(
-//!     conn.poll_transmit().unwrap(),
-//!     "MAIL FROM:<jane@example.com>\r\nRCPT TO:<joe@example.org>\r\nDATA\r\n"
+//!     String::from_utf8(wire).unwrap(),
+//!     "EHLO localhost\r\n\
+//!      MAIL FROM:<jane@example.com>\r\nRCPT TO:<joe@example.org>\r\nDATA\r\n\
+//!      Subject: hi\r\n\r\n..dot\r\n.\r\n\
+//!      QUIT\r\n"
 //! );
-//! conn.receive(b"250 OK\r\n250 OK\r\n354 Go ahead\r\n");
-//! assert!(matches!(conn.poll_event(), Some(Event::RecipientAccepted { index: 0, .. })));
-//! assert_eq!(conn.poll_event(), Some(Event::SendBody));
-//! conn.send_body_chunk(Bytes::from_static(b"Subject: hi\n\n.dot\n")).unwrap();
-//! conn.end_body().unwrap();
-//! assert_eq!(conn.poll_transmit().unwrap(), "Subject: hi\r\n\r\n..dot\r\n.\r\n");
-//! conn.receive(b"250 2.0.0 Ok: queued as 4BX2\r\n");
-//! let Some(Event::MessageAccepted(reply)) = conn.poll_event() else { panic!() };
-//! assert_eq!(reply.first_line(), b"Ok: queued as 4BX2");
 //! ```
 
 mod config;
@@ -52,45 +74,30 @@ mod event;
 mod reply_framer;
 mod transaction;
 
-pub use config::{Config, TlsPolicy};
+pub use config::Config;
 pub use envelope::Envelope;
-pub use error::{Error, SendMailError, UsageError, Violation};
+pub use error::{Error, ProtocolViolation, SendMailError, UsageError};
 pub use event::{Event, Failure};
 
 use alloc::collections::VecDeque;
 use core::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use mail_wire::dot::{CrlfNormalizer, DotEncoder};
 use mail_wire::sasl::{self, ClientExchange, Credentials, Mechanism};
+use mail_wire::session::{CloseReason, Next, TlsMode, Wait};
 
 use crate::capability::{Capabilities, Extension};
 use crate::command::Command;
+use crate::octets::Octets;
 use crate::reply::{Class, Reply};
 
 use reply_framer::ReplyFramer;
 use transaction::{BodyState, Transaction};
 
-/// Replies are taken off the receive buffer while fewer events than this wait to be polled,
-/// so the event queue stays bounded whatever the server sends.
-const EVENT_QUEUE_BOUND: usize = 32;
-
-/// Unconsumed input past which [`Connection::wants_input`] turns false.
-const INPUT_SOFT_BOUND: usize = 64 * 1024;
-
-/// RFC 5321 section 4.5.3.2: client timeouts.
-mod timeouts {
-    use core::time::Duration;
-    /// Initial 220 message: 5 minutes (section 4.5.3.2.1); also used for the replies to
-    /// EHLO, STARTTLS, AUTH, RSET and QUIT, for which the RFC names no value.
-    pub(super) const COMMAND: Duration = Duration::from_secs(5 * 60);
-    /// DATA initiation: 2 minutes (section 4.5.3.2.4).
-    pub(super) const DATA_INITIATION: Duration = Duration::from_secs(2 * 60);
-    /// Data block: 3 minutes per write of body data (section 4.5.3.2.5).
-    pub(super) const DATA_BLOCK: Duration = Duration::from_secs(3 * 60);
-    /// DATA termination: 10 minutes for the reply to the final `.` (section 4.5.3.2.6).
-    pub(super) const DATA_TERMINATION: Duration = Duration::from_secs(10 * 60);
-}
+/// Unprocessed input held at most, beyond one whole reply (ARCHITECTURE.md security
+/// invariant 3): an adapter that reads only when `poll` says `Read` never comes near it.
+const INPUT_SLACK: usize = 64 * 1024;
 
 /// Where the session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,14 +156,15 @@ impl Expect {
         }
     }
 
-    fn timeout(self) -> Duration {
+    /// RFC 5321 section 4.5.3.2: how long the reply may take, as the config sets it.
+    fn timeout(self, config: &Config) -> Duration {
         match self {
-            Expect::Data => timeouts::DATA_INITIATION,
+            Expect::Data => config.data_initiation_timeout,
             Expect::DataEnd | Expect::DataDiscard | Expect::Bdat { last: true } => {
-                timeouts::DATA_TERMINATION
+                config.data_termination_timeout
             }
-            Expect::Bdat { last: false } => timeouts::DATA_BLOCK,
-            _ => timeouts::COMMAND,
+            Expect::Bdat { last: false } => config.data_block_timeout,
+            _ => config.command_timeout,
         }
     }
 }
@@ -171,19 +179,17 @@ struct BodyWriter {
 }
 
 /// One SMTP client session (see the [module docs](self)).
-#[derive(Debug)]
+///
+/// Its `Debug` shows the state, and of the buffers only their lengths: output may hold an
+/// AUTH line with credentials (ARCHITECTURE.md security invariant 10).
 pub struct Connection {
     config: Config,
     phase: Phase,
     expects: VecDeque<Expect>,
     rx: BytesMut,
     framer: ReplyFramer,
-    /// Commands (and DATA body) being gathered into the next transmit.
+    /// Commands and body being gathered into the next transmit.
     out: BytesMut,
-    /// Transmits ready before `out` (BDAT chunks go here whole, without a copy).
-    queue: VecDeque<Bytes>,
-    /// Octets in `queue`.
-    queued: usize,
     events: VecDeque<Event>,
     capabilities: Option<Capabilities>,
     /// TLS is in place (implicit, or after STARTTLS).
@@ -196,15 +202,72 @@ pub struct Connection {
     /// The event to report once the RSET ending a failed transaction is answered.
     pending_end: Option<Event>,
     quit_requested: bool,
+    /// The session failed and sent QUIT: it closes as [`CloseReason::Failed`].
+    failed: bool,
+    /// `receive` was given more than the machine holds: `poll` ends the session.
+    overflow: bool,
+    /// The identity of the current wait on the server (contract rule 3): it changes only when
+    /// a whole reply arrived, the application acted or a TLS upgrade began or ended.
+    wait: u64,
+    /// Why the session ended, once it did.
+    closed: Option<CloseReason>,
 }
 
-// The sans-IO contract shared by every session machine (see `mail_wire::session`).
-mail_wire::impl_session!(Connection, Event, UsageError);
+// The session contract (ARCHITECTURE.md, "The session contract"), delegated to the inherent
+// methods. Written out rather than generated by a macro: were an inherent method missing, the
+// call would resolve to the trait method itself, and only code in this crate gets the
+// `unconditional_recursion` lint that catches it.
+impl mail_wire::session::Session for Connection {
+    type Event = Event;
+    type UsageError = UsageError;
+
+    fn receive(&mut self, bytes: &[u8]) {
+        Connection::receive(self, bytes)
+    }
+
+    fn poll(&mut self) -> mail_wire::session::Next<Event> {
+        Connection::poll(self)
+    }
+
+    fn handle_timeout(&mut self) {
+        Connection::handle_timeout(self)
+    }
+
+    fn handle_close(&mut self) {
+        Connection::handle_close(self)
+    }
+
+    fn tls_established(&mut self) -> Result<(), UsageError> {
+        Connection::tls_established(self)
+    }
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("config", &self.config)
+            .field("phase", &self.phase)
+            .field("expects", &self.expects)
+            .field("rx", &Octets(self.rx.len()))
+            .field("out", &Octets(self.out.len()))
+            .field("events", &self.events)
+            .field("capabilities", &self.capabilities)
+            .field("secure", &self.secure)
+            .field("sasl", &self.sasl)
+            .field("txn", &self.txn)
+            .field("staged", &Octets(self.body.staged.len()))
+            .field("quit_requested", &self.quit_requested)
+            .field("failed", &self.failed)
+            .field("wait", &self.wait)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Connection {
     /// A session waiting for the server's greeting.
     pub fn new(config: Config) -> Connection {
-        let secure = config.tls == TlsPolicy::ImplicitTls;
+        let secure = config.tls == TlsMode::Implicit;
         let mut expects = VecDeque::with_capacity(8);
         expects.push_back(Expect::Greeting);
         Connection {
@@ -214,8 +277,6 @@ impl Connection {
             rx: BytesMut::new(),
             framer: ReplyFramer::new(),
             out: BytesMut::new(),
-            queue: VecDeque::new(),
-            queued: 0,
             events: VecDeque::with_capacity(8),
             capabilities: None,
             secure,
@@ -225,6 +286,10 @@ impl Connection {
             body: BodyWriter::default(),
             pending_end: None,
             quit_requested: false,
+            failed: false,
+            overflow: false,
+            wait: 0,
+            closed: None,
         }
     }
 
@@ -244,105 +309,116 @@ impl Connection {
         self.secure
     }
 
-    /// Buffers bytes from the server (any split). Never fails: a malformed reply ends the
-    /// session with [`Error::ProtocolViolation`]. Bytes received while a TLS upgrade is
-    /// pending are discarded (RFC 3207 section 4.2).
+    /// Buffers bytes from the server (any split); they are processed in [`poll`](Self::poll).
+    /// Never fails: a malformed reply ends the session with [`Error::ProtocolViolation`].
+    /// Bytes received while a TLS upgrade is pending are plain text that may be an
+    /// attacker's: discarded (RFC 3207 section 4.2, CVE-2011-0411). Past the input bound
+    /// (an adapter that reads without polling) the overflow is noted, and `poll` fails the
+    /// session with [`ProtocolViolation::InputOverflow`].
     pub fn receive(&mut self, bytes: &[u8]) {
-        if matches!(self.phase, Phase::Closed | Phase::TlsHandshake) {
+        if self.closed.is_some() || self.overflow || self.phase == Phase::TlsHandshake {
             return;
         }
-        let hard_bound =
-            INPUT_SOFT_BOUND + self.config.limits.reply_line * self.config.limits.reply_lines;
-        if self.rx.len() + bytes.len() > hard_bound {
-            self.fail(Error::ProtocolViolation(Violation::InputOverflow), false);
+        let bound = INPUT_SLACK.saturating_add(
+            self.config
+                .limits
+                .reply_line
+                .saturating_mul(self.config.limits.reply_lines),
+        );
+        if self.rx.len().saturating_add(bytes.len()) > bound {
+            self.overflow = true;
             return;
         }
         self.rx.extend_from_slice(bytes);
-        self.process();
     }
 
-    /// False while unprocessed input exceeds the bound (64 KiB): stop reading and poll
-    /// events until it turns true. Past a hard bound the session fails.
-    pub fn wants_input(&self) -> bool {
-        self.phase != Phase::Closed && self.rx.len() < INPUT_SOFT_BOUND
-    }
-
-    /// The next event for the application.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        if self.events.is_empty() {
-            self.process();
+    /// Advances the machine and says what to do next (ARCHITECTURE.md, "The session
+    /// contract"): an event queued first; otherwise the buffered replies are processed up to
+    /// the next event, then that event; then everything to write in one [`Next::Transmit`];
+    /// then [`Next::Closed`] once the session is over (every later call says the same);
+    /// [`Next::UpgradeTls`] after the 220 to STARTTLS; [`Next::AwaitApp`] when the session
+    /// is idle ([`Event::Ready`] given, nothing in flight) or a body is to be pushed;
+    /// otherwise [`Next::Read`], with the RFC 5321 section 4.5.3.2 timeout of the reply
+    /// awaited.
+    pub fn poll(&mut self) -> Next<Event> {
+        if let Some(event) = self.events.pop_front() {
+            return Next::Event(event);
         }
-        self.events.pop_front()
-    }
-
-    /// The next bytes to write to the server, in order. Pipelined commands come out as one
-    /// transmit.
-    pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.process();
-        if let Some(bytes) = self.queue.pop_front() {
-            self.queued -= bytes.len();
-            return Some(bytes);
+        if self.overflow && self.closed.is_none() {
+            self.overflow = false;
+            self.fail(
+                Error::ProtocolViolation(ProtocolViolation::InputOverflow),
+                false,
+            );
         }
-        (!self.out.is_empty()).then(|| self.out.split().freeze())
+        self.process();
+        if let Some(event) = self.events.pop_front() {
+            return Next::Event(event);
+        }
+        if !self.out.is_empty() {
+            return Next::Transmit(self.out.split().freeze());
+        }
+        if let Some(reason) = self.closed {
+            return Next::Closed(reason);
+        }
+        if self.phase == Phase::TlsHandshake {
+            return Next::UpgradeTls(Wait::new(self.wait, self.config.tls_handshake_timeout));
+        }
+        if self.wants_body() {
+            return Next::AwaitApp;
+        }
+        match self.expects.front() {
+            Some(expect) => Next::Read(Wait::new(self.wait, expect.timeout(&self.config))),
+            None => Next::AwaitApp,
+        }
     }
 
-    /// Octets waiting in [`poll_transmit`](Self::poll_transmit).
+    /// Octets queued for the next [`Next::Transmit`].
     pub fn pending_transmit(&self) -> usize {
-        self.queued + self.out.len()
+        self.out.len()
     }
 
-    /// How long the adapter may wait for the server before calling
-    /// [`handle_timeout`](Self::handle_timeout): the RFC 5321 section 4.5.3.2 client timeout
-    /// for the reply awaited (5 minutes for the greeting, MAIL, RCPT and the other commands,
-    /// 2 for DATA, 10 for the end of data), or 3 minutes per write while a body is being sent.
-    /// `None` while nothing is awaited (between transactions, during a TLS handshake).
-    pub fn timeout(&self) -> Option<Duration> {
-        if matches!(self.phase, Phase::Closed | Phase::TlsHandshake) {
-            return None;
-        }
-        if let Some(expect) = self.expects.front() {
-            return Some(expect.timeout());
-        }
-        match &self.txn {
-            Some(txn) if matches!(txn.body, BodyState::Open | BodyState::Ending) => {
-                Some(timeouts::DATA_BLOCK)
-            }
-            _ => None,
-        }
-    }
-
-    /// The wait given by [`timeout`](Self::timeout) ran out: the session fails with
-    /// [`Error::Timeout`] and closes without writing more.
+    /// The deadline of the wait that [`poll`](Self::poll) gave passed: the session fails with
+    /// [`Error::Timeout`] and closes ([`CloseReason::Timeout`]) without writing more. Ignored
+    /// unless the machine waits on the server (a reply, or the TLS handshake).
     pub fn handle_timeout(&mut self) {
-        if self.timeout().is_some() {
+        if self.waits_on_server() {
             self.fail(Error::Timeout, false);
         }
     }
 
-    /// The server closed the connection, or the socket failed. Unless QUIT was answered or
-    /// sent, the session fails with [`Error::ConnectionLost`]; a message not yet accepted
-    /// was not delivered.
+    /// The server closed the connection, the socket failed, or the TLS handshake failed.
+    /// Unless QUIT was sent, the session fails with [`Error::ConnectionLost`]; a message not
+    /// yet accepted was not delivered.
     pub fn handle_close(&mut self) {
+        if self.closed.is_some() {
+            self.out.clear();
+            return;
+        }
         match self.phase {
-            Phase::Closed => {}
-            Phase::Quitting => self.close(),
+            Phase::Quitting => {
+                self.out.clear();
+                let reason = self.quit_reason();
+                self.close(reason);
+            }
             _ => self.fail(Error::ConnectionLost, false),
         }
     }
 
-    /// The TLS handshake asked for by [`Event::UpgradeTls`] is done: the session forgets what
-    /// it knew (RFC 3207 section 4.2), discards unread plaintext and sends EHLO again. Refused,
-    /// changing nothing, unless an upgrade is pending: a session is never marked secure by
-    /// mistake.
+    /// The TLS handshake that [`Next::UpgradeTls`] asked for is done: the session forgets
+    /// what it knew (RFC 3207 section 4.2), discards unread plaintext (ARCHITECTURE.md
+    /// security invariant 2) and sends EHLO again. Refused, changing nothing, unless an
+    /// upgrade is pending: a session is never marked secure by mistake.
     pub fn tls_established(&mut self) -> Result<(), UsageError> {
         if self.phase != Phase::TlsHandshake {
-            return Err(UsageError::NotUpgrading);
+            return Err(UsageError::NoTlsUpgrade);
         }
         self.secure = true;
         self.rx.clear();
         self.framer.reset();
         self.capabilities = None;
         self.phase = Phase::Setup;
+        self.next_wait();
         if self.quit_requested {
             self.send_quit();
         } else {
@@ -351,9 +427,15 @@ impl Connection {
         Ok(())
     }
 
-    /// Whether the session is over and everything to write was taken.
+    /// Whether the session is over and everything was handed out: `poll` says
+    /// [`Next::Closed`].
     pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed && self.pending_transmit() == 0
+        self.closed.is_some() && self.out.is_empty() && self.events.is_empty()
+    }
+
+    /// Why the session ended, once it did (the reason `poll` gives with [`Next::Closed`]).
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.closed
     }
 
     /// Whether [`send_mail`](Self::send_mail) and [`reset`](Self::reset) can be called now.
@@ -365,13 +447,15 @@ impl Connection {
     pub fn reset(&mut self) -> Result<(), UsageError> {
         self.check_ready()?;
         self.pending_end = None;
+        self.next_wait();
         self.write_command(&Command::Rset, Expect::Rset);
         Ok(())
     }
 
     /// Ends the session with QUIT (RFC 5321 section 4.1.1.10): at once when nothing is
     /// awaited, otherwise once the replies in flight are in (a transaction not yet at its body
-    /// is abandoned). [`Event::Closed`] follows the server's reply.
+    /// is abandoned). `poll` says [`Next::Closed`] with [`CloseReason::Quit`] after the
+    /// server's reply.
     pub fn quit(&mut self) -> Result<(), UsageError> {
         match self.phase {
             Phase::Closed => return Err(UsageError::Closed),
@@ -382,6 +466,7 @@ impl Connection {
             return Err(UsageError::BodyInProgress);
         }
         self.quit_requested = true;
+        self.next_wait();
         self.try_quit();
         Ok(())
     }
@@ -400,17 +485,42 @@ impl Connection {
             .is_some_and(|txn| matches!(txn.body, BodyState::Open | BodyState::Ending))
     }
 
-    /// Takes replies off the receive buffer and acts on them.
+    /// Whether the machine waits on the server now (what `poll` says is a read or a TLS
+    /// handshake): the only time a timeout means anything.
+    fn waits_on_server(&self) -> bool {
+        if self.closed.is_some() || !self.events.is_empty() || !self.out.is_empty() {
+            return false;
+        }
+        self.phase == Phase::TlsHandshake || (!self.wants_body() && !self.expects.is_empty())
+    }
+
+    /// The current wait is satisfied (a reply arrived, the application acted, a TLS upgrade
+    /// began or ended): the next one gets a deadline of its own.
+    fn next_wait(&mut self) {
+        self.wait = self.wait.wrapping_add(1);
+    }
+
+    /// How the session ends once QUIT is answered (or the connection drops after it).
+    fn quit_reason(&self) -> CloseReason {
+        if self.failed {
+            CloseReason::Failed
+        } else {
+            CloseReason::Quit
+        }
+    }
+
+    /// Takes replies off the receive buffer and acts on them, until one gives an event.
     fn process(&mut self) {
-        while self.events.len() < EVENT_QUEUE_BOUND
-            && !matches!(self.phase, Phase::Closed | Phase::TlsHandshake)
-        {
+        while self.events.is_empty() && !matches!(self.phase, Phase::Closed | Phase::TlsHandshake) {
             match self.framer.next_reply(&mut self.rx, &self.config.limits) {
                 None => break,
                 Some(Err(error)) => {
-                    self.fail(Error::ProtocolViolation(Violation::Malformed(error)), false);
+                    let violation = ProtocolViolation::Malformed(error);
+                    self.fail(Error::ProtocolViolation(violation), false);
                 }
                 Some(Ok(reply)) => {
+                    // A whole reply, multi-line or not, satisfies the wait for it.
+                    self.next_wait();
                     self.on_reply(reply);
                     self.try_quit();
                 }
@@ -425,13 +535,14 @@ impl Connection {
             }
             let code = reply.code();
             return self.fail(
-                Error::ProtocolViolation(Violation::Unsolicited(code)),
+                Error::ProtocolViolation(ProtocolViolation::Unsolicited(code)),
                 false,
             );
         };
         if expect == Expect::Quit {
             // Whatever the server says to QUIT, the session is over.
-            return self.close();
+            let reason = self.quit_reason();
+            return self.close(reason);
         }
         if reply.code().get() == 421 {
             // RFC 5321 section 3.8: the server is closing; nothing more may be sent.
@@ -444,7 +555,10 @@ impl Connection {
             Expect::StartTls => self.on_starttls(reply),
             Expect::Auth => self.on_auth(reply),
             Expect::Rset => self.on_rset(reply),
-            Expect::Quit => self.close(),
+            Expect::Quit => {
+                let reason = self.quit_reason();
+                self.close(reason);
+            }
             Expect::Mail
             | Expect::Rcpt
             | Expect::Data
@@ -455,7 +569,7 @@ impl Connection {
     }
 
     fn unexpected(&mut self, expect: Expect, reply: &Reply) {
-        let violation = Violation::UnexpectedCode {
+        let violation = ProtocolViolation::UnexpectedCode {
             command: expect.command(),
             code: reply.code(),
         };
@@ -526,18 +640,14 @@ impl Connection {
             .is_some_and(|capabilities| capabilities.has(extension))
     }
 
-    /// STARTTLS as the policy says (RFC 3207), then AUTH.
+    /// STARTTLS as the TLS mode says (RFC 3207), then AUTH.
     fn after_hello(&mut self) {
-        let wants_tls = matches!(
-            self.config.tls,
-            TlsPolicy::Opportunistic | TlsPolicy::Required
-        ) && !self.secure
-            && !self.tls_refused;
+        let wants_tls = self.config.tls.upgrades() && !self.secure && !self.tls_refused;
         if wants_tls {
             if self.has(Extension::StartTls) {
                 return self.write_command(&Command::StartTls, Expect::StartTls);
             }
-            if self.config.tls == TlsPolicy::Required {
+            if self.config.tls == TlsMode::Required {
                 return self.fail(Error::TlsNotOffered, true);
             }
         }
@@ -550,12 +660,12 @@ impl Connection {
             // (RFC 3207 section 4.2, CVE-2011-0411).
             self.rx.clear();
             self.framer.reset();
+            // `poll` says UpgradeTls once everything before it is written.
             self.phase = Phase::TlsHandshake;
-            self.events.push_back(Event::UpgradeTls);
             return;
         }
         match Failure::from_reply(reply.clone()) {
-            Some(failure) if self.config.tls == TlsPolicy::Required => {
+            Some(failure) if self.config.tls == TlsMode::Required => {
                 self.fail(Error::TlsRejected(failure), true);
             }
             Some(_) => {
@@ -568,14 +678,14 @@ impl Connection {
 
     /// AUTH (RFC 4954) with the first configured mechanism the server offers and the
     /// credentials fit; PLAIN, LOGIN and XOAUTH2 all carry reusable secrets, so none is used
-    /// before TLS unless the config allows it (security invariant 7).
+    /// before TLS unless the config allows it (ARCHITECTURE.md security invariant 7).
     fn start_auth(&mut self) {
         let Some(credentials) = &self.config.credentials else {
             return self.ready();
         };
         let mut blocked = false;
         let mut chosen = None;
-        for &mechanism in &self.config.mechanisms {
+        for &mechanism in &self.config.sasl_mechanisms {
             let fits = matches!(
                 (mechanism, credentials),
                 (
@@ -688,41 +798,46 @@ impl Connection {
         self.expects.push_back(expect);
     }
 
-    /// Queues `bytes` as a transmit of its own, after what `out` holds.
-    fn push_transmit(&mut self, bytes: Bytes) {
-        if !self.out.is_empty() {
-            let gathered = self.out.split().freeze();
-            self.queued += gathered.len();
-            self.queue.push_back(gathered);
-        }
-        self.queued += bytes.len();
-        self.queue.push_back(bytes);
-    }
-
-    /// Ends the session on an error: with QUIT when the connection is still in step
-    /// (`quit`), otherwise at once, dropping what was not yet written.
+    /// Ends the session on an error, told as [`Event::Failed`]: with QUIT when the
+    /// connection is still in step (`quit`; it then closes as [`CloseReason::Failed`]),
+    /// otherwise at once, dropping what was not yet written.
     fn fail(&mut self, error: Error, quit: bool) {
+        if self.closed.is_some() {
+            return;
+        }
+        let reason = match &error {
+            Error::ServiceClosing(_) => CloseReason::ServiceClosing,
+            Error::ProtocolViolation(ProtocolViolation::InputOverflow) => {
+                CloseReason::InputOverflow
+            }
+            Error::ProtocolViolation(_) => CloseReason::ProtocolViolation,
+            Error::Timeout => CloseReason::Timeout,
+            Error::ConnectionLost => CloseReason::ConnectionLost,
+            _ => CloseReason::Failed,
+        };
         self.txn = None;
         self.sasl = None;
         self.pending_end = None;
         self.expects.clear();
-        self.events.push_back(Event::Error(error));
+        self.events.push_back(Event::Failed(error));
         if quit {
+            self.failed = true;
             self.send_quit();
         } else {
             self.out.clear();
-            self.queue.clear();
-            self.queued = 0;
-            self.close();
+            self.close(reason);
         }
     }
 
-    fn close(&mut self) {
+    fn close(&mut self, reason: CloseReason) {
+        if self.closed.is_some() {
+            return;
+        }
+        self.closed = Some(reason);
         self.phase = Phase::Closed;
         self.expects.clear();
         self.rx.clear();
         self.framer.reset();
         self.txn = None;
-        self.events.push_back(Event::Closed);
     }
 }

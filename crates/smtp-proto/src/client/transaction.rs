@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use bytes::{BufMut, Bytes};
+use mail_wire::session::CloseReason;
 
 use crate::address::ForwardPath;
 use crate::capability::Extension;
@@ -105,6 +106,7 @@ impl Connection {
             Method::Data
         };
         let pipelined = self.config.pipelining && self.has(Extension::Pipelining);
+        self.next_wait();
         let mail = Command::Mail {
             from: envelope.from,
             params,
@@ -130,8 +132,8 @@ impl Connection {
 
     /// Whether the application should push more body now: the body is open and the transmit
     /// queue is below [`Config::transmit_bound`](super::Config::transmit_bound). The body is
-    /// never gathered whole: push a chunk, drain [`poll_transmit`](Self::poll_transmit),
-    /// repeat.
+    /// never gathered whole: push a chunk, write what [`poll`](Self::poll) transmits, repeat
+    /// (`poll` says [`Next::AwaitApp`](crate::Next::AwaitApp) while more is wanted).
     pub fn wants_body(&self) -> bool {
         let open = self
             .txn
@@ -146,6 +148,7 @@ impl Connection {
     /// sees the same lines whatever the split.
     pub fn send_body_chunk(&mut self, chunk: Bytes) -> Result<(), UsageError> {
         let method = self.open_body()?;
+        self.next_wait();
         match method {
             Method::Data => self.body.dot.encode(&chunk, &mut self.out),
             Method::Bdat { binary: true } => self.body.staged.extend_from_slice(&chunk),
@@ -161,6 +164,7 @@ impl Connection {
     /// chunk as `BDAT n LAST` (`BDAT 0 LAST` when nothing is left).
     pub fn end_body(&mut self) -> Result<(), UsageError> {
         let method = self.open_body()?;
+        self.next_wait();
         let Some(txn) = self.txn.as_mut() else {
             return Err(UsageError::NoBodyExpected);
         };
@@ -204,16 +208,16 @@ impl Connection {
         if last {
             txn.body = BodyState::Ended;
         }
-        let chunk = self.body.staged.split().freeze();
         let command = Command::Bdat {
-            size: chunk.len() as u64,
+            size: self.body.staged.len() as u64,
             last,
         };
         command.write(&mut self.out);
         self.expects.push_back(Expect::Bdat { last });
-        if !chunk.is_empty() {
-            self.push_transmit(chunk);
-        }
+        // The chunk goes out with its command in the same transmit; `staged` keeps its
+        // buffer for the next chunk.
+        self.out.extend_from_slice(&self.body.staged);
+        self.body.staged.clear();
     }
 
     /// Writes what the transaction can send now, and ends it once every reply is in and
@@ -356,7 +360,10 @@ impl Connection {
         let wanted = txn.mail_failure.is_none() && txn.accepted > 0;
         if reply.code().get() == 354 {
             if wanted && self.quit_requested {
-                return self.close();
+                // The application gave up: only dropping the connection ends a DATA without
+                // delivering an empty message.
+                self.out.clear();
+                return self.close(CloseReason::Shutdown);
             }
             if wanted {
                 txn.body = BodyState::Open;

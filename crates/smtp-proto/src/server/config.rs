@@ -5,27 +5,20 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use mail_wire::dot::BareLineEnding;
+use mail_wire::session::{DEFAULT_TLS_HANDSHAKE_TIMEOUT, TlsMode};
 
 use crate::address::Domain;
 use crate::auth::Mechanism;
 use crate::limits::{self, Limits};
 use crate::options::Leniency;
 
-/// Where the connection stands with TLS when it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TlsState {
-    /// No TLS: STARTTLS is neither advertised nor accepted.
-    #[default]
-    None,
-    /// Plain text now; STARTTLS is advertised and accepted (RFC 3207).
-    StartTlsAvailable,
-    /// Already encrypted (implicit TLS on port 465, or a tunnel the adapter vouches for).
-    Secure,
-}
-
 /// The service extensions a server advertises after EHLO (RFC 5321 section 4.1.1.1), each
-/// switchable. STARTTLS follows [`Config::tls`] and AUTH follows [`Config::auth_mechanisms`].
+/// switchable. STARTTLS follows [`Config::tls`] and AUTH follows [`Config::sasl_mechanisms`].
+///
+/// Non-exhaustive, as later RFCs add extensions: start from [`Extensions::default`] or
+/// [`Extensions::none`] and set fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Extensions {
     /// PIPELINING (RFC 2920).
     pub pipelining: bool,
@@ -45,6 +38,24 @@ pub struct Extensions {
     pub enhanced_status_codes: bool,
     /// REQUIRETLS (RFC 8689); advertised only over TLS.
     pub requiretls: bool,
+}
+
+impl Extensions {
+    /// No extension at all (a server that speaks RFC 5321 only; its replies then carry no
+    /// enhanced codes).
+    pub const fn none() -> Self {
+        Extensions {
+            pipelining: false,
+            size: false,
+            eight_bit_mime: false,
+            smtputf8: false,
+            chunking: false,
+            binary_mime: false,
+            dsn: false,
+            enhanced_status_codes: false,
+            requiretls: false,
+        }
+    }
 }
 
 impl Default for Extensions {
@@ -68,7 +79,10 @@ impl Default for Extensions {
 /// Which events wait for the application's answer. Off: the machine answers itself
 /// (220 greeting, 250 with the capability list, 252 to VRFY, 502 to EXPN, 220 to STARTTLS).
 /// MAIL, RCPT, AUTH credentials and the end of a message always go to the application.
+///
+/// Non-exhaustive: start from [`Decisions::default`] (none) and set fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Decisions {
     /// [`Event::Connected`](super::Event::Connected): accept, or refuse with 554 / 421.
     pub greeting: bool,
@@ -83,8 +97,22 @@ pub struct Decisions {
 }
 
 /// The configuration of one server connection. `Config::default()` is a strict RFC 5321
-/// server named `localhost` without TLS or AUTH.
+/// server named `localhost` without TLS or AUTH; [`Config::new`] and the `with_*` builders
+/// set the rest (the struct is non-exhaustive: later versions add settings).
+///
+/// ```
+/// use smtp_proto::server::Config;
+/// use smtp_proto::{Domain, Mechanism, TlsMode};
+///
+/// // A submission server (RFC 6409): STARTTLS first, then AUTH, then mail.
+/// let config = Config::new(Domain::new("mx.example").unwrap())
+///     .with_tls(TlsMode::Required)
+///     .with_sasl_mechanisms([Mechanism::Plain, Mechanism::Login])
+///     .with_require_auth(true);
+/// assert!(!config.allow_plaintext_auth_without_tls);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// The name in the greeting and the EHLO reply.
     pub hostname: Domain,
@@ -103,23 +131,26 @@ pub struct Config {
     /// and what the advertised extensions need (see [`Limits::command_line_for`]); AUTH lines
     /// use `limits.auth_line` (RFC 4954 section 4).
     pub limits: Limits,
-    /// Unread input the machine holds before [`Connection::wants_input`](super::Connection::wants_input)
-    /// says stop; twice this is the hard cap (421 and close).
+    /// The most unprocessed input the machine holds (ARCHITECTURE.md security invariant 3).
+    /// An adapter that reads only when `poll` says [`Next::Read`](crate::Next::Read) stays far
+    /// below it (what is left then is at most one partial line); past it, the machine answers
+    /// 421 4.7.0 and closes with [`CloseReason::InputOverflow`](crate::CloseReason::InputOverflow).
     pub max_buffered_input: usize,
-    /// TLS at the start of the connection.
-    pub tls: TlsState,
+    /// TLS on this connection (RFC 3207, RFC 8314): [`TlsMode::Disabled`] (no STARTTLS),
+    /// [`TlsMode::Opportunistic`] (STARTTLS offered), [`TlsMode::Required`] (STARTTLS offered;
+    /// MAIL and AUTH refused with 530 5.7.0 before it) or [`TlsMode::Implicit`] (secure
+    /// from the first byte, port 465).
+    pub tls: TlsMode,
     /// SASL mechanisms offered, in order. PLAIN, LOGIN and XOAUTH2 are run by the machine;
     /// the others are relayed to the application step by step.
-    pub auth_mechanisms: Vec<Mechanism>,
-    /// Offer and accept PLAIN and LOGIN without TLS (security invariant 7; default false:
-    /// they are not advertised, and AUTH with them gets 538 5.7.11).
+    pub sasl_mechanisms: Vec<Mechanism>,
+    /// Offer and accept PLAIN and LOGIN without TLS (ARCHITECTURE.md security invariant 7;
+    /// default false: they are not advertised, and AUTH with them gets 538 5.7.11).
     pub allow_plaintext_auth_without_tls: bool,
     /// MAIL needs a successful AUTH first (530 5.7.0): a submission server (RFC 6409).
     pub require_auth: bool,
-    /// MAIL needs TLS first (530 5.7.0 "Must issue a STARTTLS command first").
-    pub require_tls: bool,
     /// A bare LF or CR in DATA content: refused with 550 5.6.11 (default), or delivered as
-    /// CRLF. Either way it never ends the message (security invariant 1).
+    /// CRLF. Either way it never ends the message (ARCHITECTURE.md security invariant 1).
     pub bare_line_ending: BareLineEnding,
     /// Deviations of command syntax to tolerate (all off by default).
     pub leniency: Leniency,
@@ -130,13 +161,16 @@ pub struct Config {
     /// How long to wait for a command (RFC 5321 section 4.5.3.2.7: 5 minutes).
     pub command_timeout: Duration,
     /// How long to wait for the next block of message data (RFC 5321 section 4.5.3.2.5
-    /// gives the client 3 minutes per block; the server waits as long).
+    /// gives the client 3 minutes per block; the server waits as long). A block is
+    /// [`DATA_BLOCK`](mail_wire::session::DATA_BLOCK) octets of content.
     pub data_timeout: Duration,
+    /// How long the TLS handshake after STARTTLS may take (no RFC names a value).
+    pub tls_handshake_timeout: Duration,
 }
 
-/// Unread input held before asking the adapter to stop reading: 64 KiB of pipelined
-/// commands, plus one AUTH line.
-pub const DEFAULT_MAX_BUFFERED_INPUT: usize = 64 * 1024 + limits::AUTH_LINE;
+/// Unprocessed input held at most, by default: room for a 128 KiB read on top of a partial
+/// AUTH line (the longest line the machine waits for).
+pub const DEFAULT_MAX_BUFFERED_INPUT: usize = 128 * 1024 + limits::AUTH_LINE;
 
 impl Default for Config {
     fn default() -> Self {
@@ -148,17 +182,17 @@ impl Default for Config {
             max_errors: 20,
             limits: Limits::default(),
             max_buffered_input: DEFAULT_MAX_BUFFERED_INPUT,
-            tls: TlsState::None,
-            auth_mechanisms: Vec::new(),
+            tls: TlsMode::Disabled,
+            sasl_mechanisms: Vec::new(),
             allow_plaintext_auth_without_tls: false,
             require_auth: false,
-            require_tls: false,
             bare_line_ending: BareLineEnding::Reject,
             leniency: Leniency::STRICT,
             decisions: Decisions::default(),
             lmtp: false,
             command_timeout: Duration::from_secs(5 * 60),
             data_timeout: Duration::from_secs(3 * 60),
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -208,21 +242,21 @@ impl Config {
         self
     }
 
-    /// Sets the unread input held before `wants_input` turns false.
+    /// Sets the most unprocessed input held.
     pub fn with_max_buffered_input(mut self, octets: usize) -> Self {
         self.max_buffered_input = octets;
         self
     }
 
-    /// Sets the TLS state at the start.
-    pub fn with_tls(mut self, tls: TlsState) -> Self {
+    /// Sets the TLS mode.
+    pub fn with_tls(mut self, tls: TlsMode) -> Self {
         self.tls = tls;
         self
     }
 
-    /// Sets the SASL mechanisms offered.
-    pub fn with_auth_mechanisms(mut self, mechanisms: impl IntoIterator<Item = Mechanism>) -> Self {
-        self.auth_mechanisms = mechanisms.into_iter().collect();
+    /// Sets the SASL mechanisms offered, in order.
+    pub fn with_sasl_mechanisms(mut self, mechanisms: impl IntoIterator<Item = Mechanism>) -> Self {
+        self.sasl_mechanisms = mechanisms.into_iter().collect();
         self
     }
 
@@ -235,12 +269,6 @@ impl Config {
     /// Requires AUTH before MAIL.
     pub fn with_require_auth(mut self, require: bool) -> Self {
         self.require_auth = require;
-        self
-    }
-
-    /// Requires TLS before MAIL.
-    pub fn with_require_tls(mut self, require: bool) -> Self {
-        self.require_tls = require;
         self
     }
 
@@ -272,6 +300,24 @@ impl Config {
     pub fn with_timeouts(mut self, command: Duration, data: Duration) -> Self {
         self.command_timeout = command;
         self.data_timeout = data;
+        self
+    }
+
+    /// Sets how long to wait for a command.
+    pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// Sets how long to wait for each block of message data.
+    pub fn with_data_timeout(mut self, timeout: Duration) -> Self {
+        self.data_timeout = timeout;
+        self
+    }
+
+    /// Sets how long the TLS handshake after STARTTLS may take.
+    pub fn with_tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.tls_handshake_timeout = timeout;
         self
     }
 }

@@ -21,8 +21,10 @@ pub enum HelloVerb {
 }
 
 /// Why a message was dropped before the application could accept it. Whatever
-/// [`Event::MessageData`] delivered of it must be discarded (security invariant 5).
+/// [`Event::MessageData`] delivered of it must be discarded (ARCHITECTURE.md security
+/// invariant 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AbortReason {
     /// Larger than [`Config::max_message_size`](super::Config::max_message_size): the rest
     /// is drained and the client gets 552 5.3.4.
@@ -36,14 +38,17 @@ pub enum AbortReason {
     ConnectionLost,
     /// The client was silent too long; the machine sent 421 4.4.2.
     Timeout,
-    /// The machine closed the session (too much unread input: 421).
+    /// The machine closed the session with a 421 (too much unread input, too many errors,
+    /// the application's own 421).
     SessionClosed,
 }
 
 /// Something the application learns or decides. Events marked *decision* wait for an answer
 /// on the [`Connection`](super::Connection) (`accept`, `reject`, ...) and hold back every later
 /// event until then, so that replies keep the order of pipelined commands (RFC 2920).
+/// [`is_decision`](Event::is_decision) tells them apart.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Event {
     /// *Decision* (only with [`Decisions::greeting`](super::Decisions::greeting)): a client
     /// connected. `accept` sends the 220 greeting; `reject` with 554 leaves the session
@@ -58,12 +63,9 @@ pub enum Event {
         domain: Domain,
     },
     /// *Decision* (only with [`Decisions::starttls`](super::Decisions::starttls)): the client
-    /// asked for TLS. `accept` sends 220 and is followed by [`Event::UpgradeTls`].
+    /// asked for TLS. `accept` sends 220, after which `poll` says
+    /// [`Next::UpgradeTls`](crate::Next::UpgradeTls).
     StartTlsRequested,
-    /// 220 to STARTTLS is queued: write everything [`poll_transmit`](super::Connection::poll_transmit)
-    /// gives, run the TLS handshake, then call [`tls_established`](super::Connection::tls_established).
-    /// Plain text that arrived after STARTTLS is discarded then (RFC 3207 section 4.2).
-    UpgradeTls,
     /// *Decision*: a PLAIN, LOGIN or XOAUTH2 exchange (RFC 4954) is complete; check the
     /// credentials. `accept` sends 235 2.7.0; reject with 535 5.7.8 when they are wrong.
     Authenticate {
@@ -73,7 +75,7 @@ pub enum Event {
         credentials: Credentials,
     },
     /// *Decision*: AUTH with a mechanism the machine does not run itself. Answer with
-    /// [`auth_challenge`](super::Connection::auth_challenge), `accept` (235) or `reject`.
+    /// [`sasl_challenge`](super::Connection::sasl_challenge), `accept` (235) or `reject`.
     AuthStart {
         /// The mechanism.
         mechanism: Mechanism,
@@ -126,17 +128,19 @@ pub enum Event {
 }
 
 impl Event {
-    /// Whether the event waits for an answer.
+    /// Whether the event waits for an answer on the [`Connection`](super::Connection): every
+    /// event but [`MessageData`](Event::MessageData) and
+    /// [`MessageAborted`](Event::MessageAborted). Until it is answered, `poll` says
+    /// [`Next::AwaitApp`](crate::Next::AwaitApp).
     pub fn is_decision(&self) -> bool {
-        !matches!(
-            self,
-            Event::UpgradeTls | Event::MessageData(_) | Event::MessageAborted { .. }
-        )
+        !matches!(self, Event::MessageData(_) | Event::MessageAborted { .. })
     }
 }
 
-/// The application used the [`Connection`](super::Connection) wrongly. Nothing was sent.
+/// The application used the [`Connection`](super::Connection) wrongly. Nothing was sent and
+/// nothing changed (ARCHITECTURE.md, "The session contract", rule 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UsageError {
     /// No decision is waiting: the event was not polled yet, was answered already, or the
     /// connection closed meanwhile (then the answer is moot: e.g. a message not accepted in
@@ -145,7 +149,7 @@ pub enum UsageError {
     NoDecisionPending,
     /// This answer does not fit the pending decision (e.g. `accept_message` to RCPT).
     #[error("this answer does not fit the pending {pending} decision")]
-    WrongAnswer {
+    WrongDecision {
         /// The pending decision.
         pending: &'static str,
     },
@@ -172,9 +176,9 @@ pub enum UsageError {
     /// Per-recipient replies exist only in LMTP.
     #[error("per-recipient replies need LMTP")]
     NotLmtp,
-    /// `tls_established` without a pending [`Event::UpgradeTls`].
+    /// `tls_established` without a pending upgrade ([`Next::UpgradeTls`](crate::Next::UpgradeTls)).
     #[error("no TLS upgrade is pending")]
-    NotUpgrading,
+    NoTlsUpgrade,
     /// A SASL challenge must fit an AUTH line once base64-encoded (RFC 4954 section 4).
     #[error("SASL challenge too long")]
     ChallengeTooLong,

@@ -6,47 +6,58 @@
 //! sender? this recipient? these credentials? this message? A decision holds back every later
 //! event until it is answered, so pipelined replies keep their order (RFC 2920).
 //!
+//! It keeps the session contract of ARCHITECTURE.md ([`mail_wire::session`]): `receive` only
+//! buffers, and one loop of `match conn.poll()` drives everything:
+//!
 //! ```
-//! use bytes::Bytes;
 //! use smtp_proto::server::{Config, Connection, Event};
+//! use smtp_proto::{CloseReason, Next};
 //!
 //! let mut conn = Connection::new(Config::default());
-//! conn.receive(b"EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n");
-//! conn.receive(b"Subject: hi\r\n\r\n..dot\r\n.\r\nQUIT\r\n");
-//! let mut body = Vec::new();
-//! while let Some(event) = conn.poll_event() {
-//!     match event {
-//!         Event::Mail { .. } | Event::Rcpt { .. } => conn.accept().unwrap(),
-//!         Event::MessageData(chunk) => body.extend_from_slice(&chunk),
-//!         Event::MessageEnd { .. } => conn.accept_message("Q1").unwrap(),
-//!         _ => {}
+//! // What the client sent, pipelined: in a real loop, each `Next::Read` reads the socket.
+//! let mut input = vec![
+//!     &b"EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n"[..],
+//!     b"Subject: hi\r\n\r\n..dot\r\n.\r\nQUIT\r\n",
+//! ]
+//! .into_iter();
+//! let (mut body, mut wire) = (Vec::new(), Vec::new());
+//! let reason = loop {
+//!     match conn.poll() {
+//!         Next::Transmit(bytes) => wire.extend_from_slice(&bytes), // write to the socket
+//!         Next::Event(Event::MessageData(chunk)) => body.extend_from_slice(&chunk),
+//!         Next::Event(Event::MessageEnd { .. }) => conn.accept_message("Q1").unwrap(),
+//!         Next::Event(event) if event.is_decision() => conn.accept().unwrap(),
+//!         Next::Event(_) => {}
+//!         Next::Read(_wait) => match input.next() {
+//!             Some(bytes) => conn.receive(bytes),
+//!             None => conn.handle_close(), // end of stream
+//!         },
+//!         Next::UpgradeTls(_) => conn.handle_close(), // this loop speaks no TLS
+//!         Next::AwaitApp => unreachable!("every decision was answered at once"),
+//!         Next::Closed(reason) => break reason,
 //!     }
-//! }
+//! };
+//! assert_eq!(reason, CloseReason::Quit);
 //! assert_eq!(body, b"Subject: hi\r\n\r\n.dot\r\n");
-//! let mut wire = Vec::new();
-//! while let Some(bytes) = conn.poll_transmit() {
-//!     wire.extend_from_slice(&bytes);
-//! }
 //! let wire = String::from_utf8(wire).unwrap();
 //! assert!(wire.starts_with("220 localhost ESMTP\r\n250-localhost\r\n"));
 //! assert!(wire.ends_with("354 Start mail input; end with <CRLF>.<CRLF>\r\n\
 //!                         250 2.0.0 Message accepted, queued as Q1\r\n221 2.0.0 Bye\r\n"));
-//! assert!(conn.is_closed());
 //! ```
 
 mod config;
 mod event;
 
 use alloc::collections::VecDeque;
-use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mail_wire::Secret;
 use mail_wire::dot::{BodyError, DotDecoder, DotEvent};
 use mail_wire::line::{LineEnding, LineError, LineFramer};
 use mail_wire::sasl::{self, SaslError, SaslResponse, ServerExchange, ServerStep};
+use mail_wire::session::{CloseReason, DATA_BLOCK, Next, TlsMode, Wait};
 
-pub use self::config::{Config, DEFAULT_MAX_BUFFERED_INPUT, Decisions, Extensions, TlsState};
+pub use self::config::{Config, DEFAULT_MAX_BUFFERED_INPUT, Decisions, Extensions};
 pub use self::event::{AbortReason, Event, HelloVerb, UsageError};
 pub use mail_wire::dot::BareLineEnding;
 pub use mail_wire::sasl::{Credentials, OAuth2Credentials, PasswordCredentials};
@@ -57,6 +68,7 @@ use crate::capability::{Capabilities, Extension};
 use crate::command::Command;
 use crate::error::CommandError;
 use crate::limits::{self, Limits};
+use crate::octets::Octets;
 use crate::options::ParseOptions;
 use crate::params::{BodyType, MailParams, RcptParams};
 use crate::reply::{Class, Code, EnhancedCode, Reply};
@@ -65,11 +77,18 @@ use crate::reply::{Class, Code, EnhancedCode, Reply};
 const EVENT_QUEUE: usize = 4;
 /// Longest queue id `accept_message` takes.
 const MAX_QUEUE_ID: usize = 200;
+/// Replies queued past which `poll` hands them out before it reads more pipelined commands,
+/// so a client that pipelines without reading cannot grow the output without bound
+/// (ARCHITECTURE.md security invariant 3).
+const OUTPUT_HIGH_WATER: usize = 16 * 1024;
 
 /// One SMTP (or LMTP) server connection. See the [module docs](self) and the session
-/// contract: [`receive`](Self::receive), [`poll_event`](Self::poll_event) (answer decisions),
-/// [`poll_transmit`](Self::poll_transmit).
-#[derive(Debug)]
+/// contract: [`receive`](Self::receive) buffers, [`poll`](Self::poll) says what to do next,
+/// decisions are answered with [`accept`](Self::accept), [`reject`](Self::reject) and the
+/// other answers.
+///
+/// Its `Debug` shows the state, and of the buffers only their lengths: input may hold an AUTH
+/// line (ARCHITECTURE.md security invariant 10).
 pub struct Connection {
     config: Config,
     /// Received, not yet processed.
@@ -87,6 +106,17 @@ pub struct Connection {
     ehlo_reply: Bytes,
     /// Command line limit in force (RFC 5321 base plus the extensions' room).
     command_line: usize,
+    /// The identity of the current wait on the client (contract rule 3): it changes only when
+    /// the wait is satisfied, never for bytes that complete nothing.
+    wait: u64,
+    /// Octets of message content taken since the current wait began (DATA and BDAT).
+    block: usize,
+    /// `receive` was given more than `max_buffered_input`: `poll` closes the session.
+    overflow: bool,
+    /// [`shutdown`](Self::shutdown) was asked for: the next command gets 421 4.3.2.
+    shutting_down: bool,
+    /// Why the session ended, once it did.
+    closed: Option<CloseReason>,
 }
 
 /// What the input is read as.
@@ -191,16 +221,71 @@ struct Transaction {
     aborted: bool,
 }
 
-// The sans-IO contract shared by every session machine (see `mail_wire::session`).
-mail_wire::impl_session!(Connection, Event, UsageError);
+/// Which error counts against the error budget (see [`Connection::count_error`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// The client broke the protocol.
+    Protocol,
+    /// The application refused the client's credentials.
+    Login,
+}
+
+// The session contract (ARCHITECTURE.md, "The session contract"), delegated to the inherent
+// methods. Written out rather than generated by a macro: were an inherent method missing, the
+// call would resolve to the trait method itself, and only code in this crate gets the
+// `unconditional_recursion` lint that catches it.
+impl mail_wire::session::Session for Connection {
+    type Event = Event;
+    type UsageError = UsageError;
+
+    fn receive(&mut self, bytes: &[u8]) {
+        Connection::receive(self, bytes)
+    }
+
+    fn poll(&mut self) -> mail_wire::session::Next<Event> {
+        Connection::poll(self)
+    }
+
+    fn handle_timeout(&mut self) {
+        Connection::handle_timeout(self)
+    }
+
+    fn handle_close(&mut self) {
+        Connection::handle_close(self)
+    }
+
+    fn tls_established(&mut self) -> Result<(), UsageError> {
+        Connection::tls_established(self)
+    }
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("config", &self.config)
+            .field("input", &Octets(self.input.len()))
+            .field("out", &Octets(self.out.len()))
+            .field("events", &self.events)
+            .field("pending", &self.pending)
+            .field("mode", &self.mode)
+            .field("session", &self.session)
+            .field("tx", &self.tx)
+            .field("wait", &self.wait)
+            .field("block", &self.block)
+            .field("overflow", &self.overflow)
+            .field("shutting_down", &self.shutting_down)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Connection {
     /// A connection that just opened: the greeting is queued (or, with
     /// [`Decisions::greeting`], [`Event::Connected`] waits for the application).
     pub fn new(config: Config) -> Self {
-        let secure = config.tls == TlsState::Secure;
+        let secure = config.tls == TlsMode::Implicit;
         let ext = config.extensions;
-        let auth = !config.auth_mechanisms.is_empty();
+        let auth = !config.sasl_mechanisms.is_empty();
         let command_line = config.limits.command_line.max(Limits::command_line_for(
             ext.size,
             ext.dsn,
@@ -227,6 +312,11 @@ impl Connection {
             tx: Transaction::default(),
             ehlo_reply: Bytes::new(),
             command_line,
+            wait: 0,
+            block: 0,
+            overflow: false,
+            shutting_down: false,
+            closed: None,
             config,
         };
         conn.ehlo_reply = conn.build_ehlo_reply();
@@ -238,107 +328,167 @@ impl Connection {
         conn
     }
 
-    /// Buffers bytes from the client (any split). Never fails. Past twice
-    /// [`Config::max_buffered_input`] of unread input the machine sends 421 and closes.
+    /// Buffers bytes from the client (any split); they are processed in [`poll`](Self::poll).
+    /// Never fails. Past [`Config::max_buffered_input`] of unprocessed input (an adapter that
+    /// reads without polling) the overflow is noted and `poll` answers 421 and closes
+    /// (ARCHITECTURE.md security invariant 3). Bytes received during a TLS upgrade are plain
+    /// text the upgrade discards anyway (CVE-2011-0411): dropped at once. Ignored once the
+    /// session is closed.
     pub fn receive(&mut self, bytes: &[u8]) {
-        if matches!(self.mode, Mode::Closed) || bytes.is_empty() {
+        if self.closed.is_some()
+            || self.overflow
+            || bytes.is_empty()
+            || matches!(self.mode, Mode::TlsUpgrade)
+        {
             return;
         }
-        let hard_cap = self.config.max_buffered_input.saturating_mul(2);
-        if self.input.len().saturating_add(bytes.len()) > hard_cap {
-            // A 421 aborts the message in progress and closes the session.
-            self.send_reply(&Reply::too_much_input());
+        if self.input.len().saturating_add(bytes.len()) > self.config.max_buffered_input {
+            self.overflow = true;
             return;
         }
         self.input.extend_from_slice(bytes);
     }
 
-    /// False while unread input exceeds [`Config::max_buffered_input`] (the adapter stops
-    /// reading until events are consumed), while a TLS upgrade is pending, and once closed.
-    pub fn wants_input(&self) -> bool {
-        !matches!(self.mode, Mode::Closed | Mode::TlsUpgrade)
-            && self.input.len() < self.config.max_buffered_input
-    }
-
-    /// The next event. Processes buffered input until one comes up; `None` while a decision
-    /// waits for its answer or when more input is needed.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        if self.events.is_empty() && self.pending.is_none() {
-            self.advance();
+    /// Advances the machine and says what to do next (ARCHITECTURE.md, "The session
+    /// contract"): an event queued first; otherwise the buffered input is processed up to
+    /// the next event (or until enough replies are queued), then that event; then every
+    /// queued reply in one [`Next::Transmit`]; then [`Next::Closed`] once the session is over
+    /// (every later call says the same); [`Next::AwaitApp`] while a decision is unanswered;
+    /// [`Next::UpgradeTls`] after the 220 to STARTTLS; otherwise [`Next::Read`], with the
+    /// command timeout, or the data timeout inside a message (RFC 5321 section 4.5.3.2).
+    pub fn poll(&mut self) -> Next<Event> {
+        if let Some(event) = self.events.pop_front() {
+            return Next::Event(event);
         }
-        self.events.pop_front()
-    }
-
-    /// The next bytes to write to the client: every reply queued so far, in one piece.
-    pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        if self.out.is_empty() {
-            None
-        } else {
-            Some(self.out.split().freeze())
+        if self.overflow && self.closed.is_none() {
+            self.overflow = false;
+            self.input.clear();
+            self.reply_and_close(
+                &Reply::too_much_input(),
+                AbortReason::SessionClosed,
+                CloseReason::InputOverflow,
+            );
         }
-    }
-
-    /// How long to wait for the client now (RFC 5321 section 4.5.3.2): the command timeout,
-    /// or the data timeout inside a message; `None` while the application owes an answer,
-    /// during a TLS upgrade, and once closed.
-    pub fn timeout(&self) -> Option<Duration> {
-        if self.pending.is_some() || !self.events.is_empty() {
-            return None;
+        self.advance();
+        if let Some(event) = self.events.pop_front() {
+            return Next::Event(event);
+        }
+        if !self.out.is_empty() {
+            return Next::Transmit(self.out.split().freeze());
+        }
+        if let Some(reason) = self.closed {
+            return Next::Closed(reason);
+        }
+        if self.pending.is_some() {
+            return Next::AwaitApp;
         }
         match self.mode {
-            Mode::Command | Mode::Auth(_) => Some(self.config.command_timeout),
-            Mode::Data(_) | Mode::Chunk { .. } => Some(self.config.data_timeout),
-            Mode::TlsUpgrade | Mode::Closed => None,
+            Mode::TlsUpgrade => {
+                Next::UpgradeTls(Wait::new(self.wait, self.config.tls_handshake_timeout))
+            }
+            Mode::Data(_) | Mode::Chunk { .. } => {
+                Next::Read(Wait::new(self.wait, self.config.data_timeout))
+            }
+            Mode::Command | Mode::Auth(_) | Mode::Closed => {
+                Next::Read(Wait::new(self.wait, self.config.command_timeout))
+            }
         }
     }
 
-    /// The timeout passed: 421 4.4.2, and the connection closes (a message in progress is
-    /// aborted).
+    /// The deadline of the wait that [`poll`](Self::poll) gave passed: 421 4.4.2 (RFC 5321
+    /// section 4.5.3.2), a message in progress is aborted, and the session closes with
+    /// [`CloseReason::Timeout`]. During a TLS handshake nothing can be said in plain text: the
+    /// session just closes. Ignored unless the machine waits on the client.
     pub fn handle_timeout(&mut self) {
-        if matches!(self.mode, Mode::Closed) {
+        if !self.waits_on_client() {
             return;
         }
-        self.abort_message(AbortReason::Timeout);
-        self.send_reply(&Reply::timeout());
-        self.close();
+        if matches!(self.mode, Mode::TlsUpgrade) {
+            self.abort_message(AbortReason::Timeout);
+            self.close(CloseReason::Timeout);
+            return;
+        }
+        self.reply_and_close(
+            &Reply::timeout(),
+            AbortReason::Timeout,
+            CloseReason::Timeout,
+        );
     }
 
-    /// The client closed the connection or the socket failed: a message in progress, or one
-    /// waiting for its end-of-data answer, is aborted (never delivered: the client never got
-    /// a 250, so it will send it again). Nothing more is sent.
+    /// The client closed the connection, the socket failed, or the TLS handshake failed: a
+    /// message in progress, or one waiting for its end-of-data answer, is aborted (never
+    /// delivered: the client never got a 250, so it will send it again; ARCHITECTURE.md
+    /// security invariant 5). Nothing more is sent; the session closes with
+    /// [`CloseReason::ConnectionLost`] (or keeps the reason it already closed for).
     pub fn handle_close(&mut self) {
-        self.abort_message(AbortReason::ConnectionLost);
         self.out.clear();
-        self.close();
+        if self.closed.is_some() {
+            return;
+        }
+        self.abort_message(AbortReason::ConnectionLost);
+        self.close(CloseReason::ConnectionLost);
     }
 
-    /// The TLS handshake that followed [`Event::UpgradeTls`] is done. Every byte received
-    /// before it and not yet processed is discarded (CVE-2011-0411), and the session forgets
-    /// EHLO, AUTH and the transaction (RFC 3207 section 4.2).
+    /// The TLS handshake that [`Next::UpgradeTls`] asked for is done. Every byte received
+    /// before it and not yet processed is discarded (CVE-2011-0411, ARCHITECTURE.md security
+    /// invariant 2), and the session forgets EHLO, AUTH and the transaction (RFC 3207 section
+    /// 4.2). Refused, changing nothing, when no upgrade is pending.
     pub fn tls_established(&mut self) -> Result<(), UsageError> {
         if !matches!(self.mode, Mode::TlsUpgrade) {
-            return Err(UsageError::NotUpgrading);
+            return Err(UsageError::NoTlsUpgrade);
         }
         self.input.clear();
         self.framer.reset();
+        self.overflow = false;
         self.session.greeted = None;
         self.session.authenticated = false;
         self.session.secure = true;
         self.reset_transaction();
         self.mode = Mode::Command;
         self.ehlo_reply = self.build_ehlo_reply();
+        self.next_wait();
         Ok(())
     }
 
-    /// True once the session is over (QUIT, 421, the peer gone) and every reply was taken by
-    /// [`poll_transmit`](Self::poll_transmit): close the socket.
-    pub fn is_closed(&self) -> bool {
-        matches!(self.mode, Mode::Closed) && self.out.is_empty()
+    /// Ends the session gracefully (a server shutting down). At once when no transaction is
+    /// open and nothing is half-received: 421 4.3.2 "Service shutting down" and
+    /// [`CloseReason::Shutdown`]. Otherwise the transaction in progress runs to its end (the
+    /// answer to its end of data, or RSET), and the next command gets that 421 instead of
+    /// being served (RFC 5321 section 3.8: a server closes only after a 421).
+    pub fn shutdown(&mut self) {
+        if self.closed.is_some() || self.shutting_down {
+            return;
+        }
+        self.shutting_down = true;
+        let idle = matches!(self.mode, Mode::Command)
+            && self.pending.is_none()
+            && !self.tx.mail
+            && self.input.is_empty()
+            && !self.framer.is_skipping();
+        if idle {
+            self.shut_down_now();
+        }
     }
 
-    /// Octets received and not yet processed (bounded: see [`wants_input`](Self::wants_input)).
+    /// Whether the session is over and everything was handed out: `poll` says
+    /// [`Next::Closed`].
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_some() && self.out.is_empty() && self.events.is_empty()
+    }
+
+    /// Why the session ended, once it did (the reason `poll` gives with [`Next::Closed`]).
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.closed
+    }
+
+    /// Octets received and not yet processed (bounded by [`Config::max_buffered_input`]).
     pub fn buffered_input(&self) -> usize {
         self.input.len()
+    }
+
+    /// Octets of replies queued for the next [`Next::Transmit`].
+    pub fn pending_transmit(&self) -> usize {
+        self.out.len()
     }
 
     /// Whether the session runs over TLS.
@@ -354,6 +504,38 @@ impl Connection {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Whether the machine waits on the client now (what `poll` says is a read or a TLS
+    /// handshake): the only time a timeout means anything.
+    fn waits_on_client(&self) -> bool {
+        self.closed.is_none()
+            && self.pending.is_none()
+            && self.events.is_empty()
+            && self.out.is_empty()
+    }
+
+    /// The current wait is satisfied: the next one gets a deadline of its own.
+    fn next_wait(&mut self) {
+        self.wait = self.wait.wrapping_add(1);
+        self.block = 0;
+    }
+
+    /// Message content taken: every [`DATA_BLOCK`] of it satisfies the wait for it (RFC 5321
+    /// section 4.5.3.2.5 times data per block, not per message).
+    fn took_content(&mut self, octets: usize) {
+        self.block = self.block.saturating_add(octets);
+        if self.block >= DATA_BLOCK {
+            self.next_wait();
+        }
+    }
+
+    fn shut_down_now(&mut self) {
+        self.reply_and_close(
+            &Reply::shutting_down(),
+            AbortReason::SessionClosed,
+            CloseReason::Shutdown,
+        );
     }
 
     // ---------------------------------------------------------------- answers
@@ -384,7 +566,7 @@ impl Connection {
     pub fn accept_message(&mut self, queue_id: &str) -> Result<(), UsageError> {
         let pending = self.check_pending()?;
         if !matches!(pending, Pending::MessageEnd) {
-            return Err(UsageError::WrongAnswer {
+            return Err(UsageError::WrongDecision {
                 pending: pending.name(),
             });
         }
@@ -394,7 +576,7 @@ impl Connection {
         {
             return Err(UsageError::InvalidQueueId);
         }
-        self.pending = None;
+        self.answered();
         let enhanced = self.enhanced();
         for _ in 0..self.replies_at_end() {
             Reply::write_line(
@@ -408,14 +590,16 @@ impl Connection {
         Ok(())
     }
 
-    /// Refuses the pending decision with this 4yz or 5yz reply. A 421 closes the connection.
+    /// Refuses the pending decision with this 4yz or 5yz reply. A 421 closes the connection
+    /// ([`CloseReason::ServiceClosing`], RFC 5321 section 3.8). A refused login counts
+    /// against [`Config::max_errors`].
     pub fn reject(&mut self, reply: Reply) -> Result<(), UsageError> {
         let pending = self.check_pending()?;
         if !reply.code().is_negative() {
             return Err(UsageError::NotNegative);
         }
         check_reply_length(&reply)?;
-        self.pending = None;
+        self.answered();
         match pending {
             Pending::MessageEnd => {
                 for _ in 0..self.replies_at_end() {
@@ -427,7 +611,7 @@ impl Connection {
             Pending::Greeting => self.session.refused = true,
             Pending::Authenticate | Pending::AuthRelay => {
                 self.send_reply(&reply);
-                self.count_error();
+                self.count_error(Fault::Login);
                 return Ok(());
             }
             _ => {}
@@ -445,7 +629,7 @@ impl Connection {
     {
         let pending = self.check_pending()?;
         if !matches!(pending, Pending::MessageEnd) {
-            return Err(UsageError::WrongAnswer {
+            return Err(UsageError::WrongDecision {
                 pending: pending.name(),
             });
         }
@@ -467,7 +651,7 @@ impl Connection {
                 got,
             });
         }
-        self.pending = None;
+        self.answered();
         for reply in replies {
             self.send_reply(&reply);
         }
@@ -477,10 +661,10 @@ impl Connection {
 
     /// Answers [`Event::AuthStart`] or [`Event::AuthResponse`] with a challenge (raw; the
     /// machine base64-encodes it into a 334 reply) and waits for the client's next line.
-    pub fn auth_challenge(&mut self, challenge: &[u8]) -> Result<(), UsageError> {
+    pub fn sasl_challenge(&mut self, challenge: &[u8]) -> Result<(), UsageError> {
         let pending = self.check_pending()?;
         if !matches!(pending, Pending::AuthRelay) {
-            return Err(UsageError::WrongAnswer {
+            return Err(UsageError::WrongDecision {
                 pending: pending.name(),
             });
         }
@@ -488,7 +672,7 @@ impl Connection {
         if challenge.len().div_ceil(3) * 4 + 6 > self.config.limits.auth_line {
             return Err(UsageError::ChallengeTooLong);
         }
-        self.pending = None;
+        self.answered();
         self.write_challenge(challenge);
         self.mode = Mode::Auth(AuthExchange::Relayed);
         Ok(())
@@ -504,8 +688,15 @@ impl Connection {
 
     fn take_pending(&mut self) -> Result<Pending, UsageError> {
         let pending = self.check_pending()?;
-        self.pending = None;
+        self.answered();
         Ok(pending)
+    }
+
+    /// The application answered: the wait for its answer is over, and the client's turn is a
+    /// new wait (contract rule 3).
+    fn answered(&mut self) {
+        self.pending = None;
+        self.next_wait();
     }
 
     fn accepted(&mut self, pending: Pending, reply: Option<&Reply>) {
@@ -563,8 +754,11 @@ impl Connection {
 
     // ---------------------------------------------------------------- processing
 
+    /// Processes buffered input until an event comes up, a decision is owed, enough replies
+    /// are queued, or nothing more can be done with what arrived.
     fn advance(&mut self) {
-        while self.events.is_empty() && self.pending.is_none() {
+        while self.events.is_empty() && self.pending.is_none() && self.out.len() < OUTPUT_HIGH_WATER
+        {
             let progressed = match self.mode {
                 Mode::Command => self.step_command(),
                 Mode::Auth(_) => self.step_auth(),
@@ -579,10 +773,19 @@ impl Connection {
     }
 
     fn step_command(&mut self) -> bool {
-        let line = match self.framer.next_line(&mut self.input) {
-            None => return false,
-            Some(Ok(line)) => line,
-            Some(Err(error)) => {
+        let Some(line) = self.framer.next_line(&mut self.input) else {
+            return false;
+        };
+        // A whole line (or an overlong one, cut at the framing limit) satisfies the wait.
+        self.next_wait();
+        if self.shutting_down && !self.tx.mail {
+            // The transaction that `shutdown` let finish is over: this command gets the 421.
+            self.shut_down_now();
+            return true;
+        }
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => {
                 let reply = match error {
                     LineError::TooLong { .. } => Reply::line_too_long(),
                     LineError::BareLf => CommandError::ForbiddenByte(b'\n').reply(),
@@ -675,7 +878,7 @@ impl Connection {
         if self.tx.mail {
             return self.protocol_error(&Reply::sender_already_specified());
         }
-        if self.config.require_tls && !self.session.secure {
+        if self.tls_missing() {
             return self.send_reply(&Reply::starttls_required());
         }
         if self.config.require_auth && !self.session.authenticated {
@@ -777,7 +980,7 @@ impl Connection {
         if self.session.secure {
             return self.protocol_error(&Reply::tls_already_active());
         }
-        if self.config.tls != TlsState::StartTlsAvailable {
+        if !self.config.tls.upgrades() {
             return self.protocol_error(&Reply::not_implemented());
         }
         if self.config.decisions.starttls {
@@ -789,11 +992,12 @@ impl Connection {
 
     fn start_tls(&mut self, reply: Option<&Reply>) {
         self.send_reply(reply.unwrap_or(&Reply::ready_to_start_tls()));
-        if matches!(self.mode, Mode::Closed) {
+        if self.closed.is_some() {
             return;
         }
+        // `poll` says UpgradeTls once the 220 is out; the handshake is a wait of its own.
         self.mode = Mode::TlsUpgrade;
-        self.events.push_back(Event::UpgradeTls);
+        self.next_wait();
     }
 
     fn on_auth(&mut self, mechanism: Mechanism, initial: Option<SaslData>) {
@@ -806,10 +1010,15 @@ impl Connection {
         if self.session.authenticated {
             return self.protocol_error(&Reply::already_authenticated());
         }
+        if self.tls_missing() {
+            // TlsMode::Required: no login before TLS, whatever the mechanism (RFC 3207
+            // section 4).
+            return self.protocol_error(&Reply::starttls_required());
+        }
         if self.tx.mail {
             return self.protocol_error(&Reply::auth_in_transaction());
         }
-        if !self.config.auth_mechanisms.contains(&mechanism) {
+        if !self.config.sasl_mechanisms.contains(&mechanism) {
             return self.protocol_error(&Reply::unrecognized_auth_mechanism());
         }
         if !self.auth_allowed(&mechanism) {
@@ -875,10 +1084,13 @@ impl Connection {
     }
 
     fn step_auth(&mut self) -> bool {
-        let line = match self.framer.next_line(&mut self.input) {
-            None => return false,
-            Some(Ok(line)) => line,
-            Some(Err(error)) => {
+        let Some(line) = self.framer.next_line(&mut self.input) else {
+            return false;
+        };
+        self.next_wait();
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => {
                 self.mode = Mode::Command;
                 match error {
                     LineError::TooLong { .. } => self.protocol_error(&Reply::auth_line_too_long()),
@@ -925,8 +1137,10 @@ impl Connection {
             self.end_of_data(error, size);
             return true;
         }
+        let before = self.input.len();
         let step = decoder.decode(&mut self.input);
         let refused = decoder.error();
+        let taken = before - self.input.len();
         let mut aborted_now = false;
         if let Some(error) = refused {
             if !self.tx.aborted {
@@ -939,6 +1153,7 @@ impl Connection {
                 self.events.push_back(Event::MessageAborted { reason });
             }
         }
+        self.took_content(taken);
         match step {
             None => aborted_now,
             Some(DotEvent::Data(chunk)) => {
@@ -960,6 +1175,7 @@ impl Connection {
     /// The terminating line of DATA was read.
     fn end_of_data(&mut self, error: Option<BodyError>, size: u64) {
         self.mode = Mode::Command;
+        self.next_wait();
         match error {
             None => self.decide(
                 Event::MessageEnd {
@@ -995,6 +1211,7 @@ impl Connection {
             }
             let piece = self.input.split_to(take).freeze();
             let remaining = remaining - take as u64;
+            self.took_content(take);
             let mut refusal = refusal;
             if refusal.is_none() {
                 self.tx.chunked_size += take as u64;
@@ -1017,7 +1234,9 @@ impl Connection {
             // The chunk is answered in the next step, after the application saw its data.
             return true;
         }
+        // The whole chunk arrived: the wait for it is satisfied.
         self.mode = Mode::Command;
+        self.next_wait();
         match refusal {
             Some(Refusal::NotImplemented) => self.protocol_error(&Reply::not_implemented()),
             Some(Refusal::NeedMail) => self.protocol_error(&Reply::mail_first()),
@@ -1058,11 +1277,14 @@ impl Connection {
         let ext = &self.config.extensions;
         match extension {
             Extension::Size => ext.size,
-            Extension::Auth => self
-                .config
-                .auth_mechanisms
-                .iter()
-                .any(|m| self.auth_allowed(m)),
+            Extension::Auth => {
+                !self.tls_missing()
+                    && self
+                        .config
+                        .sasl_mechanisms
+                        .iter()
+                        .any(|m| self.auth_allowed(m))
+            }
             Extension::Pipelining => ext.pipelining,
             Extension::EightBitMime => ext.eight_bit_mime,
             Extension::SmtpUtf8 => ext.smtputf8,
@@ -1070,14 +1292,17 @@ impl Connection {
             Extension::BinaryMime => ext.binary_mime && ext.chunking,
             Extension::Dsn => ext.dsn,
             Extension::EnhancedStatusCodes => ext.enhanced_status_codes,
-            Extension::StartTls => {
-                self.config.tls == TlsState::StartTlsAvailable && !self.session.secure
-            }
+            Extension::StartTls => self.config.tls.upgrades() && !self.session.secure,
             Extension::RequireTls => ext.requiretls && self.session.secure,
         }
     }
 
-    /// Security invariant 7: PLAIN and LOGIN only over TLS, unless configured.
+    /// [`TlsMode::Required`] and no TLS yet: MAIL and AUTH wait for STARTTLS.
+    fn tls_missing(&self) -> bool {
+        self.config.tls == TlsMode::Required && !self.session.secure
+    }
+
+    /// ARCHITECTURE.md security invariant 7: PLAIN and LOGIN only over TLS, unless configured.
     fn auth_allowed(&self, mechanism: &Mechanism) -> bool {
         !mechanism.is_plaintext()
             || self.session.secure
@@ -1104,14 +1329,16 @@ impl Connection {
                 capabilities.add(extension);
             }
         }
-        let offered: alloc::vec::Vec<Mechanism> = self
-            .config
-            .auth_mechanisms
-            .iter()
-            .filter(|m| self.auth_allowed(m))
-            .copied()
-            .collect();
-        capabilities.set_auth(&offered);
+        if self.advertises(Extension::Auth) {
+            let offered: alloc::vec::Vec<Mechanism> = self
+                .config
+                .sasl_mechanisms
+                .iter()
+                .filter(|m| self.auth_allowed(m))
+                .copied()
+                .collect();
+            capabilities.set_auth(&offered);
+        }
         let mut out = BytesMut::new();
         capabilities.to_reply().write_with(&mut out, false);
         out.freeze()
@@ -1147,34 +1374,60 @@ impl Connection {
         self.config.extensions.enhanced_status_codes
     }
 
+    /// Writes a reply. A 421 (the application's, in `reject` or an LMTP answer) closes the
+    /// session: RFC 5321 section 3.8, the server closes the channel after it.
     fn send_reply(&mut self, reply: &Reply) {
+        if reply.code().get() == 421 {
+            return self.reply_and_close(
+                reply,
+                AbortReason::SessionClosed,
+                CloseReason::ServiceClosing,
+            );
+        }
         let enhanced = self.enhanced();
         reply.write_with(&mut self.out, enhanced);
-        // RFC 5321 section 3.8: after 421 the server closes the channel.
-        if reply.code().get() == 421 {
-            self.abort_message(AbortReason::SessionClosed);
-            self.close();
+    }
+
+    /// Ends the session with a closing reply: the message in progress is aborted first (the
+    /// application hears of it before the client hears the reply).
+    fn reply_and_close(&mut self, reply: &Reply, abort: AbortReason, reason: CloseReason) {
+        if self.closed.is_some() {
+            return;
         }
+        self.abort_message(abort);
+        let enhanced = self.enhanced();
+        reply.write_with(&mut self.out, enhanced);
+        self.close(reason);
     }
 
     /// A reply to something the client got wrong: counts against the session's error budget.
     fn protocol_error(&mut self, reply: &Reply) {
         self.send_reply(reply);
-        self.count_error();
+        self.count_error(Fault::Protocol);
     }
 
-    fn count_error(&mut self) {
+    /// One more error against [`Config::max_errors`]; the one that reaches it is followed by
+    /// 421 4.7.0 and the end of the session, closed for too many failed logins when that one
+    /// was a refused login.
+    fn count_error(&mut self, fault: Fault) {
         self.session.errors = self.session.errors.saturating_add(1);
-        if self.session.errors >= self.config.max_errors && !matches!(self.mode, Mode::Closed) {
-            // A 421 aborts the message in progress and closes the session.
-            self.send_reply(&Reply::too_many_errors());
+        if self.session.errors >= self.config.max_errors {
+            let reason = match fault {
+                Fault::Protocol => CloseReason::TooManyErrors,
+                Fault::Login => CloseReason::TooManyFailedLogins,
+            };
+            self.reply_and_close(
+                &Reply::too_many_errors(),
+                AbortReason::SessionClosed,
+                reason,
+            );
         }
     }
 
     fn quit(&mut self) {
         self.reset_transaction();
         self.send_reply(&Reply::closing());
-        self.close();
+        self.close(CloseReason::Quit);
     }
 
     /// RSET, HELO/EHLO: the transaction is dropped (a BDAT message in progress is aborted).
@@ -1207,10 +1460,15 @@ impl Connection {
         }
     }
 
-    fn close(&mut self) {
+    fn close(&mut self, reason: CloseReason) {
+        if self.closed.is_some() {
+            return;
+        }
+        self.closed = Some(reason);
         self.pending = None;
         self.mode = Mode::Closed;
         self.input.clear();
+        self.framer.reset();
         // Decisions not yet delivered are moot; the informational events before them stay.
         self.events.retain(|event| !event.is_decision());
     }
