@@ -3,8 +3,9 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use mail_wire::session::Session;
+use mail_wire::session::{Next, Session, WaitTimer};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection, StreamOwned};
 
@@ -15,14 +16,14 @@ pub trait BlockingHandler<S: Session> {
     /// One event. Decisions are answered on `conn` before returning.
     fn on_event(&mut self, conn: &mut S, event: S::Event) -> io::Result<Flow>;
 
-    /// Called when no event is pending, before the loop waits for the peer; returns true when
-    /// it gave the machine something to send (see the tokio loop's `on_idle`).
-    fn on_idle(&mut self, _conn: &mut S) -> io::Result<bool> {
+    /// The machine awaits the application with every decision answered: a client gives it
+    /// its next work here. Returns false when there is none; the loop then ends the session.
+    fn on_await(&mut self, _conn: &mut S) -> io::Result<bool> {
         Ok(false)
     }
 }
 
-/// How to become TLS when the application asks for it.
+/// How to become TLS when the machine asks for it.
 #[derive(Clone)]
 pub enum BlockingTls {
     /// No TLS on this connection.
@@ -145,39 +146,30 @@ impl Write for BlockingStream {
     }
 }
 
-/// Writes everything the machine has queued, small pieces gathered into one write; true
-/// when there was something.
-fn flush<S: Session>(
-    conn: &mut S,
-    stream: &mut BlockingStream,
-    gather: &mut Gather,
-) -> io::Result<bool> {
-    let mut wrote = false;
-    while let Some(bytes) = conn.poll_transmit() {
-        wrote = true;
-        let due = gather.push(&bytes);
-        let large = due[1].is_some();
-        for write in due.into_iter().flatten() {
-            stream.write_all(write)?;
-        }
-        if large {
-            gather.buf.clear();
+/// Writes what was gathered, if anything.
+fn flush(stream: &mut Option<BlockingStream>, gather: &mut Gather) -> io::Result<()> {
+    if let Some(stream) = stream {
+        if !gather.buf.is_empty() {
+            stream.write_all(&gather.buf)?;
+            stream.flush()?;
         }
     }
-    if !gather.buf.is_empty() {
-        stream.write_all(&gather.buf)?;
-        gather.buf.clear();
-    }
-    if wrote {
-        stream.flush()?;
-    }
-    Ok(wrote)
+    gather.buf.clear();
+    Ok(())
 }
 
-/// Drives `conn` over `stream` until the session ends, handing events to `handler`.
+/// The time left until `deadline`, or `None` once it has passed.
+fn remaining(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|left| !left.is_zero())
+}
+
+/// Drives `conn` over `stream` until the session ends, handing events to `handler`: one
+/// `match` on [`Session::poll`] (ARCHITECTURE.md, "The session contract").
 pub fn run<S, H>(
     conn: &mut S,
-    mut stream: BlockingStream,
+    stream: BlockingStream,
     tls: &BlockingTls,
     handler: &mut H,
 ) -> io::Result<Ended>
@@ -187,68 +179,104 @@ where
 {
     let mut buf = vec![0u8; READ_BUFFER];
     let mut gather = Gather::default();
+    let mut timer = WaitTimer::new();
+    // `None` once the socket is unusable (a failed or timed-out handshake).
+    let mut stream = Some(stream);
+    let mut failure = None;
     loop {
-        // Taking transmits can let a machine process more pipelined input (its output is
-        // bounded), which can make new events: only a pass with neither lets the loop wait.
-        let mut progressed = false;
-        while let Some(event) = conn.poll_event() {
-            progressed = true;
-            match handler.on_event(conn, event)? {
-                Flow::Continue => {}
-                Flow::StartTls => {
-                    flush(conn, &mut stream, &mut gather)?;
-                    stream = stream.upgrade(tls)?;
-                    conn.tls_established().map_err(io::Error::other)?;
+        match conn.poll() {
+            Next::Transmit(bytes) => {
+                let due = gather.push(&bytes);
+                let large = due[1].is_some();
+                if let Some(stream) = &mut stream {
+                    for write in due.into_iter().flatten() {
+                        stream.write_all(write)?;
+                    }
                 }
-                Flow::Close => {
-                    flush(conn, &mut stream, &mut gather)?;
-                    stream.shutdown();
+                if large {
+                    gather.buf.clear();
+                }
+            }
+            Next::Event(event) => {
+                if handler.on_event(conn, event)? == Flow::Close {
+                    flush(&mut stream, &mut gather)?;
+                    if let Some(mut stream) = stream {
+                        stream.shutdown();
+                    }
                     return Ok(Ended::ApplicationClosed);
                 }
             }
-        }
-        progressed |= flush(conn, &mut stream, &mut gather)?;
-        if conn.is_closed() {
-            stream.shutdown();
-            return Ok(Ended::SessionClosed);
-        }
-        if progressed || handler.on_idle(conn)? {
-            continue;
-        }
-        if !conn.wants_input() {
-            return Err(io::Error::other(
-                "the machine holds unprocessed input but gave no event",
-            ));
-        }
-        stream.tcp().set_read_timeout(conn.timeout())?;
-        match stream.read(&mut buf) {
-            Ok(0) => return peer_closed(conn, handler, None),
-            Ok(n) => conn.receive(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                conn.handle_timeout()
+            Next::Read(wait) => {
+                flush(&mut stream, &mut gather)?;
+                let Some(socket) = &mut stream else {
+                    conn.handle_close();
+                    continue;
+                };
+                let Some(left) = remaining(timer.deadline(wait, Instant::now())) else {
+                    conn.handle_timeout();
+                    continue;
+                };
+                socket.tcp().set_read_timeout(Some(left))?;
+                match socket.read(&mut buf) {
+                    Ok(0) => conn.handle_close(),
+                    Ok(n) => conn.receive(&buf[..n]),
+                    // The deadline is checked again before the next read.
+                    Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => {
+                        failure = Some(error);
+                        conn.handle_close();
+                    }
+                }
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return peer_closed(conn, handler, Some(error)),
+            Next::UpgradeTls(wait) => {
+                flush(&mut stream, &mut gather)?;
+                let Some(plain) = stream.take() else {
+                    conn.handle_close();
+                    continue;
+                };
+                let Some(left) = remaining(timer.deadline(wait, Instant::now())) else {
+                    conn.handle_timeout();
+                    continue;
+                };
+                // The handshake as a whole is bounded by the wait's deadline.
+                plain.tcp().set_read_timeout(Some(left))?;
+                plain.tcp().set_write_timeout(Some(left))?;
+                match plain.upgrade(tls) {
+                    Ok(secure) => {
+                        secure.tcp().set_write_timeout(None)?;
+                        stream = Some(secure);
+                        conn.tls_established().map_err(io::Error::other)?;
+                    }
+                    Err(e) if is_timeout(&e) => conn.handle_timeout(),
+                    Err(error) => {
+                        failure = Some(error);
+                        conn.handle_close();
+                    }
+                }
+            }
+            Next::AwaitApp => {
+                flush(&mut stream, &mut gather)?;
+                if !handler.on_await(conn)? {
+                    conn.handle_close();
+                }
+            }
+            Next::Closed(reason) => {
+                flush(&mut stream, &mut gather)?;
+                if let Some(mut stream) = stream {
+                    stream.shutdown();
+                }
+                return match failure {
+                    Some(error) => Err(error),
+                    None => Ok(Ended::Session(reason)),
+                };
+            }
         }
     }
 }
 
-fn peer_closed<S, H>(conn: &mut S, handler: &mut H, error: Option<io::Error>) -> io::Result<Ended>
-where
-    S: Session,
-    H: BlockingHandler<S>,
-{
-    conn.handle_close();
-    while let Some(event) = conn.poll_event() {
-        handler.on_event(conn, event)?;
-    }
-    match error {
-        Some(error) => Err(error),
-        None => Ok(Ended::PeerClosed),
-    }
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }

@@ -1,23 +1,24 @@
 //! The socket loops: one per runtime, driving any [`Session`](mail_wire::session::Session)
 //! machine of `smtp-proto` or `pop3-proto`, client or server.
 //!
-//! A loop moves bytes between the socket and the machine, enforces the machine's timeout,
-//! upgrades to TLS when the application says so (after the machine accepted STARTTLS/STLS and
-//! its reply was written), and hands every event to a [`Handler`](tokio::Handler) (tokio) or
-//! [`BlockingHandler`](blocking::BlockingHandler). What to answer is the handler's business;
-//! how to talk is the machine's. Nothing here knows SMTP or POP3.
+//! A loop is one `match` on the machine's `poll()` (the contract in ARCHITECTURE.md): it
+//! writes what the machine transmits, reads when it waits for the peer, until the wait's
+//! deadline ([`WaitTimer`](mail_wire::session::WaitTimer): trickled bytes do not move it),
+//! upgrades to TLS when the machine asks, and hands every event to a
+//! [`Handler`](tokio::Handler) (tokio) or [`BlockingHandler`](blocking::BlockingHandler). What
+//! to answer is the handler's business; how to talk is the machine's. Nothing here knows SMTP
+//! or POP3.
 
 pub mod blocking;
 pub mod tokio;
+
+use mail_wire::session::CloseReason;
 
 /// What the application asks of the loop after an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
     /// Go on.
     Continue,
-    /// Write what the machine has queued (its "go ahead" reply), then run the TLS handshake
-    /// and tell the machine (`tls_established`).
-    StartTls,
     /// Write what the machine has queued, then close the connection.
     Close,
 }
@@ -25,10 +26,8 @@ pub enum Flow {
 /// How a loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ended {
-    /// The machine finished the session (QUIT, or a fatal reply it sent).
-    SessionClosed,
-    /// The peer closed the connection first; the machine was told (`handle_close`).
-    PeerClosed,
+    /// The machine ended the session, for this reason.
+    Session(CloseReason),
     /// The application asked to close ([`Flow::Close`]).
     ApplicationClosed,
 }

@@ -4,10 +4,11 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
-use mail_wire::session::Session;
+use mail_wire::session::{Next, Session, WaitTimer};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
 
 use super::{Ended, Flow, Gather, READ_BUFFER};
@@ -21,10 +22,10 @@ pub trait Handler<S: Session> {
         event: S::Event,
     ) -> impl Future<Output = io::Result<Flow>> + Send;
 
-    /// Called when no event is pending, before the loop waits for the peer: a client pushes
-    /// more of its work here (the next body chunk, the next command). Returns true when it
-    /// gave the machine something, so the loop writes it instead of waiting.
-    fn on_idle(&mut self, _conn: &mut S) -> impl Future<Output = io::Result<bool>> + Send {
+    /// The machine awaits the application with every decision answered ([`Next::AwaitApp`]):
+    /// a client gives it its next work here (the next body chunk, the next command). Returns
+    /// false when there is none; the loop then ends the session.
+    fn on_await(&mut self, _conn: &mut S) -> impl Future<Output = io::Result<bool>> + Send {
         async { Ok(false) }
     }
 }
@@ -32,7 +33,7 @@ pub trait Handler<S: Session> {
 /// How to become TLS when the application asks for it.
 #[derive(Clone)]
 pub enum TlsUpgrade {
-    /// No TLS on this connection: a [`Flow::StartTls`] is an error.
+    /// No TLS on this connection: an upgrade the machine asks for fails the connection.
     None,
     /// Server side of STARTTLS/STLS.
     Server(TlsAcceptor),
@@ -114,39 +115,23 @@ impl Stream {
     }
 }
 
-/// Writes everything the machine has queued, small pieces gathered into one write; true
-/// when there was something.
-async fn flush<S: Session>(
-    conn: &mut S,
-    stream: &mut Stream,
-    gather: &mut Gather,
-) -> io::Result<bool> {
-    let mut wrote = false;
-    while let Some(bytes) = conn.poll_transmit() {
-        wrote = true;
-        let due = gather.push(&bytes);
-        let large = due[1].is_some();
-        for write in due.into_iter().flatten() {
-            stream.write_all(write).await?;
-        }
-        if large {
-            gather.buf.clear();
+/// Writes what was gathered, if anything.
+async fn flush(stream: &mut Option<Stream>, gather: &mut Gather) -> io::Result<()> {
+    if let Some(stream) = stream {
+        if !gather.buf.is_empty() {
+            stream.write_all(&gather.buf).await?;
+            stream.flush().await?;
         }
     }
-    if !gather.buf.is_empty() {
-        stream.write_all(&gather.buf).await?;
-        gather.buf.clear();
-    }
-    if wrote {
-        stream.flush().await?;
-    }
-    Ok(wrote)
+    gather.buf.clear();
+    Ok(())
 }
 
-/// Drives `conn` over `stream` until the session ends, handing events to `handler`.
+/// Drives `conn` over `stream` until the session ends, handing events to `handler`: one
+/// `match` on [`Session::poll`] (ARCHITECTURE.md, "The session contract").
 pub async fn run<S, H>(
     conn: &mut S,
-    mut stream: Stream,
+    stream: Stream,
     tls: &TlsUpgrade,
     handler: &mut H,
 ) -> io::Result<Ended>
@@ -157,71 +142,87 @@ where
 {
     let mut buf = vec![0u8; READ_BUFFER];
     let mut gather = Gather::default();
+    let mut timer = WaitTimer::new();
+    // `None` once the socket is unusable (a failed or timed-out handshake): the machine is
+    // told, and only its last events are left to hand out.
+    let mut stream = Some(stream);
+    let mut failure = None;
     loop {
-        // Taking transmits can let a machine process more pipelined input (its output is
-        // bounded), which can make new events: only a pass with neither lets the loop wait.
-        let mut progressed = false;
-        while let Some(event) = conn.poll_event() {
-            progressed = true;
-            match handler.on_event(conn, event).await? {
-                Flow::Continue => {}
-                Flow::StartTls => {
-                    flush(conn, &mut stream, &mut gather).await?;
-                    stream = stream.upgrade(tls).await?;
-                    conn.tls_established().map_err(io::Error::other)?;
+        match conn.poll() {
+            Next::Transmit(bytes) => {
+                let due = gather.push(&bytes);
+                let large = due[1].is_some();
+                if let Some(stream) = &mut stream {
+                    for write in due.into_iter().flatten() {
+                        stream.write_all(write).await?;
+                    }
                 }
-                Flow::Close => {
-                    flush(conn, &mut stream, &mut gather).await?;
-                    let _ = stream.shutdown().await;
+                if large {
+                    gather.buf.clear();
+                }
+            }
+            Next::Event(event) => {
+                if handler.on_event(conn, event).await? == Flow::Close {
+                    flush(&mut stream, &mut gather).await?;
+                    if let Some(mut stream) = stream {
+                        let _ = stream.shutdown().await;
+                    }
                     return Ok(Ended::ApplicationClosed);
                 }
             }
+            Next::Read(wait) => {
+                flush(&mut stream, &mut gather).await?;
+                let Some(socket) = &mut stream else {
+                    conn.handle_close();
+                    continue;
+                };
+                let deadline = timer.deadline(wait, Instant::now());
+                match tokio::time::timeout_at(deadline, socket.read(&mut buf)).await {
+                    Err(_elapsed) => conn.handle_timeout(),
+                    Ok(Ok(0)) => conn.handle_close(),
+                    Ok(Ok(n)) => conn.receive(&buf[..n]),
+                    Ok(Err(error)) => {
+                        failure = Some(error);
+                        conn.handle_close();
+                    }
+                }
+            }
+            Next::UpgradeTls(wait) => {
+                flush(&mut stream, &mut gather).await?;
+                let Some(plain) = stream.take() else {
+                    conn.handle_close();
+                    continue;
+                };
+                let deadline = timer.deadline(wait, Instant::now());
+                match tokio::time::timeout_at(deadline, plain.upgrade(tls)).await {
+                    Err(_elapsed) => conn.handle_timeout(),
+                    Ok(Ok(secure)) => {
+                        stream = Some(secure);
+                        conn.tls_established().map_err(io::Error::other)?;
+                    }
+                    Ok(Err(error)) => {
+                        failure = Some(error);
+                        conn.handle_close();
+                    }
+                }
+            }
+            Next::AwaitApp => {
+                flush(&mut stream, &mut gather).await?;
+                if !handler.on_await(conn).await? {
+                    conn.handle_close();
+                }
+            }
+            Next::Closed(reason) => {
+                flush(&mut stream, &mut gather).await?;
+                if let Some(mut stream) = stream {
+                    let _ = stream.shutdown().await;
+                }
+                return match failure {
+                    Some(error) => Err(error),
+                    None => Ok(Ended::Session(reason)),
+                };
+            }
         }
-        progressed |= flush(conn, &mut stream, &mut gather).await?;
-        if conn.is_closed() {
-            let _ = stream.shutdown().await;
-            return Ok(Ended::SessionClosed);
-        }
-        if progressed || handler.on_idle(conn).await? {
-            continue;
-        }
-        if !conn.wants_input() {
-            return Err(io::Error::other(
-                "the machine holds unprocessed input but gave no event",
-            ));
-        }
-        let read = match conn.timeout() {
-            Some(limit) => tokio::time::timeout(limit, stream.read(&mut buf)).await,
-            None => Ok(stream.read(&mut buf).await),
-        };
-        match read {
-            Err(_elapsed) => conn.handle_timeout(),
-            Ok(Ok(0)) => return peer_closed(conn, handler, None).await,
-            Ok(Ok(n)) => conn.receive(&buf[..n]),
-            Ok(Err(error)) => return peer_closed(conn, handler, Some(error)).await,
-        }
-    }
-}
-
-/// The peer is gone: the machine learns it, and the application gets its last events
-/// (e.g. a message aborted mid-DATA). Nothing is written any more.
-async fn peer_closed<S, H>(
-    conn: &mut S,
-    handler: &mut H,
-    error: Option<io::Error>,
-) -> io::Result<Ended>
-where
-    S: Session + Send,
-    S::Event: Send,
-    H: Handler<S> + Send,
-{
-    conn.handle_close();
-    while let Some(event) = conn.poll_event() {
-        handler.on_event(conn, event).await?;
-    }
-    match error {
-        Some(error) => Err(error),
-        None => Ok(Ended::PeerClosed),
     }
 }
 
