@@ -1,4 +1,4 @@
-//! Command-line pieces shared by the examples (the flags are fixed by issues 8 and 9): account
+//! Command-line pieces shared by the examples (tools outside the repository use the flags: keep them stable): account
 //! and address parsing for clap, the server and client TLS flags, and logging.
 
 use std::fmt;

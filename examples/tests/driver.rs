@@ -1,35 +1,47 @@
-//! The socket loops against a toy line machine, over real loopback sockets: echo, pipelined
-//! input, STARTTLS with plaintext injected after it, the machine's timeout, peer close.
+//! The socket loops against a toy line machine and the four real ones, over real loopback
+//! sockets: echo, pipelined input, STARTTLS with plaintext injected after it, the wait's
+//! deadline, peer close, the application's turn (`AwaitApp`), and deadlines that a peer
+//! trickling bytes cannot move (ARCHITECTURE.md, "The session contract", rule 3; security
+//! invariant 9): not in plain text, not in a TLS handshake, not in a TLS record.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use adapters::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
 use adapters::driver::tokio::{self as tokio_driver, Handler, Stream, TlsUpgrade};
 use adapters::driver::{Ended, Flow};
 use adapters::tls::{ServerIdentity, client_config_with_ca_pem, server_name};
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use mail_wire::line::LineFramer;
-use mail_wire::session::Session;
+use mail_wire::session::{CloseReason, Next, Session, Wait};
 
-/// Echoes lines in upper case; `STARTTLS` answers `GO` and asks for TLS; `QUIT` ends.
+/// Echoes lines in upper case; `STARTTLS` answers `GO` and asks for TLS; `ASK` waits for the
+/// application (`answer`); `QUIT` ends. Keeps the session contract: `receive` only buffers,
+/// `poll` drives, and the wait's id changes only when a whole line was taken, an upgrade
+/// began or ended, or the application answered.
 struct Toy {
     input: BytesMut,
     lines: LineFramer,
-    out: VecDeque<Bytes>,
+    out: BytesMut,
     events: VecDeque<ToyEvent>,
-    awaiting_tls: bool,
-    closing: bool,
-    closed_by_peer: bool,
-    timeout: Option<Duration>,
+    upgrading: bool,
+    asking: bool,
+    closed: Option<CloseReason>,
+    /// The timeout of every wait: the toy's configuration.
+    timeout: Duration,
+    wait: u64,
 }
 
 #[derive(Debug, PartialEq)]
 enum ToyEvent {
     Line(String),
     StartTls,
+    Ask,
     PeerGone,
 }
 
@@ -38,35 +50,51 @@ impl Toy {
         Toy {
             input: BytesMut::new(),
             lines: LineFramer::new(512),
-            out: VecDeque::new(),
+            out: BytesMut::new(),
             events: VecDeque::new(),
-            awaiting_tls: false,
-            closing: false,
-            closed_by_peer: false,
-            timeout: Some(timeout),
+            upgrading: false,
+            asking: false,
+            closed: None,
+            timeout,
+            wait: 0,
         }
     }
 
+    /// The application's answer to `ASK`.
+    fn answer(&mut self) {
+        assert!(self.asking, "no question pending");
+        self.asking = false;
+        self.out.extend_from_slice(b"ANSWERED\r\n");
+        self.wait += 1;
+    }
+
+    /// Takes whole lines until one gives an event or stops the reading.
     fn process(&mut self) {
-        while !self.awaiting_tls && !self.closing {
-            let Some(Ok(line)) = self.lines.next_line(&mut self.input) else {
-                return;
+        while self.events.is_empty() && !self.upgrading && !self.asking && self.closed.is_none() {
+            let line = match self.lines.next_line(&mut self.input) {
+                None => return,
+                Some(Ok(line)) => String::from_utf8_lossy(&line).into_owned(),
+                Some(Err(_)) => "?".to_owned(),
             };
-            let text = String::from_utf8_lossy(&line).into_owned();
-            match text.as_str() {
+            self.wait += 1;
+            match line.as_str() {
                 "STARTTLS" => {
-                    self.out.push_back(Bytes::from_static(b"GO\r\n"));
+                    self.out.extend_from_slice(b"GO\r\n");
                     self.events.push_back(ToyEvent::StartTls);
-                    self.awaiting_tls = true;
+                    self.upgrading = true;
+                }
+                "ASK" => {
+                    self.events.push_back(ToyEvent::Ask);
+                    self.asking = true;
                 }
                 "QUIT" => {
-                    self.out.push_back(Bytes::from_static(b"BYE\r\n"));
-                    self.closing = true;
+                    self.out.extend_from_slice(b"BYE\r\n");
+                    self.closed = Some(CloseReason::Quit);
                 }
                 _ => {
                     self.out
-                        .push_back(Bytes::from(format!("{}\r\n", text.to_uppercase())));
-                    self.events.push_back(ToyEvent::Line(text));
+                        .extend_from_slice(format!("{}\r\n", line.to_uppercase()).as_bytes());
+                    self.events.push_back(ToyEvent::Line(line));
                 }
             }
         }
@@ -88,66 +116,128 @@ impl std::error::Error for NotUpgrading {}
 impl Session for Toy {
     type Event = ToyEvent;
     type UsageError = NotUpgrading;
+
     fn receive(&mut self, bytes: &[u8]) {
-        self.input.extend_from_slice(bytes);
+        // Plain text sent before the handshake is dropped (CVE-2011-0411).
+        if self.closed.is_none() && !self.upgrading {
+            self.input.extend_from_slice(bytes);
+        }
+    }
+
+    fn poll(&mut self) -> Next<ToyEvent> {
+        if let Some(event) = self.events.pop_front() {
+            return Next::Event(event);
+        }
         self.process();
+        if let Some(event) = self.events.pop_front() {
+            return Next::Event(event);
+        }
+        if !self.out.is_empty() {
+            return Next::Transmit(self.out.split().freeze());
+        }
+        match self.closed {
+            Some(reason) => Next::Closed(reason),
+            None if self.asking => Next::AwaitApp,
+            None if self.upgrading => Next::UpgradeTls(Wait::new(self.wait, self.timeout)),
+            None => Next::Read(Wait::new(self.wait, self.timeout)),
+        }
     }
-    fn poll_event(&mut self) -> Option<ToyEvent> {
-        self.events.pop_front()
-    }
-    fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.out.pop_front()
-    }
-    fn timeout(&self) -> Option<Duration> {
-        self.timeout
-    }
+
     fn handle_timeout(&mut self) {
-        self.out.push_back(Bytes::from_static(b"TIMEOUT\r\n"));
-        self.closing = true;
+        if self.closed.is_some() || self.asking {
+            return;
+        }
+        // Nothing can be said in plain text in the middle of a handshake.
+        if !self.upgrading {
+            self.out.extend_from_slice(b"TIMEOUT\r\n");
+        }
+        self.closed = Some(CloseReason::Timeout);
     }
+
     fn handle_close(&mut self) {
-        self.closed_by_peer = true;
-        self.events.push_back(ToyEvent::PeerGone);
+        self.out.clear();
+        if self.closed.is_none() {
+            self.events.push_back(ToyEvent::PeerGone);
+            self.closed = Some(CloseReason::ConnectionLost);
+        }
     }
+
     fn tls_established(&mut self) -> Result<(), NotUpgrading> {
-        if !self.awaiting_tls {
+        if !self.upgrading {
             return Err(NotUpgrading);
         }
         // What arrived before the handshake was plaintext: dropped (CVE-2011-0411).
         self.input.clear();
         self.lines.reset();
-        self.awaiting_tls = false;
+        self.upgrading = false;
+        self.wait += 1;
         Ok(())
-    }
-    fn is_closed(&self) -> bool {
-        self.closing && self.out.is_empty()
     }
 }
 
+/// Records the toy's events; answers `ASK` in `on_await` while it has answers left.
 #[derive(Default)]
-struct Recorder(Vec<ToyEvent>);
+struct Recorder {
+    events: Vec<ToyEvent>,
+    answers: usize,
+}
+
+impl Recorder {
+    fn answering(answers: usize) -> Self {
+        Recorder {
+            events: Vec::new(),
+            answers,
+        }
+    }
+
+    fn on_await(&mut self, conn: &mut Toy) -> bool {
+        if self.answers == 0 {
+            return false;
+        }
+        self.answers -= 1;
+        conn.answer();
+        true
+    }
+}
 
 impl Handler<Toy> for Recorder {
-    async fn on_event(&mut self, _conn: &mut Toy, event: ToyEvent) -> std::io::Result<Flow> {
-        let flow = if event == ToyEvent::StartTls {
-            Flow::StartTls
-        } else {
-            Flow::Continue
-        };
-        self.0.push(event);
-        Ok(flow)
+    async fn on_event(&mut self, _conn: &mut Toy, event: ToyEvent) -> io::Result<Flow> {
+        self.events.push(event);
+        Ok(Flow::Continue)
+    }
+
+    async fn on_await(&mut self, conn: &mut Toy) -> io::Result<bool> {
+        Ok(Recorder::on_await(self, conn))
     }
 }
 
 impl BlockingHandler<Toy> for Recorder {
-    fn on_event(&mut self, _conn: &mut Toy, event: ToyEvent) -> std::io::Result<Flow> {
-        let flow = if event == ToyEvent::StartTls {
-            Flow::StartTls
-        } else {
-            Flow::Continue
-        };
-        self.0.push(event);
-        Ok(flow)
+    fn on_event(&mut self, _conn: &mut Toy, event: ToyEvent) -> io::Result<Flow> {
+        self.events.push(event);
+        Ok(Flow::Continue)
+    }
+
+    fn on_await(&mut self, conn: &mut Toy) -> io::Result<bool> {
+        Ok(Recorder::on_await(self, conn))
+    }
+}
+
+/// Answers nothing: for the real machines, whose waits on the peer are under test.
+struct Ignore;
+
+impl<S> Handler<S> for Ignore
+where
+    S: Session + Send,
+    S::Event: Send,
+{
+    async fn on_event(&mut self, _conn: &mut S, _event: S::Event) -> io::Result<Flow> {
+        Ok(Flow::Continue)
+    }
+}
+
+impl<S: Session> BlockingHandler<S> for Ignore {
+    fn on_event(&mut self, _conn: &mut S, _event: S::Event) -> io::Result<Flow> {
+        Ok(Flow::Continue)
     }
 }
 
@@ -211,7 +301,7 @@ fn blocking_loop_echoes_upgrades_and_drops_injected_plaintext() {
             &mut recorder,
         )
         .unwrap();
-        (ended, recorder.0)
+        (ended, recorder.events)
     });
     let got = talk(
         TcpStream::connect(addr).unwrap(),
@@ -219,11 +309,12 @@ fn blocking_loop_echoes_upgrades_and_drops_injected_plaintext() {
     );
     assert_eq!(got, EXPECTED);
     let (ended, events) = server.join().unwrap();
-    assert_eq!(ended, Ended::SessionClosed);
+    assert_eq!(ended, Ended::Session(CloseReason::Quit));
     assert!(
         !events.contains(&ToyEvent::Line("injected".into())),
         "{events:?}"
     );
+    assert!(events.contains(&ToyEvent::StartTls), "{events:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +330,7 @@ async fn tokio_loop_echoes_upgrades_and_drops_injected_plaintext() {
         let ended = tokio_driver::run(&mut toy, Stream::Plain(tcp), &tls, &mut recorder)
             .await
             .unwrap();
-        (ended, recorder.0)
+        (ended, recorder.events)
     });
     let pem = identity.generated_cert_pem.clone().unwrap();
     let got = tokio::task::spawn_blocking(move || talk(TcpStream::connect(addr).unwrap(), &pem))
@@ -247,11 +338,12 @@ async fn tokio_loop_echoes_upgrades_and_drops_injected_plaintext() {
         .unwrap();
     assert_eq!(got, EXPECTED);
     let (ended, events) = server.await.unwrap();
-    assert_eq!(ended, Ended::SessionClosed);
+    assert_eq!(ended, Ended::Session(CloseReason::Quit));
     assert!(
         !events.contains(&ToyEvent::Line("injected".into())),
         "{events:?}"
     );
+    assert!(events.contains(&ToyEvent::StartTls), "{events:?}");
 }
 
 #[tokio::test]
@@ -278,7 +370,7 @@ async fn tokio_loop_enforces_the_machine_timeout() {
         .unwrap()
         .unwrap();
     assert_eq!(got, "TIMEOUT\r\n");
-    assert_eq!(server.await.unwrap(), Ended::SessionClosed);
+    assert_eq!(server.await.unwrap(), Ended::Session(CloseReason::Timeout));
 }
 
 #[test]
@@ -297,7 +389,7 @@ fn blocking_loop_enforces_the_machine_timeout_and_sees_peer_close() {
                 &BlockingTls::None,
                 &mut recorder,
             );
-            results.push((ended.unwrap(), recorder.0));
+            results.push((ended.unwrap(), recorder.events));
         }
         results
     });
@@ -316,10 +408,483 @@ fn blocking_loop_enforces_the_machine_timeout_and_sees_peer_close() {
         .unwrap();
     drop(second);
     let results = server.join().unwrap();
-    assert_eq!(results[0].0, Ended::SessionClosed);
-    assert_eq!(results[1].0, Ended::PeerClosed);
+    assert_eq!(results[0].0, Ended::Session(CloseReason::Timeout));
+    assert_eq!(results[1].0, Ended::Session(CloseReason::ConnectionLost));
     assert_eq!(
         results[1].1,
         [ToyEvent::Line("bye now".into()), ToyEvent::PeerGone]
     );
+}
+
+// ----------------------------------------------------------------------------------------
+// Both loops, the same checks: each test runs against the blocking and the tokio loop.
+
+/// Which socket loop drives the machine.
+#[derive(Clone, Copy, Debug)]
+enum Loop {
+    Blocking,
+    Tokio,
+}
+
+/// The timeout of the waits under test, set in the machine's configuration.
+const TIMEOUT: Duration = Duration::from_millis(400);
+/// How often a trickling peer sends its next octet.
+const DRIP: Duration = Duration::from_millis(50);
+/// How long a trickling peer goes on at most: far past `TIMEOUT`.
+const TRICKLE_FOR: Duration = Duration::from_secs(8);
+/// How late after its deadline a session may end (scheduling, loopback, CI).
+const SLACK: Duration = Duration::from_millis(1500);
+
+/// Drives `conn` with `handler` over `tcp` on a thread of its own, with the loop `which`
+/// (the tokio one on a current-thread runtime); TLS as the server `tls` when given. Returns
+/// how the loop ended, with the machine and the handler.
+fn drive<S, H>(
+    which: Loop,
+    mut conn: S,
+    mut handler: H,
+    tcp: TcpStream,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> JoinHandle<(io::Result<Ended>, S, H)>
+where
+    S: Session + Send + 'static,
+    S::Event: Send,
+    H: Handler<S> + BlockingHandler<S> + Send + 'static,
+{
+    std::thread::spawn(move || {
+        let ended = match which {
+            Loop::Blocking => {
+                let tls = tls.map_or(BlockingTls::None, BlockingTls::Server);
+                blocking::run(&mut conn, BlockingStream::Plain(tcp), &tls, &mut handler)
+            }
+            Loop::Tokio => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    tcp.set_nonblocking(true)?;
+                    let tcp = tokio::net::TcpStream::from_std(tcp)?;
+                    let tls = tls.map_or(TlsUpgrade::None, TlsUpgrade::server);
+                    tokio_driver::run(&mut conn, Stream::Plain(tcp), &tls, &mut handler).await
+                })
+            }
+        };
+        (ended, conn, handler)
+    })
+}
+
+/// A connected pair over loopback: (the machine's end, the peer's end).
+fn pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (machine, _) = listener.accept().unwrap();
+    peer.set_nodelay(true).unwrap();
+    (machine, peer)
+}
+
+/// What a trickling peer saw.
+#[derive(Debug)]
+struct Trickled {
+    /// Every octet the machine's side sent (raw: TLS records stay encrypted).
+    received: Vec<u8>,
+    /// When the machine's side closed the connection, counted from the start of the drip.
+    closed_after: Duration,
+    /// Octets dripped before that.
+    dripped: usize,
+}
+
+/// Sends `drip` one octet every [`DRIP`] (for [`TRICKLE_FOR`] at most), reading meanwhile,
+/// until the other side closes the connection.
+fn trickle(tcp: &TcpStream, drip: &[u8]) -> Trickled {
+    let start = Instant::now();
+    let closed = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let mut tcp = tcp.try_clone().unwrap();
+        let closed = closed.clone();
+        std::thread::spawn(move || {
+            tcp.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            let mut received = Vec::new();
+            let mut buf = [0u8; 4096];
+            while start.elapsed() < TRICKLE_FOR + SLACK {
+                match tcp.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => received.extend_from_slice(&buf[..n]),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            let closed_after = start.elapsed();
+            closed.store(true, Ordering::SeqCst);
+            (received, closed_after)
+        })
+    };
+    let mut writer = tcp.try_clone().unwrap();
+    let mut dripped = 0;
+    for octet in drip {
+        if closed.load(Ordering::SeqCst) || start.elapsed() > TRICKLE_FOR {
+            break;
+        }
+        if writer.write_all(&[*octet]).is_err() {
+            break;
+        }
+        dripped += 1;
+        std::thread::sleep(DRIP);
+    }
+    let (received, closed_after) = reader.join().unwrap();
+    Trickled {
+        received,
+        closed_after,
+        dripped,
+    }
+}
+
+/// The session ended at its deadline: not before it, and well before the trickle did.
+fn assert_ended_at_deadline(trickled: &Trickled, which: Loop) {
+    assert!(
+        trickled.closed_after < TIMEOUT + SLACK,
+        "{which:?} loop: a trickling peer kept the session {:?} past a {TIMEOUT:?} wait ({} octets dripped)",
+        trickled.closed_after,
+        trickled.dripped
+    );
+    assert!(
+        trickled.dripped >= 2,
+        "{which:?} loop: the trickle did not run: {trickled:?}"
+    );
+}
+
+/// A command line far longer than the trickle.
+fn long_line(prefix: &str) -> Vec<u8> {
+    let mut line = prefix.as_bytes().to_vec();
+    line.resize(prefix.len() + 300, b'a');
+    line.extend_from_slice(b"\r\n");
+    line
+}
+
+fn a_trickled_line_cannot_hold_the_toy_past_its_deadline(which: Loop) {
+    let (machine, peer) = pair();
+    let server = drive(which, Toy::new(TIMEOUT), Recorder::default(), machine, None);
+    let trickled = trickle(&peer, &long_line("x"));
+    assert_ended_at_deadline(&trickled, which);
+    assert_eq!(trickled.received, b"TIMEOUT\r\n", "{which:?}");
+    let (ended, _, recorder) = server.join().unwrap();
+    assert_eq!(
+        ended.unwrap(),
+        Ended::Session(CloseReason::Timeout),
+        "{which:?}"
+    );
+    assert!(
+        recorder.events.is_empty(),
+        "{which:?}: {:?}",
+        recorder.events
+    );
+}
+
+#[test]
+fn blocking_loop_a_trickled_line_cannot_hold_the_session_past_its_deadline() {
+    a_trickled_line_cannot_hold_the_toy_past_its_deadline(Loop::Blocking);
+}
+
+#[test]
+fn tokio_loop_a_trickled_line_cannot_hold_the_session_past_its_deadline() {
+    a_trickled_line_cannot_hold_the_toy_past_its_deadline(Loop::Tokio);
+}
+
+/// Each whole line satisfies its wait: lines that each come within the timeout keep the
+/// session open well past one timeout (the deadline is per wait, not per session).
+fn whole_lines_each_start_a_new_wait(which: Loop) {
+    let (machine, mut peer) = pair();
+    let server = drive(which, Toy::new(TIMEOUT), Recorder::default(), machine, None);
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(peer.try_clone().unwrap());
+    let start = Instant::now();
+    let mut sent = 0;
+    while start.elapsed() < TIMEOUT * 3 {
+        std::thread::sleep(TIMEOUT / 2);
+        peer.write_all(format!("line {sent}\r\n").as_bytes())
+            .unwrap();
+        let mut echo = String::new();
+        reader.read_line(&mut echo).unwrap();
+        assert_eq!(echo, format!("LINE {sent}\r\n"), "{which:?}");
+        sent += 1;
+    }
+    peer.write_all(b"QUIT\r\n").unwrap();
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "BYE\r\n", "{which:?}");
+    let (ended, _, recorder) = server.join().unwrap();
+    assert_eq!(
+        ended.unwrap(),
+        Ended::Session(CloseReason::Quit),
+        "{which:?}"
+    );
+    assert_eq!(recorder.events.len(), sent, "{which:?}");
+}
+
+#[test]
+fn blocking_loop_whole_lines_each_start_a_new_wait() {
+    whole_lines_each_start_a_new_wait(Loop::Blocking);
+}
+
+#[test]
+fn tokio_loop_whole_lines_each_start_a_new_wait() {
+    whole_lines_each_start_a_new_wait(Loop::Tokio);
+}
+
+/// `AwaitApp` is the application's turn: no deadline runs, `on_await` answers; when it has
+/// nothing to give, the loop ends the session (`handle_close`).
+fn the_application_answers_in_on_await(which: Loop) {
+    let (machine, mut peer) = pair();
+    let server = drive(
+        which,
+        Toy::new(TIMEOUT),
+        Recorder::answering(1),
+        machine,
+        None,
+    );
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    peer.write_all(b"ASK\r\nASK\r\n").unwrap();
+    let mut got = String::new();
+    peer.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "ANSWERED\r\n", "{which:?}");
+    let (ended, _, recorder) = server.join().unwrap();
+    assert_eq!(
+        ended.unwrap(),
+        Ended::Session(CloseReason::ConnectionLost),
+        "{which:?}"
+    );
+    assert_eq!(
+        recorder.events,
+        [ToyEvent::Ask, ToyEvent::Ask, ToyEvent::PeerGone],
+        "{which:?}"
+    );
+}
+
+#[test]
+fn blocking_loop_the_application_answers_in_on_await() {
+    the_application_answers_in_on_await(Loop::Blocking);
+}
+
+#[test]
+fn tokio_loop_the_application_answers_in_on_await() {
+    the_application_answers_in_on_await(Loop::Tokio);
+}
+
+/// The first flight of a TLS client (its ClientHello), as it would go on the wire.
+fn client_hello(ca_pem: &str) -> Vec<u8> {
+    let config = client_config_with_ca_pem(ca_pem.as_bytes()).unwrap();
+    let mut client =
+        rustls::ClientConnection::new(config, server_name("localhost").unwrap()).unwrap();
+    let mut hello = Vec::new();
+    while client.wants_write() {
+        client.write_tls(&mut hello).unwrap();
+    }
+    hello
+}
+
+/// STARTTLS, then a ClientHello one octet at a time: the handshake is one wait, bounded
+/// as a whole by its deadline, however many reads it takes.
+fn a_trickled_handshake_cannot_hold_the_session_past_its_deadline(which: Loop) {
+    let identity = identity();
+    let (machine, mut peer) = pair();
+    let server = drive(
+        which,
+        Toy::new(TIMEOUT),
+        Recorder::default(),
+        machine,
+        Some(identity.config.clone()),
+    );
+    peer.write_all(b"STARTTLS\r\n").unwrap();
+    let mut go = [0u8; 4];
+    peer.read_exact(&mut go).unwrap();
+    assert_eq!(&go, b"GO\r\n", "{which:?}");
+    let hello = client_hello(identity.generated_cert_pem.as_deref().unwrap());
+    let trickled = trickle(&peer, &hello);
+    assert_ended_at_deadline(&trickled, which);
+    let (ended, _, recorder) = server.join().unwrap();
+    assert_eq!(
+        ended.unwrap(),
+        Ended::Session(CloseReason::Timeout),
+        "{which:?}"
+    );
+    assert_eq!(recorder.events, [ToyEvent::StartTls], "{which:?}");
+}
+
+#[test]
+fn blocking_loop_a_trickled_handshake_cannot_hold_the_session_past_its_deadline() {
+    a_trickled_handshake_cannot_hold_the_session_past_its_deadline(Loop::Blocking);
+}
+
+#[test]
+fn tokio_loop_a_trickled_handshake_cannot_hold_the_session_past_its_deadline() {
+    a_trickled_handshake_cannot_hold_the_session_past_its_deadline(Loop::Tokio);
+}
+
+/// After the upgrade, a line inside a TLS record sent one octet at a time: the record takes
+/// many socket reads, and the wait's deadline bounds them all.
+fn a_trickled_tls_record_cannot_hold_the_session_past_its_deadline(which: Loop) {
+    let identity = identity();
+    let (machine, mut peer) = pair();
+    let server = drive(
+        which,
+        Toy::new(TIMEOUT),
+        Recorder::default(),
+        machine,
+        Some(identity.config.clone()),
+    );
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    peer.write_all(b"STARTTLS\r\n").unwrap();
+    let mut go = [0u8; 4];
+    peer.read_exact(&mut go).unwrap();
+    assert_eq!(&go, b"GO\r\n", "{which:?}");
+    let pem = identity.generated_cert_pem.as_deref().unwrap();
+    let config = client_config_with_ca_pem(pem.as_bytes()).unwrap();
+    let mut client =
+        rustls::ClientConnection::new(config, server_name("localhost").unwrap()).unwrap();
+    while client.is_handshaking() {
+        client.complete_io(&mut peer).unwrap();
+    }
+    client.writer().write_all(&long_line("x")).unwrap();
+    let mut record = Vec::new();
+    while client.wants_write() {
+        client.write_tls(&mut record).unwrap();
+    }
+    let trickled = trickle(&peer, &record);
+    assert_ended_at_deadline(&trickled, which);
+    assert!(
+        trickled.dripped < record.len(),
+        "{which:?}: the whole record went through"
+    );
+    let (ended, _, recorder) = server.join().unwrap();
+    assert_eq!(
+        ended.unwrap(),
+        Ended::Session(CloseReason::Timeout),
+        "{which:?}"
+    );
+    assert_eq!(recorder.events, [ToyEvent::StartTls], "{which:?}");
+}
+
+#[test]
+fn blocking_loop_a_trickled_tls_record_cannot_hold_the_session_past_its_deadline() {
+    a_trickled_tls_record_cannot_hold_the_session_past_its_deadline(Loop::Blocking);
+}
+
+#[test]
+fn tokio_loop_a_trickled_tls_record_cannot_hold_the_session_past_its_deadline() {
+    a_trickled_tls_record_cannot_hold_the_session_past_its_deadline(Loop::Tokio);
+}
+
+// ----------------------------------------------------------------------------------------
+// The four machines, their timeout shortened in their configuration, against a peer that
+// trickles a line that never ends.
+
+/// Runs `conn` against a peer that trickles `drip` after `first` (sent whole); returns what
+/// the peer saw and how the loop ended.
+fn trickle_against<S>(which: Loop, conn: S, first: &[u8], drip: &[u8]) -> (Trickled, Ended)
+where
+    S: Session + Send + 'static,
+    S::Event: Send,
+{
+    let (machine, mut peer) = pair();
+    let session = drive(which, conn, Ignore, machine, None);
+    peer.write_all(first).unwrap();
+    let trickled = trickle(&peer, drip);
+    assert_ended_at_deadline(&trickled, which);
+    let (ended, _, _) = session.join().unwrap();
+    (trickled, ended.unwrap())
+}
+
+fn smtp_server_times_out_a_trickled_command(which: Loop) {
+    let config = smtp_proto::server::Config::default().with_command_timeout(TIMEOUT);
+    let conn = smtp_proto::server::Connection::new(config);
+    let (trickled, ended) = trickle_against(which, conn, b"", &long_line("EHLO "));
+    assert_eq!(ended, Ended::Session(CloseReason::Timeout), "{which:?}");
+    let received = String::from_utf8_lossy(&trickled.received);
+    assert!(
+        received.starts_with("220 ") && received.contains("\r\n421 4.4.2 "),
+        "{which:?}: {received:?}"
+    );
+}
+
+#[test]
+fn blocking_loop_smtp_server_times_out_a_trickled_command() {
+    smtp_server_times_out_a_trickled_command(Loop::Blocking);
+}
+
+#[test]
+fn tokio_loop_smtp_server_times_out_a_trickled_command() {
+    smtp_server_times_out_a_trickled_command(Loop::Tokio);
+}
+
+fn smtp_client_times_out_a_trickled_reply(which: Loop) {
+    let config = smtp_proto::client::Config::default()
+        .with_tls(smtp_proto::TlsMode::Disabled)
+        .with_command_timeout(TIMEOUT);
+    let conn = smtp_proto::client::Connection::new(config);
+    let (trickled, ended) = trickle_against(which, conn, b"", &long_line("220 "));
+    assert_eq!(ended, Ended::Session(CloseReason::Timeout), "{which:?}");
+    assert!(trickled.received.is_empty(), "{which:?}: {trickled:?}");
+}
+
+#[test]
+fn blocking_loop_smtp_client_times_out_a_trickled_reply() {
+    smtp_client_times_out_a_trickled_reply(Loop::Blocking);
+}
+
+#[test]
+fn tokio_loop_smtp_client_times_out_a_trickled_reply() {
+    smtp_client_times_out_a_trickled_reply(Loop::Tokio);
+}
+
+fn pop3_server_times_out_a_trickled_command(which: Loop) {
+    let mut config = pop3_proto::server::Config::default();
+    config.autologout = TIMEOUT;
+    let conn = pop3_proto::server::Connection::new(config);
+    let (trickled, ended) = trickle_against(which, conn, b"", &long_line("USER "));
+    assert_eq!(ended, Ended::Session(CloseReason::Timeout), "{which:?}");
+    // RFC 1939 section 3: the autologout ends the session without a response.
+    let received = String::from_utf8_lossy(&trickled.received);
+    assert!(
+        received.starts_with("+OK ") && received.matches("\r\n").count() == 1,
+        "{which:?}: {received:?}"
+    );
+}
+
+#[test]
+fn blocking_loop_pop3_server_times_out_a_trickled_command() {
+    pop3_server_times_out_a_trickled_command(Loop::Blocking);
+}
+
+#[test]
+fn tokio_loop_pop3_server_times_out_a_trickled_command() {
+    pop3_server_times_out_a_trickled_command(Loop::Tokio);
+}
+
+fn pop3_client_times_out_a_trickled_response(which: Loop) {
+    let config = pop3_proto::client::Config::default()
+        .with_tls(pop3_proto::TlsMode::Disabled)
+        .with_response_timeout(TIMEOUT);
+    let conn = pop3_proto::client::Connection::new(config);
+    // The greeting comes whole; the answer to CAPA never ends.
+    let (trickled, ended) = trickle_against(which, conn, b"+OK ready\r\n", &long_line("+OK "));
+    assert_eq!(ended, Ended::Session(CloseReason::Timeout), "{which:?}");
+    assert_eq!(trickled.received, b"CAPA\r\n", "{which:?}");
+}
+
+#[test]
+fn blocking_loop_pop3_client_times_out_a_trickled_response() {
+    pop3_client_times_out_a_trickled_response(Loop::Blocking);
+}
+
+#[test]
+fn tokio_loop_pop3_client_times_out_a_trickled_response() {
+    pop3_client_times_out_a_trickled_response(Loop::Tokio);
 }

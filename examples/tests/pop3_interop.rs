@@ -1,4 +1,4 @@
-//! The POP3 examples against real mail software (issue 9): our servers with curl, Python's
+//! The POP3 examples against real mail software: our servers with curl, Python's
 //! poplib and mpop as clients; our clients with Dovecot as the server; misbehaving clients;
 //! and the `maildrop` demo end to end with swaks. The load run is `pop3_load.rs`.
 //!

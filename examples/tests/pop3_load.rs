@@ -1,4 +1,4 @@
-//! Load (issue 9): 1000 messages of 10 KiB fetched by the tokio client from the tokio server
+//! Load: 1000 messages of 10 KiB fetched by the tokio client from the tokio server
 //! and from Dovecot, and by Python's poplib from both, in the same run; prints messages/s and
 //! MB/s of each pairing. Real figures need the release profile:
 //! `cargo build --release -p examples --examples` then

@@ -1,4 +1,4 @@
-//! The SMTP examples against real mail software (issue 8), over loopback:
+//! The SMTP examples against real mail software, over loopback:
 //!
 //! - server <- swaks, curl, python3 smtplib: plain, STARTTLS, implicit TLS, AUTH PLAIN and
 //!   LOGIN; every stored message is byte-identical to what was sent, below the two trace lines
@@ -555,7 +555,7 @@ fn sink_user(dumps: &Path) -> Vec<String> {
 }
 
 #[test]
-fn help_lists_the_flags_of_issue_8() {
+fn help_lists_the_stable_flags() {
     for server in SERVERS {
         let output = Command::new(example_bin(server))
             .arg("--help")

@@ -1,4 +1,4 @@
-//! Load (issue 8): postfix's `smtp-source` sends 2000 messages of 10 KiB over 20 concurrent
+//! Load: postfix's `smtp-source` sends 2000 messages of 10 KiB over 20 concurrent
 //! sessions to the tokio server with a Maildir (all 2000 must be stored), then the same to
 //! the server syncing only the message files (`--fsync file`), to postfix's `smtp-sink` and
 //! to the tokio server in sink mode, in the same run. The rates are

@@ -45,9 +45,11 @@ pub enum BlockingStream {
 }
 
 impl BlockingStream {
-    /// Wraps a fresh connection in TLS at once (implicit TLS, RFC 8314).
+    /// Wraps a fresh connection in TLS at once (implicit TLS, RFC 8314). A read timeout set
+    /// on `tcp` bounds the handshake as a whole, however slowly the peer sends it.
     pub fn implicit_tls(tcp: TcpStream, tls: &BlockingTls) -> io::Result<Self> {
-        Self::Plain(tcp).upgrade(tls)
+        let deadline = tcp.read_timeout()?.map(|limit| Instant::now() + limit);
+        Self::Plain(tcp).upgrade(tls, deadline)
     }
 
     /// True once TLS is in place.
@@ -63,7 +65,9 @@ impl BlockingStream {
         }
     }
 
-    fn upgrade(self, tls: &BlockingTls) -> io::Result<Self> {
+    /// Runs the TLS handshake over this plain connection, all of it before `deadline` when
+    /// one is given.
+    fn upgrade(self, tls: &BlockingTls, deadline: Option<Instant>) -> io::Result<Self> {
         let Self::Plain(tcp) = self else {
             return Err(io::Error::other("TLS is already established"));
         };
@@ -79,25 +83,47 @@ impl BlockingStream {
                 Self::Client(Box::new(StreamOwned::new(session, tcp)))
             }
         };
-        stream.handshake()?;
+        stream.handshake(deadline)?;
+        if deadline.is_some() {
+            stream.tcp().set_write_timeout(None)?;
+        }
         Ok(stream)
     }
 
     /// Completes the handshake now, so a failure shows here and not at the first read.
-    fn handshake(&mut self) -> io::Result<()> {
+    fn handshake(&mut self, deadline: Option<Instant>) -> io::Result<()> {
         match self {
             Self::Plain(_) => Ok(()),
             Self::Server(s) => {
                 while s.conn.is_handshaking() {
-                    s.conn.complete_io(&mut s.sock)?;
+                    s.conn
+                        .complete_io(&mut Deadlined::new(&mut s.sock, deadline))?;
                 }
                 Ok(())
             }
             Self::Client(s) => {
                 while s.conn.is_handshaking() {
-                    s.conn.complete_io(&mut s.sock)?;
+                    s.conn
+                        .complete_io(&mut Deadlined::new(&mut s.sock, deadline))?;
                 }
                 Ok(())
+            }
+        }
+    }
+
+    /// Reads what the peer sent, waiting until `deadline` at most. Over TLS a record may
+    /// take many socket reads; each one gets only the time left, so a peer trickling a
+    /// record cannot stretch the wait (ARCHITECTURE.md security invariant 9).
+    fn read_within(&mut self, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+        match self {
+            Self::Plain(s) => Deadlined::new(s, Some(deadline)).read(buf),
+            Self::Server(s) => {
+                let StreamOwned { conn, sock } = &mut **s;
+                rustls::Stream::new(conn, &mut Deadlined::new(sock, Some(deadline))).read(buf)
+            }
+            Self::Client(s) => {
+                let StreamOwned { conn, sock } = &mut **s;
+                rustls::Stream::new(conn, &mut Deadlined::new(sock, Some(deadline))).read(buf)
             }
         }
     }
@@ -115,6 +141,51 @@ impl BlockingStream {
             }
         }
         let _ = self.tcp().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// The socket under a read or a TLS handshake, every operation of it bounded by the
+/// deadline: each read (and write) gets the time left, and none starts once it has passed.
+struct Deadlined<'a> {
+    tcp: &'a mut TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl<'a> Deadlined<'a> {
+    fn new(tcp: &'a mut TcpStream, deadline: Option<Instant>) -> Self {
+        Self { tcp, deadline }
+    }
+
+    /// The time left, or a timeout error once the deadline has passed.
+    fn left(&self) -> io::Result<Option<Duration>> {
+        match self.deadline {
+            None => Ok(None),
+            Some(deadline) => remaining(deadline)
+                .map(Some)
+                .ok_or_else(|| io::ErrorKind::TimedOut.into()),
+        }
+    }
+}
+
+impl Read for Deadlined<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(left) = self.left()? {
+            self.tcp.set_read_timeout(Some(left))?;
+        }
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Deadlined<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(left) = self.left()? {
+            self.tcp.set_write_timeout(Some(left))?;
+        }
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
     }
 }
 
@@ -147,14 +218,12 @@ impl Write for BlockingStream {
 }
 
 /// Writes what was gathered, if anything.
-fn flush(stream: &mut Option<BlockingStream>, gather: &mut Gather) -> io::Result<()> {
-    if let Some(stream) = stream {
-        if !gather.buf.is_empty() {
-            stream.write_all(&gather.buf)?;
-            stream.flush()?;
-        }
+fn flush(stream: &mut BlockingStream, gather: &mut Gather) -> io::Result<()> {
+    if !gather.buf.is_empty() {
+        let written = stream.write_all(&gather.buf).and_then(|()| stream.flush());
+        gather.buf.clear();
+        written?;
     }
-    gather.buf.clear();
     Ok(())
 }
 
@@ -165,8 +234,59 @@ fn remaining(deadline: Instant) -> Option<Duration> {
         .filter(|left| !left.is_zero())
 }
 
+/// The socket, while it is usable, and the first error it gave.
+struct Socket {
+    /// `None` once the socket failed (or a handshake failed or timed out): the machine was
+    /// told, and only its last events are left to hand out.
+    stream: Option<BlockingStream>,
+    failure: Option<io::Error>,
+}
+
+impl Socket {
+    /// Writes what was gathered. A write error is the socket failing: the machine learns it
+    /// (`handle_close`), and the loop returns the error once the machine has finished.
+    fn flush<S: Session>(&mut self, conn: &mut S, gather: &mut Gather) {
+        let Some(stream) = &mut self.stream else {
+            gather.buf.clear();
+            return;
+        };
+        if let Err(error) = flush(stream, gather) {
+            self.failed(conn, error);
+        }
+    }
+
+    /// Writes `bytes`, gathering small pieces (see [`Gather`]).
+    fn transmit<S: Session>(&mut self, conn: &mut S, gather: &mut Gather, bytes: &[u8]) {
+        let due = gather.push(bytes);
+        let large = due[1].is_some();
+        let written = match &mut self.stream {
+            Some(stream) => due
+                .into_iter()
+                .flatten()
+                .try_for_each(|piece| stream.write_all(piece)),
+            None => Ok(()),
+        };
+        if large {
+            gather.buf.clear();
+        }
+        if let Err(error) = written {
+            self.failed(conn, error);
+        }
+    }
+
+    fn failed<S: Session>(&mut self, conn: &mut S, error: io::Error) {
+        self.stream = None;
+        self.failure.get_or_insert(error);
+        conn.handle_close();
+    }
+}
+
 /// Drives `conn` over `stream` until the session ends, handing events to `handler`: one
-/// `match` on [`Session::poll`] (ARCHITECTURE.md, "The session contract").
+/// `match` on [`Session::poll`] (ARCHITECTURE.md, "The session contract"). Every wait on the
+/// peer ends at its deadline, however the peer trickles its bytes. When the socket fails (a
+/// read, a write, a TLS handshake), the machine is told (`handle_close`), its last events are
+/// handed out, and the error is returned once it has finished; an error of the handler is
+/// returned at once.
 pub fn run<S, H>(
     conn: &mut S,
     stream: BlockingStream,
@@ -180,92 +300,78 @@ where
     let mut buf = vec![0u8; READ_BUFFER];
     let mut gather = Gather::default();
     let mut timer = WaitTimer::new();
-    // `None` once the socket is unusable (a failed or timed-out handshake).
-    let mut stream = Some(stream);
-    let mut failure = None;
+    let mut socket = Socket {
+        stream: Some(stream),
+        failure: None,
+    };
     loop {
         match conn.poll() {
-            Next::Transmit(bytes) => {
-                let due = gather.push(&bytes);
-                let large = due[1].is_some();
-                if let Some(stream) = &mut stream {
-                    for write in due.into_iter().flatten() {
-                        stream.write_all(write)?;
-                    }
-                }
-                if large {
-                    gather.buf.clear();
-                }
-            }
+            Next::Transmit(bytes) => socket.transmit(conn, &mut gather, &bytes),
             Next::Event(event) => {
                 if handler.on_event(conn, event)? == Flow::Close {
-                    flush(&mut stream, &mut gather)?;
-                    if let Some(mut stream) = stream {
+                    if let Some(mut stream) = socket.stream.take() {
+                        flush(&mut stream, &mut gather)?;
                         stream.shutdown();
                     }
                     return Ok(Ended::ApplicationClosed);
                 }
             }
             Next::Read(wait) => {
-                flush(&mut stream, &mut gather)?;
-                let Some(socket) = &mut stream else {
+                socket.flush(conn, &mut gather);
+                let Some(stream) = &mut socket.stream else {
                     conn.handle_close();
                     continue;
                 };
-                let Some(left) = remaining(timer.deadline(wait, Instant::now())) else {
+                let deadline = timer.deadline(wait, Instant::now());
+                if remaining(deadline).is_none() {
                     conn.handle_timeout();
                     continue;
-                };
-                socket.tcp().set_read_timeout(Some(left))?;
-                match socket.read(&mut buf) {
+                }
+                match stream.read_within(&mut buf, deadline) {
                     Ok(0) => conn.handle_close(),
                     Ok(n) => conn.receive(&buf[..n]),
                     // The deadline is checked again before the next read.
                     Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(error) => {
-                        failure = Some(error);
-                        conn.handle_close();
-                    }
+                    Err(error) => socket.failed(conn, error),
                 }
             }
             Next::UpgradeTls(wait) => {
-                flush(&mut stream, &mut gather)?;
-                let Some(plain) = stream.take() else {
+                socket.flush(conn, &mut gather);
+                if socket.stream.is_none() {
                     conn.handle_close();
                     continue;
-                };
-                let Some(left) = remaining(timer.deadline(wait, Instant::now())) else {
+                }
+                let deadline = timer.deadline(wait, Instant::now());
+                if remaining(deadline).is_none() {
                     conn.handle_timeout();
                     continue;
+                }
+                let Some(plain) = socket.stream.take() else {
+                    continue;
                 };
-                // The handshake as a whole is bounded by the wait's deadline.
-                plain.tcp().set_read_timeout(Some(left))?;
-                plain.tcp().set_write_timeout(Some(left))?;
-                match plain.upgrade(tls) {
+                // The handshake as a whole is bounded by the wait's deadline. When it fails
+                // or times out, the socket is unusable: nothing more is written.
+                match plain.upgrade(tls, Some(deadline)) {
                     Ok(secure) => {
-                        secure.tcp().set_write_timeout(None)?;
-                        stream = Some(secure);
+                        socket.stream = Some(secure);
                         conn.tls_established().map_err(io::Error::other)?;
                     }
                     Err(e) if is_timeout(&e) => conn.handle_timeout(),
-                    Err(error) => {
-                        failure = Some(error);
-                        conn.handle_close();
-                    }
+                    Err(error) => socket.failed(conn, error),
                 }
             }
             Next::AwaitApp => {
-                flush(&mut stream, &mut gather)?;
+                socket.flush(conn, &mut gather);
                 if !handler.on_await(conn)? {
                     conn.handle_close();
                 }
             }
             Next::Closed(reason) => {
-                flush(&mut stream, &mut gather)?;
-                if let Some(mut stream) = stream {
+                socket.flush(conn, &mut gather);
+                if let Some(mut stream) = socket.stream {
                     stream.shutdown();
                 }
-                return match failure {
+                return match socket.failure {
                     Some(error) => Err(error),
                     None => Ok(Ended::Session(reason)),
                 };

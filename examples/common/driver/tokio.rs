@@ -116,19 +116,73 @@ impl Stream {
 }
 
 /// Writes what was gathered, if anything.
-async fn flush(stream: &mut Option<Stream>, gather: &mut Gather) -> io::Result<()> {
-    if let Some(stream) = stream {
-        if !gather.buf.is_empty() {
-            stream.write_all(&gather.buf).await?;
-            stream.flush().await?;
-        }
+async fn flush(stream: &mut Stream, gather: &mut Gather) -> io::Result<()> {
+    if !gather.buf.is_empty() {
+        let written = match stream.write_all(&gather.buf).await {
+            Ok(()) => stream.flush().await,
+            Err(error) => Err(error),
+        };
+        gather.buf.clear();
+        written?;
     }
-    gather.buf.clear();
     Ok(())
 }
 
+/// The socket, while it is usable, and the first error it gave.
+struct Socket {
+    /// `None` once the socket failed (or a handshake failed or timed out): the machine was
+    /// told, and only its last events are left to hand out.
+    stream: Option<Stream>,
+    failure: Option<io::Error>,
+}
+
+impl Socket {
+    /// Writes what was gathered. A write error is the socket failing: the machine learns it
+    /// (`handle_close`), and the loop returns the error once the machine has finished.
+    async fn flush<S: Session>(&mut self, conn: &mut S, gather: &mut Gather) {
+        let Some(stream) = &mut self.stream else {
+            gather.buf.clear();
+            return;
+        };
+        if let Err(error) = flush(stream, gather).await {
+            self.failed(conn, error);
+        }
+    }
+
+    /// Writes `bytes`, gathering small pieces (see [`Gather`]).
+    async fn transmit<S: Session>(&mut self, conn: &mut S, gather: &mut Gather, bytes: &[u8]) {
+        let due = gather.push(bytes);
+        let large = due[1].is_some();
+        let mut written = Ok(());
+        if let Some(stream) = &mut self.stream {
+            for piece in due.into_iter().flatten() {
+                written = stream.write_all(piece).await;
+                if written.is_err() {
+                    break;
+                }
+            }
+        }
+        if large {
+            gather.buf.clear();
+        }
+        if let Err(error) = written {
+            self.failed(conn, error);
+        }
+    }
+
+    fn failed<S: Session>(&mut self, conn: &mut S, error: io::Error) {
+        self.stream = None;
+        self.failure.get_or_insert(error);
+        conn.handle_close();
+    }
+}
+
 /// Drives `conn` over `stream` until the session ends, handing events to `handler`: one
-/// `match` on [`Session::poll`] (ARCHITECTURE.md, "The session contract").
+/// `match` on [`Session::poll`] (ARCHITECTURE.md, "The session contract"). Every wait on the
+/// peer ends at its deadline, however the peer trickles its bytes. When the socket fails (a
+/// read, a write, a TLS handshake), the machine is told (`handle_close`), its last events are
+/// handed out, and the error is returned once it has finished; an error of the handler is
+/// returned at once.
 pub async fn run<S, H>(
     conn: &mut S,
     stream: Stream,
@@ -143,81 +197,66 @@ where
     let mut buf = vec![0u8; READ_BUFFER];
     let mut gather = Gather::default();
     let mut timer = WaitTimer::new();
-    // `None` once the socket is unusable (a failed or timed-out handshake): the machine is
-    // told, and only its last events are left to hand out.
-    let mut stream = Some(stream);
-    let mut failure = None;
+    let mut socket = Socket {
+        stream: Some(stream),
+        failure: None,
+    };
     loop {
         match conn.poll() {
-            Next::Transmit(bytes) => {
-                let due = gather.push(&bytes);
-                let large = due[1].is_some();
-                if let Some(stream) = &mut stream {
-                    for write in due.into_iter().flatten() {
-                        stream.write_all(write).await?;
-                    }
-                }
-                if large {
-                    gather.buf.clear();
-                }
-            }
+            Next::Transmit(bytes) => socket.transmit(conn, &mut gather, &bytes).await,
             Next::Event(event) => {
                 if handler.on_event(conn, event).await? == Flow::Close {
-                    flush(&mut stream, &mut gather).await?;
-                    if let Some(mut stream) = stream {
+                    if let Some(mut stream) = socket.stream.take() {
+                        flush(&mut stream, &mut gather).await?;
                         let _ = stream.shutdown().await;
                     }
                     return Ok(Ended::ApplicationClosed);
                 }
             }
             Next::Read(wait) => {
-                flush(&mut stream, &mut gather).await?;
-                let Some(socket) = &mut stream else {
+                socket.flush(conn, &mut gather).await;
+                let Some(stream) = &mut socket.stream else {
                     conn.handle_close();
                     continue;
                 };
                 let deadline = timer.deadline(wait, Instant::now());
-                match tokio::time::timeout_at(deadline, socket.read(&mut buf)).await {
+                match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
                     Err(_elapsed) => conn.handle_timeout(),
                     Ok(Ok(0)) => conn.handle_close(),
                     Ok(Ok(n)) => conn.receive(&buf[..n]),
-                    Ok(Err(error)) => {
-                        failure = Some(error);
-                        conn.handle_close();
-                    }
+                    Ok(Err(error)) => socket.failed(conn, error),
                 }
             }
             Next::UpgradeTls(wait) => {
-                flush(&mut stream, &mut gather).await?;
-                let Some(plain) = stream.take() else {
+                socket.flush(conn, &mut gather).await;
+                let Some(plain) = socket.stream.take() else {
                     conn.handle_close();
                     continue;
                 };
+                // The handshake as a whole is bounded by the wait's deadline. When it fails
+                // or times out, the socket is unusable: nothing more is written.
                 let deadline = timer.deadline(wait, Instant::now());
                 match tokio::time::timeout_at(deadline, plain.upgrade(tls)).await {
                     Err(_elapsed) => conn.handle_timeout(),
                     Ok(Ok(secure)) => {
-                        stream = Some(secure);
+                        socket.stream = Some(secure);
                         conn.tls_established().map_err(io::Error::other)?;
                     }
-                    Ok(Err(error)) => {
-                        failure = Some(error);
-                        conn.handle_close();
-                    }
+                    Ok(Err(error)) => socket.failed(conn, error),
                 }
             }
             Next::AwaitApp => {
-                flush(&mut stream, &mut gather).await?;
+                socket.flush(conn, &mut gather).await;
                 if !handler.on_await(conn).await? {
                     conn.handle_close();
                 }
             }
             Next::Closed(reason) => {
-                flush(&mut stream, &mut gather).await?;
-                if let Some(mut stream) = stream {
+                socket.flush(conn, &mut gather).await;
+                if let Some(mut stream) = socket.stream {
                     let _ = stream.shutdown().await;
                 }
-                return match failure {
+                return match socket.failure {
                     Some(error) => Err(error),
                     None => Ok(Ended::Session(reason)),
                 };

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use pop3_proto::MsgNumber;
-use pop3_proto::client::{Config, Event, Request, TlsMode, plan_download};
+use pop3_proto::client::{Config, Event, Request, plan_download};
+use pop3_proto::{MsgNumber, TlsMode};
 
 use super::uid_memory::UidMemory;
 use crate::cli::{ClientTrustArgs, HostPort};
@@ -25,7 +25,8 @@ use crate::tls::TlsError;
 /// machine keeps up to its own window on the wire), few enough to bound the queue.
 const RETR_AHEAD: usize = 64;
 
-/// The command line of `pop3_client_tokio` and `pop3_client_blocking` (issue 9; keep stable).
+/// The command line of `pop3_client_tokio` and `pop3_client_blocking` (tools outside this
+/// repository use it: keep it stable).
 #[derive(Debug, Clone, Parser)]
 #[command(about = "Download a POP3 maildrop into a local Maildir")]
 pub struct ClientArgs {
@@ -78,7 +79,9 @@ impl ClientArgs {
         match self.security() {
             Security::Implicit => config.with_tls(TlsMode::Implicit),
             Security::Stls => config.with_tls(TlsMode::Required),
-            Security::Plain => config.with_tls(TlsMode::Disabled).with_plaintext_auth(true),
+            Security::Plain => config
+                .with_tls(TlsMode::Disabled)
+                .with_plaintext_auth_without_tls(true),
         }
     }
 

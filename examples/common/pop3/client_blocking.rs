@@ -93,9 +93,6 @@ impl Handler<'_> {
 
 impl BlockingHandler<Connection> for Handler<'_> {
     fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
-        if matches!(event, Event::StartTls) {
-            return Ok(Flow::StartTls);
-        }
         let outcome = match self.download.on_event(conn, event) {
             Ok(Some(received)) => {
                 self.batch.push(received);
@@ -118,7 +115,9 @@ impl BlockingHandler<Connection> for Handler<'_> {
         }
     }
 
-    fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
+    /// Logged in with nothing in flight or queued: the machine awaits the next command. The
+    /// messages held are committed (and, with `--delete`, marked), then QUIT once drained.
+    fn on_await(&mut self, conn: &mut Connection) -> io::Result<bool> {
         let mut progressed = false;
         if !self.batch.is_empty() && !self.download.awaiting_messages() {
             if let Err(error) = self.commit_batch(Some(conn)) {

@@ -124,6 +124,14 @@ impl SessionHandler<'_> {
         Ok(())
     }
 
+    /// Settles every batch already committed, without waiting for the others.
+    fn settle_done(&mut self, conn: &mut Connection) -> Result<(), ClientError> {
+        while let Some(joined) = self.commits.try_join_next() {
+            self.settle(Some(conn), joined)?;
+        }
+        Ok(())
+    }
+
     fn fail(&mut self, error: ClientError) -> io::Error {
         self.download.fail(error);
         io::Error::other("the download failed")
@@ -132,9 +140,6 @@ impl SessionHandler<'_> {
 
 impl Handler<Connection> for SessionHandler<'_> {
     async fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
-        if matches!(event, Event::StartTls) {
-            return Ok(Flow::StartTls);
-        }
         let outcome = match self.download.on_event(conn, event) {
             Ok(Some(received)) => {
                 self.batch.push(received);
@@ -147,6 +152,9 @@ impl Handler<Connection> for SessionHandler<'_> {
             Ok(None) => Ok(()),
             Err(error) => Err(error),
         };
+        // Settle the batches that are done, without waiting: their DELEs go out while the
+        // next messages stream in.
+        let outcome = outcome.and_then(|()| self.settle_done(conn));
         match outcome {
             Ok(()) => Ok(Flow::Continue),
             Err(error) => {
@@ -157,7 +165,9 @@ impl Handler<Connection> for SessionHandler<'_> {
         }
     }
 
-    async fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
+    /// Logged in with nothing in flight or queued: the machine awaits the next command. The
+    /// messages held are committed (and, with `--delete`, marked), then QUIT once drained.
+    async fn on_await(&mut self, conn: &mut Connection) -> io::Result<bool> {
         let mut progressed = false;
         // Settle the batches that are done, without waiting.
         while let Some(joined) = self.commits.try_join_next() {

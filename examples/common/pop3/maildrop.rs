@@ -1,7 +1,7 @@
 //! The server's view of one user's maildrop for the length of a session: locked against a
 //! second session ([IN-USE], RFC 2449 section 8.1.1), listed once at login from
 //! [`Maildir::scan`], read message by message, and changed only at QUIT (RFC 1939 section 6,
-//! DESIGN.md security invariant 6).
+//! ARCHITECTURE.md security invariant 6).
 //!
 //! Everything here blocks on the file system; the tokio adapter calls it on the blocking pool.
 

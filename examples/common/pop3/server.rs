@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use clap::Parser;
 use pop3_proto::server::{Config, Login, LoginRefusal};
-use pop3_proto::{Mechanism, Text, Timestamp};
+use pop3_proto::{Mechanism, Text, Timestamp, TlsMode};
 
 use super::accounts::{Accounts, InvalidUserName};
 use super::maildrop::OpenMaildrop;
@@ -18,7 +18,8 @@ use crate::cli::{ServerTlsArgs, UserPass};
 use crate::maildir::MaildropLocks;
 use crate::tls::TlsError;
 
-/// The command line of `pop3_server_tokio` and `pop3_server_blocking` (issue 9; keep stable).
+/// The command line of `pop3_server_tokio` and `pop3_server_blocking` (tools outside this
+/// repository use it: keep it stable).
 #[derive(Debug, Clone, Parser)]
 #[command(about = "A POP3 server over Maildirs: user U's maildrop is the Maildir DIR/U")]
 pub struct ServerArgs {
@@ -89,11 +90,15 @@ impl ServerOptions {
 
     /// The machine's configuration for one connection: STLS offered on plain connections,
     /// a fresh APOP timestamp, plaintext mechanisms only under TLS unless `--insecure-auth`
-    /// (security invariant 7).
+    /// (ARCHITECTURE.md security invariant 7).
     pub fn session_config(&self, implicit_tls: bool) -> Config {
+        let tls = if implicit_tls {
+            TlsMode::Implicit
+        } else {
+            TlsMode::Opportunistic
+        };
         let mut config = Config::default()
-            .with_stls(!implicit_tls)
-            .with_implicit_tls(implicit_tls)
+            .with_tls(tls)
             .with_plaintext_auth_without_tls(self.insecure_auth)
             .with_sasl_mechanisms([Mechanism::Plain, Mechanism::Login]);
         if let Ok(text) = Text::new(Bytes::from_static(b"pop3-proto-example")) {

@@ -13,8 +13,8 @@ use super::maildrop::{CHUNK, OpenMaildrop, read_chunk};
 use super::server::{
     ServerArgs, ServerOptions, SetupError, announce, login_method, login_user, usage,
 };
-use crate::driver::Flow;
 use crate::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
+use crate::driver::{Ended, Flow};
 use crate::maildir::WireReader;
 
 /// How long an implicit-TLS client may take over its handshake.
@@ -110,8 +110,9 @@ pub fn connection(
         reading: None,
         buf: vec![0; CHUNK],
     };
-    blocking::run(&mut conn, stream, &tls, &mut handler)?;
-    Ok(())
+    let ended = blocking::run(&mut conn, stream, &tls, &mut handler);
+    handler.closed(&ended, conn.discarded_deletions());
+    ended.map(drop)
 }
 
 /// The application side of one session.
@@ -126,6 +127,21 @@ struct Handler {
 }
 
 impl Handler {
+    /// The session is over: logs how, and releases the maildrop (deleting nothing unless
+    /// the commit at QUIT did).
+    fn closed(&mut self, ended: &io::Result<Ended>, discarded_deletions: u32) {
+        match ended {
+            Ok(ended) => {
+                tracing::info!(peer = %self.peer, user = ?self.user, ?ended, discarded_deletions, "closed");
+            }
+            Err(error) => {
+                tracing::info!(peer = %self.peer, user = ?self.user, %error, discarded_deletions, "closed");
+            }
+        }
+        self.reading = None;
+        self.maildrop = None;
+    }
+
     /// Hands the machine the next chunk of the message being sent; the last one ends it.
     fn pump(&mut self, conn: &mut Connection) -> io::Result<()> {
         let Some(reader) = self.reading.as_mut() else {
@@ -166,7 +182,6 @@ impl BlockingHandler<Connection> for Handler {
             },
             // Only PLAIN and LOGIN are offered, and the machine runs both itself.
             Event::AuthStep { .. } => conn.reject(LoginRefusal::SysPerm).map_err(usage)?,
-            Event::StartTls => return Ok(Flow::StartTls),
             Event::Retrieve(retrieve) => {
                 let opened = match self.maildrop.as_ref() {
                     Some(maildrop) => maildrop.open_message(retrieve.index),
@@ -201,20 +216,14 @@ impl BlockingHandler<Connection> for Handler {
                 }
                 self.maildrop = None;
             }
-            Event::Closed {
-                reason,
-                discarded_deletions,
-            } => {
-                tracing::info!(peer = %self.peer, user = ?self.user, ?reason, discarded_deletions, "closed");
-                self.reading = None;
-                self.maildrop = None;
-            }
             _ => {}
         }
         Ok(Flow::Continue)
     }
 
-    fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
+    /// A Retrieve being streamed: the machine transmitted the last chunk and awaits the next
+    /// (any other wait for the application is a decision, answered in `on_event`).
+    fn on_await(&mut self, conn: &mut Connection) -> io::Result<bool> {
         if self.reading.is_none() {
             return Ok(false);
         }

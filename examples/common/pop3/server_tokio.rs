@@ -17,15 +17,15 @@ use super::maildrop::{CHUNK, read_chunk};
 use super::server::{
     ServerArgs, ServerOptions, SetupError, announce, login_method, login_user, usage,
 };
-use crate::driver::Flow;
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
+use crate::driver::{Ended, Flow};
 use crate::maildir::WireReader;
 
 /// How long an implicit-TLS client may take over its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a stopping server waits for open sessions to end; the rest are dropped, which
-/// deletes nothing (security invariant 6).
+/// deletes nothing (ARCHITECTURE.md security invariant 6).
 const GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `plain` (STLS offered) and `implicit` (TLS from the first byte) until `shutdown`
@@ -104,8 +104,9 @@ pub async fn connection(
         reading: None,
         spare: None,
     };
-    driver::run(&mut conn, stream, &tls, &mut handler).await?;
-    Ok(())
+    let ended = driver::run(&mut conn, stream, &tls, &mut handler).await;
+    handler.closed(&ended, conn.discarded_deletions());
+    ended.map(drop)
 }
 
 /// A message being sent, with its read buffer.
@@ -127,6 +128,21 @@ struct SessionHandler {
 }
 
 impl SessionHandler {
+    /// The session is over: logs how, and releases the maildrop (deleting nothing unless
+    /// the commit at QUIT did).
+    fn closed(&mut self, ended: &io::Result<Ended>, discarded_deletions: u32) {
+        match ended {
+            Ok(ended) => {
+                tracing::info!(peer = %self.peer, user = ?self.user, ?ended, discarded_deletions, "closed");
+            }
+            Err(error) => {
+                tracing::info!(peer = %self.peer, user = ?self.user, %error, discarded_deletions, "closed");
+            }
+        }
+        self.reading = None;
+        self.maildrop = None;
+    }
+
     /// Hands the machine the chunk just read; the last one ends the message.
     fn deliver_chunk(
         &mut self,
@@ -198,7 +214,6 @@ impl Handler<Connection> for SessionHandler {
             }
             // Only PLAIN and LOGIN are offered, and the machine runs both itself.
             Event::AuthStep { .. } => conn.reject(LoginRefusal::SysPerm).map_err(usage)?,
-            Event::StartTls => return Ok(Flow::StartTls),
             Event::Retrieve(retrieve) => self.retrieve(conn, retrieve.index).await?,
             Event::Commit { deleted } => {
                 let maildrop = self.maildrop.take();
@@ -219,20 +234,14 @@ impl Handler<Connection> for SessionHandler {
                     None => conn.commit_failed().map_err(usage)?,
                 }
             }
-            Event::Closed {
-                reason,
-                discarded_deletions,
-            } => {
-                tracing::info!(peer = %self.peer, user = ?self.user, ?reason, discarded_deletions, "closed");
-                self.reading = None;
-                self.maildrop = None;
-            }
             _ => {}
         }
         Ok(Flow::Continue)
     }
 
-    async fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
+    /// A Retrieve being streamed: the machine transmitted the last chunk and awaits the next
+    /// (any other wait for the application is a decision, answered in `on_event`).
+    async fn on_await(&mut self, conn: &mut Connection) -> io::Result<bool> {
         let Some(mut reading) = self.reading.take() else {
             return Ok(false);
         };

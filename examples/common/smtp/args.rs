@@ -1,4 +1,4 @@
-//! The command lines of the SMTP examples (issue 8 fixes the flags; keep them stable).
+//! The command lines of the SMTP examples (tools outside the repository use the flags: keep them stable).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -63,7 +63,7 @@ impl BlockingHandler<Connection> for BlockingClient {
         self.0.on_event(conn, event)
     }
 
-    fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
-        self.0.on_idle(conn)
+    fn on_await(&mut self, conn: &mut Connection) -> io::Result<bool> {
+        self.0.on_await(conn)
     }
 }

@@ -60,7 +60,7 @@ impl Handler<Connection> for TokioClient {
         self.0.on_event(conn, event)
     }
 
-    async fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
-        self.0.on_idle(conn)
+    async fn on_await(&mut self, conn: &mut Connection) -> io::Result<bool> {
+        self.0.on_await(conn)
     }
 }

@@ -1,5 +1,5 @@
 //! The SMTP adapters: `smtp-proto`'s server and client machines on sockets, under tokio and
-//! with blocking threads, behind the command lines of issue 8.
+//! with blocking threads, behind stable command lines.
 //!
 //! - [`args`]: the flags of the four examples.
 //! - [`policy`]: the server's decisions, shared by both runtimes: local domains, no open

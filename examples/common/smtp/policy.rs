@@ -1,6 +1,6 @@
 //! The SMTP server's decisions, the same under both runtimes: which domains are local, who may
-//! relay (only authenticated clients: no open relay, DESIGN.md invariant 8), which accounts
-//! exist, and delivery through the [`Store`] before the 250 (invariant 5).
+//! relay (only authenticated clients: no open relay, ARCHITECTURE.md security invariant 8), which
+//! accounts exist, and delivery through the [`Store`] before the 250 (security invariant 5).
 //!
 //! [`ServerSession`] answers the machine's events for one connection. The end of a message is
 //! the one step that differs between runtimes (the commit fsyncs: tokio runs it on its blocking
@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use smtp_proto::server::{self, AbortReason, Connection, Credentials, Event, TlsState};
+use smtp_proto::server::{self, AbortReason, Connection, Credentials, Event};
 use smtp_proto::{
-    Code, Domain, EnhancedCode, ForwardPath, Mechanism, Reply, ReplyText, ReversePath,
+    Code, Domain, EnhancedCode, ForwardPath, Mechanism, Reply, ReplyText, ReversePath, TlsMode,
 };
 
 use super::args::ServerArgs;
@@ -80,24 +80,23 @@ impl Policy {
         &self.store
     }
 
-    /// The machine's configuration for a connection starting in `tls` state. AUTH (PLAIN,
-    /// LOGIN) is offered when accounts exist: after TLS only, unless `--insecure-auth`.
-    pub fn machine_config(&self, tls: TlsState) -> server::Config {
+    /// The machine's configuration for a connection in TLS mode `tls` (STARTTLS offered, or
+    /// implicit TLS). AUTH (PLAIN, LOGIN) is offered when accounts exist: after TLS only,
+    /// unless `--insecure-auth`.
+    pub fn machine_config(&self, tls: TlsMode) -> server::Config {
         let mechanisms = if self.accounts.is_empty() {
             Vec::new()
         } else {
             vec![Mechanism::Plain, Mechanism::Login]
         };
         // The HELO name goes into the Received: line.
-        let decisions = server::Decisions {
-            hello: true,
-            ..server::Decisions::default()
-        };
+        let mut decisions = server::Decisions::default();
+        decisions.hello = true;
         server::Config::new(self.hostname.clone())
             .with_tls(tls)
             .with_max_message_size(self.max_size)
             .with_max_recipients(self.max_recipients)
-            .with_auth_mechanisms(mechanisms)
+            .with_sasl_mechanisms(mechanisms)
             .with_plaintext_auth_without_tls(self.insecure_auth)
             .with_decisions(decisions)
     }
@@ -248,26 +247,26 @@ impl ServerSession {
     /// The machine's configuration for this session.
     pub fn machine_config(&self) -> server::Config {
         let tls = if self.implicit_tls {
-            TlsState::Secure
+            TlsMode::Implicit
         } else {
-            TlsState::StartTlsAvailable
+            TlsMode::Opportunistic
         };
         self.policy.machine_config(tls)
     }
 
     /// Answers one event of the machine.
     pub fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Step> {
+        if !self.tls && conn.is_secure() {
+            // The machine asked the socket loop for the upgrade after its 220, and the
+            // handshake succeeded: this is the first event over TLS.
+            self.tls = true;
+            tracing::info!(session = self.id, "STARTTLS");
+        }
         match event {
             Event::Hello { domain, verb } => {
                 self.helo = Some(domain.as_str().to_owned());
                 self.esmtp = verb != server::HelloVerb::Helo;
                 conn.accept().map_err(misuse)?;
-            }
-            Event::UpgradeTls => {
-                // The handshake follows; if it fails, the session ends with it.
-                self.tls = true;
-                tracing::info!(session = self.id, "STARTTLS");
-                return Ok(Step::Flow(Flow::StartTls));
             }
             Event::Authenticate {
                 mechanism,
@@ -344,6 +343,11 @@ impl ServerSession {
             Event::Vrfy(_) | Event::Expn(_) | Event::Connected | Event::StartTlsRequested => {
                 // Not asked for in the configuration; answer as the machine would by default.
                 conn.accept().map_err(misuse)?;
+            }
+            other => {
+                // An event of a later machine version: left unanswered, a decision ends the
+                // session (the socket loop has nothing to give it).
+                tracing::warn!(session = self.id, event = ?other, "unexpected event");
             }
         }
         Ok(Step::Flow(Flow::Continue))

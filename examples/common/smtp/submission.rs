@@ -1,6 +1,6 @@
 //! What both SMTP clients do with the machine's events: send the one message once the session
 //! is ready, push its body in chunks, print each recipient's result and the final reply, quit.
-//! Exit status 0 only when the server accepted every recipient and the message (issue 8).
+//! Exit status 0 only when the server accepted every recipient and the message.
 //!
 //! The message is never held whole: [`MessageSource`] reads it twice, in chunks of
 //! [`BODY_CHUNK`] octets: once before the session to learn its size and whether it is 8-bit
@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use mail_wire::sasl::{Credentials, PasswordCredentials};
-use smtp_proto::client::{self, Connection, Envelope, Event, Failure, TlsPolicy};
-use smtp_proto::{Domain, ForwardPath, Mailbox, Reply, ReversePath};
+use smtp_proto::client::{self, Connection, Envelope, Event, Failure};
+use smtp_proto::{Domain, ForwardPath, Mailbox, Reply, ReversePath, TlsMode};
 
 use super::args::ClientArgs;
 use crate::driver::Flow;
@@ -40,14 +40,14 @@ pub enum SubmissionError {
 pub fn machine_config(args: &ClientArgs) -> Result<client::Config, SubmissionError> {
     let helo = Domain::new(args.helo.clone())
         .map_err(|_| SubmissionError::InvalidHelo(args.helo.clone()))?;
-    let policy = if args.tls {
-        TlsPolicy::ImplicitTls
+    let mode = if args.tls {
+        TlsMode::Implicit
     } else if args.starttls {
-        TlsPolicy::Required
+        TlsMode::Required
     } else {
-        TlsPolicy::None
+        TlsMode::Disabled
     };
-    let mut config = client::Config::new(helo).with_tls(policy);
+    let mut config = client::Config::new(helo).with_tls(mode);
     if let Some(account) = &args.auth {
         config = config.with_credentials(Credentials::Password(PasswordCredentials::new(
             account.user.clone(),
@@ -238,6 +238,8 @@ pub struct Submission {
     recipients: Vec<String>,
     message: MessageSource,
     body_open: bool,
+    /// TLS is in place (implicit, or STARTTLS done): logged once when it starts.
+    secure: bool,
     refused_recipients: usize,
     accepted: Option<Reply>,
     failure: Option<String>,
@@ -251,6 +253,7 @@ impl Submission {
             recipients,
             message,
             body_open: false,
+            secure: false,
             refused_recipients: 0,
             accepted: None,
             failure: None,
@@ -259,13 +262,18 @@ impl Submission {
 
     /// Answers one event; prints the results as they come.
     pub fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
+        if !self.secure && conn.is_secure() {
+            self.secure = true;
+            // The socket loop upgraded when the machine asked (after the 220 to STARTTLS);
+            // the capabilities that follow are the first event over TLS. Implicit TLS was
+            // there from the start: nothing to log.
+            if conn.config().tls != TlsMode::Implicit {
+                tracing::info!("STARTTLS");
+            }
+        }
         match event {
             Event::Greeting(reply) => tracing::info!(%reply, "connected"),
             Event::Capabilities(_) => tracing::debug!("capabilities received"),
-            Event::UpgradeTls => {
-                tracing::info!("STARTTLS");
-                return Ok(Flow::StartTls);
-            }
             Event::Authenticated(reply) => tracing::info!(%reply, "authenticated"),
             Event::AuthRejected(failure) => {
                 self.fail(format!("authentication refused: {}", failure.reply()));
@@ -305,15 +313,18 @@ impl Submission {
                 quit(conn);
             }
             Event::Reset => {}
-            Event::Error(error) => self.fail(format!("session failed: {error}")),
-            Event::Closed => tracing::debug!("session closed"),
+            Event::Failed(error) => self.fail(format!("session failed: {error}")),
+            other => tracing::debug!(event = ?other, "unexpected event"),
         }
         Ok(Flow::Continue)
     }
 
-    /// Pushes more of the body while the machine takes it, read from the file a chunk at a
-    /// time (page-cache reads, short enough for a tokio task); ends it after the last chunk.
-    pub fn on_idle(&mut self, conn: &mut Connection) -> io::Result<bool> {
+    /// The machine awaits the application ([`Next::AwaitApp`](smtp_proto::Next::AwaitApp)):
+    /// pushes more of the body while the machine takes it, read from the file a chunk at a
+    /// time (page-cache reads, short enough for a tokio task), and ends it after the last
+    /// chunk. False when there is no body to push: the message was the only work, and every
+    /// event that ends it asked for QUIT, so the socket loop may end the session.
+    pub fn on_await(&mut self, conn: &mut Connection) -> io::Result<bool> {
         if !self.body_open {
             return Ok(false);
         }
