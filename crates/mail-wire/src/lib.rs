@@ -10,6 +10,8 @@
 //! | [`decimal`] | ASCII decimal numbers: parse and write, without allocating | RFC 5234 B.1 |
 //! | [`dot`] | streaming [`DotEncoder`](dot::DotEncoder) / [`DotDecoder`](dot::DotDecoder): stuffing, exact end of data, size limit, smuggling-proof | RFC 5321 4.5.2, 4.1.1.4; RFC 1939 3 |
 //! | [`sasl`] | PLAIN, LOGIN, XOAUTH2 messages; server and client exchanges; `=` and `*` | RFC 4422, 4616, 4954, 5034 |
+//! | [`parse`] | [`ParseError`]: what parsing from a buffer gives when it gives no value, and how much to skip | RFC 5321 4.5.3.1 |
+//! | [`value`] | [`ValueError`]: why a value cannot be built | |
 //! | [`Secret`] | credentials whose `Debug` prints nothing, wiped on drop | |
 //! | [`session`] | the [`Session`](session::Session) trait: the sans-IO contract all session machines share | |
 //!
@@ -53,11 +55,15 @@ extern crate alloc;
 pub mod decimal;
 pub mod dot;
 pub mod line;
+pub mod parse;
 pub mod sasl;
 mod secret;
 pub mod session;
+pub mod value;
 
+pub use parse::ParseError;
 pub use secret::Secret;
+pub use value::ValueError;
 
 /// What [`impl_session!`] expands to needs; not public API.
 #[doc(hidden)]

@@ -31,12 +31,15 @@ impl SaslData {
     pub fn new(base64: impl Into<Bytes>) -> Result<SaslData, ValueError> {
         let base64 = base64.into();
         if let Some(byte) = syntax::forbidden_byte(&base64) {
-            return Err(ValueError::ForbiddenByte(byte));
+            return Err(ValueError::ForbiddenOctet {
+                what: "SASL data",
+                octet: byte,
+            });
         }
         if is_base64(&base64) {
             Ok(SaslData(base64))
         } else {
-            Err(ValueError::Syntax("not base64"))
+            Err(ValueError::Malformed { what: "SASL data" })
         }
     }
 }

@@ -319,13 +319,20 @@ impl Capabilities {
     pub fn add_other(&mut self, keyword: &str, params: &str) -> Result<(), ValueError> {
         let keyword = keyword.as_bytes();
         if keyword.is_empty() || !keyword[0].is_ascii_alphanumeric() || !syntax::all(keyword, LDH) {
-            return Err(ValueError::Syntax("not an ehlo-keyword"));
+            return Err(ValueError::Malformed {
+                what: "EHLO keyword",
+            });
         }
         if Extension::from_keyword(keyword).is_some() {
-            return Err(ValueError::Syntax("keyword has a typed setter"));
+            return Err(ValueError::Reserved {
+                what: "EHLO keyword",
+            });
         }
         if let Some(byte) = syntax::forbidden_byte(params.as_bytes()) {
-            return Err(ValueError::ForbiddenByte(byte));
+            return Err(ValueError::ForbiddenOctet {
+                what: "EHLO parameters",
+                octet: byte,
+            });
         }
         // ehlo-param = 1*(%d33-126), separated by single spaces.
         if !params.is_empty()
@@ -333,7 +340,9 @@ impl Capabilities {
                 .split(' ')
                 .all(|p| !p.is_empty() && p.bytes().all(|b| (33..=126).contains(&b)))
         {
-            return Err(ValueError::Syntax("not ehlo-params"));
+            return Err(ValueError::Malformed {
+                what: "EHLO parameters",
+            });
         }
         let mut line = BytesMut::from(keyword);
         if !params.is_empty() {

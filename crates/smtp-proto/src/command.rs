@@ -20,16 +20,25 @@ use crate::syntax::{self, TEXT};
 pub struct Argument<B = Bytes>(B);
 
 impl Argument {
+    const WHAT: &'static str = "argument";
+
     /// Checks an argument: not empty, printable ASCII, HT, or UTF-8.
     pub fn new(text: impl Into<Bytes>) -> Result<Argument, ValueError> {
         let text = text.into();
         if let Some(byte) = syntax::forbidden_byte(&text) {
-            return Err(ValueError::ForbiddenByte(byte));
+            return Err(ValueError::ForbiddenOctet {
+                what: Argument::WHAT,
+                octet: byte,
+            });
         }
         match check_argument(&text, true) {
             Ok(()) => Ok(Argument(text)),
-            Err(_) if text.is_empty() => Err(ValueError::Empty),
-            Err(_) => Err(ValueError::Syntax("argument must be printable text")),
+            Err(_) if text.is_empty() => Err(ValueError::Empty {
+                what: Argument::WHAT,
+            }),
+            Err(_) => Err(ValueError::Malformed {
+                what: Argument::WHAT,
+            }),
         }
     }
 }

@@ -243,7 +243,10 @@ impl ReplyText {
     pub fn new(text: impl Into<Bytes>) -> Result<ReplyText, ValueError> {
         let text = text.into();
         match syntax::forbidden_byte(&text) {
-            Some(byte) => Err(ValueError::ForbiddenByte(byte)),
+            Some(byte) => Err(ValueError::ForbiddenOctet {
+                what: "reply text",
+                octet: byte,
+            }),
             None => Ok(ReplyText(text)),
         }
     }
@@ -681,8 +684,9 @@ fn reply_line(
             ReplyError::LineTooLong {
                 limit: limits.reply_line,
             },
-            // 0: the end is not in sight, and what comes before this line is not skipped.
-            if consumed == 0 { 0 } else { start + consumed },
+            // The lines before this one, and this one through its LF when that was seen; when it
+            // was not, the caller discards from `start` through the next LF (`ParseError`'s rule).
+            start + consumed,
         )),
         LineScan::Fault { error, consumed } => Err(invalid(
             ReplyError::ForbiddenByte(forbidden_octet(error)),
@@ -1215,7 +1219,9 @@ impl Reply {
     /// 334 with a base64 challenge (RFC 4954 section 4); `challenge` must be base64 (may be empty).
     pub fn auth_challenge(challenge: &[u8]) -> Result<Reply, ValueError> {
         if !syntax::all(challenge, syntax::BASE64) {
-            return Err(ValueError::Syntax("challenge must be base64"));
+            return Err(ValueError::Malformed {
+                what: "SASL challenge",
+            });
         }
         let text = Bytes::copy_from_slice(challenge);
         Ok(Reply {

@@ -209,6 +209,47 @@ fn bad_replies_give_typed_errors() {
     );
 }
 
+/// `consumed` for an overlong reply line stops at the start of that line when its end is not
+/// in sight (0 when it is the first line), and never covers what follows
+/// (`mail_wire::ParseError`'s rule).
+#[test]
+fn overlong_reply_lines_follow_the_consumed_rule() {
+    let limits = Limits::default();
+    let input = Bytes::from(format!(
+        "250-first\r\n250-{}\r\n250 last\r\n220 next\r\n",
+        "x".repeat(600)
+    ));
+    let error = Reply::parse(&input, &limits).unwrap_err();
+    assert_eq!(
+        error,
+        ParseError::Invalid {
+            error: ReplyError::LineTooLong { limit: 512 },
+            consumed: 11
+        }
+    );
+    // The long line is now first: nothing can be consumed, discard through its LF.
+    let rest = input.slice(11..);
+    let error = Reply::parse(&rest, &limits).unwrap_err();
+    assert!(error.discards_to_line_end(), "{error:?}");
+    let lf = rest.iter().position(|&b| b == b'\n').unwrap();
+    let rest = rest.slice(lf + 1..);
+    let (reply, used) = Reply::parse(&rest, &limits).unwrap();
+    assert_eq!(
+        (reply.code().get(), reply.first_line()),
+        (250, &b"last"[..])
+    );
+    assert_eq!(parse(&rest[used..]).first_line(), b"next");
+    // A line one octet over the limit whose CRLF is in sight is consumed through it.
+    let input = Bytes::from(format!("250 {}\r\n220 next\r\n", "x".repeat(507)));
+    assert_eq!(
+        Reply::parse(&input, &limits),
+        Err(ParseError::Invalid {
+            error: ReplyError::LineTooLong { limit: 512 },
+            consumed: 513
+        })
+    );
+}
+
 #[test]
 fn every_prefix_of_replies_is_incomplete() {
     let stream: &[u8] = b"220 mx ESMTP\r\n250-mx\r\n250-PIPELINING\r\n250 SIZE 1000\r\n550-5.1.1 a\r\n550 5.1.1 b\r\n354 go\r\n";
@@ -308,7 +349,10 @@ fn capabilities_builder() {
     assert!(caps.add_other("SIZE", "").is_err());
     assert_eq!(
         caps.add_other("X-FOO", "a\r\n"),
-        Err(ValueError::ForbiddenByte(b'\r'))
+        Err(ValueError::ForbiddenOctet {
+            what: "EHLO parameters",
+            octet: b'\r'
+        })
     );
     let bytes = written(&caps.to_reply(), true);
     assert_eq!(bytes, b"250-mx.example.com\r\n250-PIPELINING\r\n250-SIZE 10000000\r\n250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250 X-FOO bar baz\r\n");
