@@ -22,8 +22,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let input = Bytes::copy_from_slice(rest);
     match (
-        AuthResponse::parse(&input, &opts.limits),
-        AuthResponse::parse_borrowed(&input, &opts.limits),
+        AuthResponse::parse(&input, opts.limits.auth_line),
+        AuthResponse::parse_borrowed(&input, opts.limits.auth_line),
     ) {
         (Ok((shared, used)), Ok((borrowed, borrowed_used))) => {
             assert_eq!(used, borrowed_used);

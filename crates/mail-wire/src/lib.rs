@@ -9,7 +9,7 @@
 //! | [`line`](mod@line) | [`scan_line`](line::scan_line) (one line, stateless) and [`LineFramer`](line::LineFramer) (a stream): hard length limit, bare CR/LF/NUL policy | RFC 5321 2.3.8, 4.5.3.1; RFC 1939 3 |
 //! | [`decimal`] | ASCII decimal numbers: parse and write, without allocating | RFC 5234 B.1 |
 //! | [`dot`] | streaming [`DotEncoder`](dot::DotEncoder) / [`DotDecoder`](dot::DotDecoder): stuffing, exact end of data, size limit, smuggling-proof | RFC 5321 4.5.2, 4.1.1.4; RFC 1939 3 |
-//! | [`sasl`] | PLAIN, LOGIN, XOAUTH2 messages; server and client exchanges; `=` and `*` | RFC 4422, 4616, 4954, 5034 |
+//! | [`sasl`] | PLAIN, LOGIN, XOAUTH2 messages; server and client exchanges; the base64 lines ([`SaslData`](sasl::SaslData), [`AuthResponse`](sasl::AuthResponse)), one validation for both protocols; `=` and `*` | RFC 4422, 4616, 4954, 5034 |
 //! | [`parse`] | [`ParseError`]: what parsing from a buffer gives when it gives no value, and how much to skip | RFC 5321 4.5.3.1 |
 //! | [`value`] | [`ValueError`]: why a value cannot be built | |
 //! | [`Secret`] | credentials whose `Debug` prints nothing, wiped on drop | |

@@ -384,8 +384,11 @@ fn rfc5034_auth_examples() {
     assert_eq!(challenge, Response::Continuation(Continuation::default()));
     let (bare, _) = Response::parse(&Bytes::from_static(b"+\r\n"), &limits()).unwrap();
     assert_eq!(bare, challenge);
-    let (response, _) =
-        AuthResponse::parse(&Bytes::from_static(b"dGVzdAB0ZXN0AHRlc3Q=\r\n"), &limits()).unwrap();
+    let (response, _) = AuthResponse::parse(
+        &Bytes::from_static(b"dGVzdAB0ZXN0AHRlc3Q=\r\n"),
+        limits().sasl_line,
+    )
+    .unwrap();
     let AuthResponse::Data(data) = &response else {
         panic!("{response:?}");
     };
@@ -407,9 +410,10 @@ fn rfc5034_auth_examples() {
     let mut out = BytesMut::new();
     challenge.write(&mut out);
     assert_eq!(&out[..], &input[..]);
-    let (empty, _) = AuthResponse::parse(&Bytes::from_static(b"\r\n"), &limits()).unwrap();
+    let (empty, _) = AuthResponse::parse(&Bytes::from_static(b"\r\n"), limits().sasl_line).unwrap();
     assert_eq!(empty, AuthResponse::Data(SaslData::default()));
-    let (cancel, _) = AuthResponse::parse(&Bytes::from_static(b"*\r\n"), &limits()).unwrap();
+    let (cancel, _) =
+        AuthResponse::parse(&Bytes::from_static(b"*\r\n"), limits().sasl_line).unwrap();
     assert_eq!(cancel, AuthResponse::Cancel);
     server("-ERR [AUTH] authentication exchange cancelled");
 }

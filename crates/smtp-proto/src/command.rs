@@ -532,17 +532,19 @@ fn parse_auth<B: Storage>(
     };
     let mechanism = Mechanism::parse(name)
         .map_err(|_| CommandError::ParameterSyntax("invalid mechanism name"))?;
+    // RFC 4954 section 4: base64, or `=` for an empty initial response.
     let initial_response = match response {
         None => None,
-        Some(b"=") => Some(SaslData::empty()),
-        Some(text) if !text.is_empty() => Some(SaslData::parse(source, text).ok_or(
-            CommandError::ParameterSyntax("initial response must be base64"),
-        )?),
-        Some(_) => {
-            return Err(CommandError::ParameterSyntax(
-                "empty initial response must be \"=\"",
-            ));
-        }
+        Some(text) => Some(
+            SaslData::parse_initial_response(source.slice_of(text)).map_err(
+                |error| match error {
+                    ValueError::Empty { .. } => {
+                        CommandError::ParameterSyntax("empty initial response must be \"=\"")
+                    }
+                    _ => CommandError::ParameterSyntax("initial response must be base64"),
+                },
+            )?,
+        ),
     };
     Ok(Command::Auth {
         mechanism,

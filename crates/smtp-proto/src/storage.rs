@@ -13,7 +13,7 @@ use bytes::Bytes;
 /// The storage of a parsed value's bytes: [`Bytes`] (the default) or `&[u8]`. Sealed: no
 /// other type can implement it.
 pub trait Storage:
-    sealed::Sealed + AsRef<[u8]> + Clone + PartialEq + Eq + Hash + fmt::Debug
+    sealed::Sealed + AsRef<[u8]> + Clone + Default + PartialEq + Eq + Hash + fmt::Debug
 {
 }
 

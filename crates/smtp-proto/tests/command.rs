@@ -204,11 +204,11 @@ fn extension_examples() {
     };
     assert_eq!(params.auth().unwrap().decode(), b"e=mc2@example.com");
     assert_eq!(
-        AuthResponse::parse_line(Bytes::from_static(b"*")).unwrap(),
+        AuthResponse::parse_line(Bytes::from_static(b"*"), limits::AUTH_LINE).unwrap(),
         AuthResponse::Cancel
     );
     assert_eq!(
-        AuthResponse::parse_line(Bytes::from_static(b"")).unwrap(),
+        AuthResponse::parse_line(Bytes::from_static(b""), limits::AUTH_LINE).unwrap(),
         AuthResponse::Data(SaslData::default())
     );
     // RFC 2033 section 4.2.
