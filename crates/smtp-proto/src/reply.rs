@@ -7,7 +7,6 @@ use bytes::{BufMut, Bytes, BytesMut};
 use mail_wire::decimal;
 use mail_wire::line::{self, LineEnding, LineError, LineScan};
 
-use crate::capability::Summary;
 use crate::error::{ParseError, ReplyError, ValueError, forbidden_octet};
 use crate::limits::Limits;
 use crate::storage::{Storage, share};
@@ -275,9 +274,6 @@ pub(crate) struct Lines<B = Bytes> {
     /// `false`: `raw` is the bare text lines joined by CRLF.
     wire: bool,
     count: u32,
-    /// What the lines advertise, when they are read as an EHLO reply's (250 replies as they
-    /// are parsed; [`crate::Capabilities`] reads the others).
-    pub(crate) summary: Summary,
 }
 
 impl Lines {
@@ -286,7 +282,6 @@ impl Lines {
             raw: Bytes::from_static(text.as_bytes()),
             wire: false,
             count: 1,
-            summary: Summary::UNREAD,
         }
     }
 
@@ -295,7 +290,6 @@ impl Lines {
             raw,
             wire: false,
             count,
-            summary: Summary::UNREAD,
         }
     }
 }
@@ -319,7 +313,6 @@ impl<B: Storage> Lines<B> {
             raw: share(source, self.raw.as_ref()),
             wire: self.wire,
             count: self.count,
-            summary: self.summary,
         }
     }
 
@@ -535,11 +528,6 @@ impl<B: Storage> Reply<B> {
                     return Err(too_many_lines(limits, next));
                 }
                 let (enhanced, _) = enhanced_prefix(code, bytes, end.min(4), end);
-                let summary = if code == Code::OK {
-                    Summary::EMPTY
-                } else {
-                    Summary::UNREAD
-                };
                 // The line as received, as a multiline reply keeps its lines: whether its text
                 // starts with an enhanced code is the reading of the reply, not of the line. An
                 // EHLO reply has none (RFC 2034 section 3), so `Capabilities` reads it whole.
@@ -547,7 +535,6 @@ impl<B: Storage> Reply<B> {
                     raw: input.slice_range(0, next),
                     wire: true,
                     count: 1,
-                    summary,
                 };
                 Ok((
                     Reply {
@@ -566,8 +553,8 @@ impl<B: Storage> Reply<B> {
         }
     }
 
-    /// The rest of a reply whose first line, `..first_end`, ended in `-`. A 250 reply's
-    /// extension lines are read as an EHLO reply's in the same pass.
+    /// The rest of a reply whose first line, `..first_end`, ended in `-`. Only framed: what
+    /// the lines mean (an EHLO reply's extensions) is `Capabilities::from_reply`'s reading.
     fn parse_multiline(
         input: &B,
         code: Code,
@@ -576,12 +563,6 @@ impl<B: Storage> Reply<B> {
         limits: &Limits,
     ) -> Result<(Reply<B>, usize), ParseError<ReplyError>> {
         let bytes: &[u8] = input.as_ref();
-        let ehlo = code == Code::OK;
-        let mut summary = if ehlo {
-            Summary::EMPTY
-        } else {
-            Summary::UNREAD
-        };
         let mut count = 1u32;
         loop {
             let start = pos;
@@ -608,9 +589,6 @@ impl<B: Storage> Reply<B> {
             if count as usize > limits.reply_lines {
                 return Err(too_many_lines(limits, next));
             }
-            if ehlo && end > start + 4 {
-                summary.add_line(bytes, start + 4, end);
-            }
             pos = next;
             if last {
                 break;
@@ -622,7 +600,6 @@ impl<B: Storage> Reply<B> {
             raw: input.slice_range(0, pos),
             wire: true,
             count,
-            summary,
         };
         Ok((
             Reply {
