@@ -9,7 +9,7 @@ pub use mail_wire::ParseError;
 pub use mail_wire::ValueError;
 use mail_wire::line::LineError;
 
-use crate::reply::{EnhancedCode, Reply};
+use crate::reply::Reply;
 
 /// A command line the peer sent is wrong. [`CommandError::reply`] gives the reply to send
 /// (RFC 5321 section 4.2.2 codes, RFC 3463 enhanced codes).
@@ -59,16 +59,14 @@ impl CommandError {
             CommandError::Syntax(_) => Reply::syntax_error(),
             CommandError::ParameterSyntax(_) => Reply::parameter_syntax_error(),
             CommandError::LineTooLong { .. } => Reply::line_too_long(),
-            CommandError::ForbiddenByte(_) => Reply::from_static(
-                500,
-                Some(EnhancedCode::SYNTAX_ERROR),
-                "Line holds NUL, bare CR or bare LF",
-            ),
+            CommandError::ForbiddenByte(_) => {
+                crate::reply!(500, (5, 5, 2), "Line holds NUL, bare CR or bare LF")
+            }
             CommandError::BadSender(_) => Reply::bad_sender_syntax(),
             CommandError::BadRecipient(_) => Reply::bad_recipient_syntax(),
             CommandError::NonAsciiAddress => Reply::non_ascii_address(),
             CommandError::InvalidUtf8 => {
-                Reply::from_static(500, Some(EnhancedCode::SYNTAX_ERROR), "Invalid 8-bit data")
+                crate::reply!(500, (5, 5, 2), "Invalid 8-bit data")
             }
             CommandError::UnsupportedParameter => Reply::unsupported_parameter(),
         }

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use bytes::{Bytes, BytesMut};
-//! use smtp_proto::{Command, ParseOptions, Reply, ReversePath};
+//! use smtp_proto::{Command, ParseOptions, ReversePath, reply};
 //!
 //! // Parse a command from what the socket gave (more may follow it).
 //! let input = Bytes::from_static(b"MAIL FROM:<jane@example.com> SIZE=1024 BODY=8BITMIME\r\nRCPT");
@@ -18,7 +18,8 @@
 //! command.write(&mut out);
 //! assert_eq!(&out[..], &input[..consumed]);
 //! out.clear();
-//! Reply::sender_ok().write(&mut out);
+//! // A literal reply is checked when this is compiled: it reads back as itself.
+//! reply!(250, (2, 1, 0), "Sender OK").write(&mut out);
 //! assert_eq!(&out[..], b"250 2.1.0 Sender OK\r\n");
 //! ```
 //!
@@ -222,7 +223,7 @@ pub use params::{
     BodyType, EsmtpParam, ExtensionParams, MailParams, Notify, OriginalRecipient, RcptParams, Ret,
     XText,
 };
-pub use reply::{Category, Class, Code, EnhancedCode, Reply, ReplyLines, ReplyText};
+pub use reply::{Category, Class, Code, EnhancedCode, Reply, ReplyLines, ReplyText, StaticReply};
 pub use storage::Storage;
 
 // The README's examples compile and run as doc tests.

@@ -169,7 +169,7 @@ pub fn reply() -> impl Strategy<Value = Reply> {
         .prop_filter_map(
             "text must not read as an enhanced code",
             |(x, y, z, with_enhanced, s, d, lines)| {
-                let code = Code::new(x * 100 + y * 10 + z)?;
+                let code = x * 100 + y * 10 + z;
                 let enhanced = if with_enhanced {
                     EnhancedCode::new(x as u8, s, d)
                 } else {
@@ -178,8 +178,8 @@ pub fn reply() -> impl Strategy<Value = Reply> {
                 if enhanced.is_none() && EnhancedCode::parse_prefix(lines[0].as_bytes()).is_some() {
                     return None;
                 }
-                let lines = lines.into_iter().map(|l| ReplyText::new(l).unwrap());
-                Some(Reply::multiline(code, enhanced, lines))
+                // Well formed by construction: the constructor must take it.
+                Some(Reply::multiline(code, enhanced, lines).unwrap())
             },
         )
 }
