@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = sasl::decode_response(data);
     // What decodes has no separator inside a field, so it encodes back.
     if let Ok(creds) = PasswordCredentials::decode_plain(data) {
-        assert_eq!(creds.encode_plain().expect("fields hold no NUL").expose(), data);
+        assert_eq!(
+            creds.encode_plain().expect("fields hold no NUL").expose(),
+            data
+        );
     }
     if let Ok(creds) = OAuth2Credentials::decode(data) {
         let message = creds.encode().expect("fields hold no \\x01");
