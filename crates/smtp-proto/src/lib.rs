@@ -136,13 +136,13 @@
 //! use std::net::TcpStream;
 //!
 //! use bytes::Bytes;
-//! use smtp_proto::client::{Config, Connection, Envelope, Event, TlsPolicy};
-//! use smtp_proto::{Domain, ForwardPath, Mailbox, ReversePath};
+//! use smtp_proto::client::{Config, Connection, EhloName, Envelope, Event, TlsPolicy};
+//! use smtp_proto::{ForwardPath, Mailbox, ReversePath};
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let mut socket = TcpStream::connect("mx.example.org:25")?;
 //!     // A real client upgrades to TLS on `Event::UpgradeTls` (e.g. with rustls).
-//!     let config = Config::new(Domain::new("client.example")?).with_tls(TlsPolicy::None);
+//!     let config = Config::new(EhloName::new("client.example")?).with_tls(TlsPolicy::None);
 //!     let mut conn = Connection::new(config);
 //!     let mut envelope = Some(Envelope::new(
 //!         ReversePath::Mailbox(Mailbox::parse("jane@example.com")?),

@@ -3,11 +3,13 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use smtp_proto::client::{Config, Connection, Envelope, Error, Event, TlsPolicy, Violation};
-use smtp_proto::{Domain, ForwardPath, Mailbox, ReplyError, ReversePath};
+use smtp_proto::client::{
+    Config, Connection, EhloName, Envelope, Error, Event, TlsPolicy, Violation,
+};
+use smtp_proto::{ForwardPath, Mailbox, ReplyError, ReversePath};
 
 fn config() -> Config {
-    Config::new(Domain::new("client.example").unwrap())
+    Config::new(EhloName::new("client.example").unwrap())
 }
 
 /// Everything the client wrote and every event, after feeding `server`.
@@ -294,4 +296,49 @@ fn invariant_7_plaintext_auth_is_not_sent_before_tls() {
 fn connection_stays_small() {
     let size = std::mem::size_of::<Connection>();
     assert!(size <= 1024, "Connection is {size} octets");
+}
+
+/// RFC 6531 section 3.7.1: EHLO goes out before the client knows about SMTPUTF8, so its name
+/// is ASCII (A-labels). A name with U-labels cannot make a configuration at all.
+#[test]
+fn a_non_ascii_ehlo_name_cannot_be_configured() {
+    assert_eq!(
+        EhloName::new("bücher.example"),
+        Err(smtp_proto::AddressError::NonAscii)
+    );
+    // A `Domain` may hold U-labels (for SMTPUTF8 addresses); an `EhloName` may not.
+    let domain = smtp_proto::Domain::new("bücher.example").unwrap();
+    assert_eq!(
+        EhloName::try_from(domain),
+        Err(smtp_proto::AddressError::NonAscii)
+    );
+    let name = EhloName::new("xn--bcher-kva.example").unwrap();
+    let mut conn = Connection::new(config().with_ehlo_name(name));
+    let (out, _) = exchange(&mut conn, b"220 mx ESMTP\r\n");
+    assert_eq!(out, b"EHLO xn--bcher-kva.example\r\n");
+}
+
+/// ARCHITECTURE security invariant 11: a PLAIN field holding NUL would say another field
+/// (here an authorization identity); such credentials are never sent.
+#[test]
+fn plain_credentials_with_nul_are_never_sent() {
+    let mut conn = Connection::new(
+        config()
+            .with_tls(TlsPolicy::None)
+            .with_plaintext_auth_without_tls(true)
+            .with_mechanisms(&[smtp_proto::Mechanism::Plain])
+            .with_password("jane\0admin", "secret"),
+    );
+    let (out, events) = exchange(&mut conn, b"220 mx ESMTP\r\n250-mx\r\n250 AUTH PLAIN\r\n");
+    assert!(
+        !out.windows(4).any(|w| w == b"AUTH"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(
+        events
+            .iter()
+            .any(|event| matches!(event, Event::Error(Error::NoUsableMechanism))),
+        "{events:?}"
+    );
 }

@@ -38,10 +38,10 @@ use proptest::prelude::*;
 mod escapes;
 use escapes::unescape;
 use smtp_proto::client::{
-    Config, Connection, Envelope, Error, Event, Failure, SendMailError, TlsPolicy, UsageError,
-    Violation,
+    Config, Connection, EhloName, Envelope, Error, Event, Failure, SendMailError, TlsPolicy,
+    UsageError, Violation,
 };
-use smtp_proto::{Capability, Domain, ForwardPath, Mailbox, ReversePath};
+use smtp_proto::{Capability, ForwardPath, Mailbox, ReversePath};
 
 fn transcripts() -> Vec<(PathBuf, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts/client");
@@ -61,7 +61,7 @@ fn transcripts() -> Vec<(PathBuf, String)> {
 }
 
 fn parse_config(line: &str) -> Config {
-    let mut config = Config::new(Domain::new("client.example").unwrap());
+    let mut config = Config::new(EhloName::new("client.example").unwrap());
     for item in line.split_whitespace() {
         let (key, value) = item.split_once('=').unwrap_or((item, ""));
         config = match key {
@@ -96,11 +96,7 @@ fn parse_config(line: &str) -> Config {
             "plaintext-auth" => config.with_plaintext_auth_without_tls(true),
             "pipelining" => config.with_pipelining(value != "off"),
             "chunking" => config.with_chunking(value != "off"),
-            "ehlo" => {
-                let mut config = config;
-                config.ehlo_name = Domain::new(value.to_owned()).unwrap();
-                config
-            }
+            "ehlo" => config.with_ehlo_name(EhloName::new(value.to_owned()).unwrap()),
             "bdat-chunk" => config.with_bdat_chunk_size(value.parse().unwrap()),
             "transmit-bound" => config.with_transmit_bound(value.parse().unwrap()),
             other => panic!("unknown config key {other}"),

@@ -119,7 +119,7 @@ fn run_session(
             ..Extensions::default()
         })
         .with_max_message_size(0);
-    let client_config = client::Config::new(Domain::new("client.example").unwrap())
+    let client_config = client::Config::new(client::EhloName::new("client.example").unwrap())
         .with_tls(client::TlsPolicy::None)
         .with_bdat_chunk_size(64)
         .with_transmit_bound(256);

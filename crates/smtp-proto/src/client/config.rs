@@ -1,13 +1,78 @@
 //! How a client session behaves: the EHLO name, TLS policy, credentials, pipelining, chunking.
 
 use alloc::vec::Vec;
+use core::fmt;
 
 use bytes::Bytes;
 use mail_wire::Secret;
 use mail_wire::sasl::{Credentials, Mechanism, OAuth2Credentials, PasswordCredentials};
 
 use crate::address::Domain;
+use crate::error::AddressError;
 use crate::limits::Limits;
+
+/// The name a client gives in EHLO and HELO: a domain or an address literal of ASCII only.
+///
+/// EHLO goes out before the client knows whether the server does SMTPUTF8, so its domain is
+/// ASCII, U-labels written as A-labels (RFC 6531 section 3.7.1; a server answers anything else
+/// with 500, as this crate's own does). A [`Domain`] may hold U-labels; this type may not.
+///
+/// ```
+/// use smtp_proto::client::EhloName;
+/// use smtp_proto::{AddressError, Domain};
+///
+/// assert!(EhloName::new("client.example").is_ok());
+/// assert!(EhloName::new("[192.0.2.1]").is_ok());
+/// assert!(EhloName::new("xn--bcher-kva.example").is_ok());
+/// assert_eq!(EhloName::new("bücher.example"), Err(AddressError::NonAscii));
+/// let domain = Domain::new("bücher.example").unwrap();
+/// assert_eq!(EhloName::try_from(domain), Err(AddressError::NonAscii));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct EhloName(Domain);
+
+impl EhloName {
+    /// Checks a domain or address literal (RFC 5321 section 4.1.2) that is ASCII only.
+    pub fn new(name: impl Into<Bytes>) -> Result<EhloName, AddressError> {
+        EhloName::try_from(Domain::new(name)?)
+    }
+
+    /// The name as a [`Domain`].
+    pub fn as_domain(&self) -> &Domain {
+        &self.0
+    }
+}
+
+impl TryFrom<Domain> for EhloName {
+    type Error = AddressError;
+
+    /// The domain, unless it holds non-ASCII octets (RFC 6531 section 3.7.1).
+    fn try_from(domain: Domain) -> Result<EhloName, AddressError> {
+        if domain.is_ascii() {
+            Ok(EhloName(domain))
+        } else {
+            Err(AddressError::NonAscii)
+        }
+    }
+}
+
+impl From<EhloName> for Domain {
+    fn from(name: EhloName) -> Domain {
+        name.0
+    }
+}
+
+impl fmt::Debug for EhloName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for EhloName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
 
 /// When the client uses STARTTLS (RFC 3207).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -30,21 +95,22 @@ pub enum TlsPolicy {
 /// The configuration of a client [`Connection`](super::Connection).
 ///
 /// ```
-/// use smtp_proto::Domain;
-/// use smtp_proto::client::{Config, TlsPolicy};
+/// use smtp_proto::client::{Config, EhloName, TlsPolicy};
 ///
-/// let config = Config::new(Domain::new("client.example").unwrap())
+/// let config = Config::new(EhloName::new("client.example").unwrap())
 ///     .with_tls(TlsPolicy::Required)
 ///     .with_password("jane", "secret");
 /// assert!(!config.allow_plaintext_auth_without_tls);
 /// assert!(config.pipelining);
+/// assert_eq!(config.ehlo_name().as_bytes(), b"client.example");
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
     /// The name sent in EHLO and HELO (RFC 5321 section 4.1.1.1: the client's fully
-    /// qualified domain name, or an address literal).
-    pub ehlo_name: Domain,
+    /// qualified domain name, or an address literal). Always ASCII: set only from an
+    /// [`EhloName`] ([`Config::new`], [`Config::with_ehlo_name`]).
+    pub(crate) ehlo_name: Domain,
     /// When to use STARTTLS.
     pub tls: TlsPolicy,
     /// What to authenticate with; `None`: no AUTH.
@@ -53,7 +119,7 @@ pub struct Config {
     /// and the credentials fit is used. Default: PLAIN, LOGIN, XOAUTH2.
     pub mechanisms: Vec<Mechanism>,
     /// Allow PLAIN and LOGIN (which carry the password in the clear) before TLS. Off by
-    /// default (DESIGN.md security invariant 7): the session then ends with
+    /// default (an eavesdropper would read it): the session then ends with
     /// [`Error::PlaintextAuthRefused`](super::Error::PlaintextAuthRefused) instead.
     pub allow_plaintext_auth_without_tls: bool,
     /// Pipeline commands (RFC 2920) when the server advertises PIPELINING. On by default.
@@ -78,9 +144,9 @@ impl Config {
 
     /// The defaults with this EHLO name: opportunistic STARTTLS, no credentials, no
     /// plaintext AUTH before TLS, pipelining and chunking when offered.
-    pub fn new(ehlo_name: Domain) -> Self {
+    pub fn new(ehlo_name: EhloName) -> Self {
         Config {
-            ehlo_name,
+            ehlo_name: ehlo_name.into(),
             tls: TlsPolicy::default(),
             credentials: None,
             mechanisms: alloc::vec![Mechanism::Plain, Mechanism::Login, Mechanism::XOAuth2],
@@ -91,6 +157,17 @@ impl Config {
             transmit_bound: Config::TRANSMIT_BOUND,
             limits: Limits::default(),
         }
+    }
+
+    /// The name sent in EHLO and HELO (ASCII only).
+    pub fn ehlo_name(&self) -> &Domain {
+        &self.ehlo_name
+    }
+
+    /// With this EHLO name.
+    pub fn with_ehlo_name(mut self, ehlo_name: EhloName) -> Self {
+        self.ehlo_name = ehlo_name.into();
+        self
     }
 
     /// With this TLS policy.
@@ -167,7 +244,7 @@ impl Config {
 impl Default for Config {
     /// The defaults with the EHLO name `localhost`.
     fn default() -> Self {
-        let name = Domain::new(Bytes::from_static(b"localhost"));
-        Config::new(name.expect("`localhost` is a valid domain"))
+        let name = EhloName::new(Bytes::from_static(b"localhost"));
+        Config::new(name.expect("`localhost` is a valid ASCII domain"))
     }
 }

@@ -52,7 +52,7 @@ mod event;
 mod reply_framer;
 mod transaction;
 
-pub use config::{Config, TlsPolicy};
+pub use config::{Config, EhloName, TlsPolicy};
 pub use envelope::Envelope;
 pub use error::{Error, SendMailError, UsageError, Violation};
 pub use event::{Event, Failure};
