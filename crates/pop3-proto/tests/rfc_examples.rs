@@ -493,3 +493,22 @@ fn password_debug_hides_the_password() {
     let command = Command::Pass(Password::new("hunter2").unwrap());
     assert!(!format!("{command:?}").contains("hunter2"));
 }
+
+/// SASL lines are credentials in base64: `Debug` of an AUTH command, a client's answer or a
+/// challenge shows their length, never the text (it was derived, and printed it).
+#[test]
+fn sasl_debug_hides_the_base64() {
+    let secret = "dGVzdAB0ZXN0AHRlc3Q=";
+    let data = SaslData::new(secret).unwrap();
+    let shown = format!(
+        "{:?} {:?} {:?}",
+        Command::Auth {
+            mechanism: Mechanism::Plain,
+            initial_response: Some(data.clone()),
+        },
+        AuthResponse::Data(data.clone()),
+        Continuation(data),
+    );
+    assert!(!shown.contains(secret), "{shown}");
+    assert!(shown.contains("20 octets"), "{shown}");
+}
