@@ -44,7 +44,7 @@ impl Session {
                 chunking,
                 ..Extensions::default()
             });
-        let client_config = client::Config::new(Domain::new("client.example").unwrap())
+        let client_config = client::Config::new(client::EhloName::new("client.example").unwrap())
             .with_tls(client::TlsPolicy::None);
         let mut session = Session {
             client: client::Connection::new(client_config),

@@ -38,12 +38,10 @@ impl App<server::Connection> for ServerApp {
             Event::Login(login) => {
                 let right = match &login {
                     Login::UserPass { password, .. } => password.expose() == PASSWORD.as_bytes(),
-                    Login::Sasl { credentials, .. } => match credentials {
-                        server::Credentials::Password(p) => {
-                            p.password.expose() == PASSWORD.as_bytes()
-                        }
-                        _ => false,
-                    },
+                    Login::Sasl {
+                        credentials: server::Credentials::Password(p),
+                        ..
+                    } => p.password.expose() == PASSWORD.as_bytes(),
                     _ => false,
                 };
                 if right {

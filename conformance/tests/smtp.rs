@@ -87,11 +87,11 @@ impl App<client::Connection> for ClientApp {
     }
 
     fn on_await(&mut self, conn: &mut client::Connection) -> bool {
-        if let Some((envelope, _)) = self.messages.last() {
-            if conn.is_ready() {
-                conn.send_mail(envelope.clone()).unwrap();
-                return true;
-            }
+        if let Some((envelope, _)) = self.messages.last()
+            && conn.is_ready()
+        {
+            conn.send_mail(envelope.clone()).unwrap();
+            return true;
         }
         if !self.quit {
             self.quit = true;
@@ -114,7 +114,7 @@ fn server_config(tls: TlsMode) -> server::Config {
 }
 
 fn client_config(tls: TlsMode) -> client::Config {
-    client::Config::new(Domain::new(&b"client.example"[..]).unwrap())
+    client::Config::new(client::EhloName::new(&b"client.example"[..]).unwrap())
         .with_tls(tls)
         .with_password("jane", PASSWORD)
 }

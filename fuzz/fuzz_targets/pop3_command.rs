@@ -21,9 +21,16 @@ fuzz_target!(|data: &[u8]| {
             Err(ParseError::Invalid { consumed, .. }) => {
                 assert!(consumed <= input.len());
                 if consumed == 0 {
-                    break;
+                    // `ParseError`'s rule: an overlong first line, discarded through its LF.
+                    match input.iter().position(|&b| b == b'\n') {
+                        Some(lf) => input = input.slice(lf + 1..),
+                        None => break,
+                    }
+                } else {
+                    // Whole lines only: what is consumed ends with an LF.
+                    assert_eq!(input[consumed - 1], b'\n');
+                    input = input.slice(consumed..);
                 }
-                input = input.slice(consumed..);
             }
         }
     }

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     round_trip!(Stat, &input, &limits);
     round_trip!(ScanListing, &input, &limits);
     round_trip!(UidListing, &input, &limits);
-    round_trip!(AuthResponse, &input, &limits);
+    round_trip!(AuthResponse, &input, limits.sasl_line);
     listing::<ScanListing>(ScanList::parse(&input, &limits), &limits);
     listing::<UidListing>(UidList::parse(&input, &limits), &limits);
     listing(CapabilityList::parse(&input, &limits), &limits);

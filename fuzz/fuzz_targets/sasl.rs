@@ -10,12 +10,22 @@ use mail_wire::sasl::{
 fuzz_target!(|data: &[u8]| {
     let _ = Mechanism::parse(data);
     let _ = sasl::decode_response(data);
+    // What decodes has no separator inside a field, so it encodes back.
     if let Ok(creds) = PasswordCredentials::decode_plain(data) {
-        assert_eq!(creds.encode_plain().expose(), data);
+        assert_eq!(
+            creds.encode_plain().expect("fields hold no NUL").expose(),
+            data
+        );
     }
     if let Ok(creds) = OAuth2Credentials::decode(data) {
-        assert_eq!(OAuth2Credentials::decode(creds.encode().expose()), Ok(creds));
+        let message = creds.encode().expect("fields hold no \\x01");
+        assert_eq!(OAuth2Credentials::decode(message.expose()), Ok(creds));
     }
+    // One validation: base64 text is exactly what decodes.
+    assert_eq!(
+        sasl::SaslData::parse(data).is_ok(),
+        sasl::decode_base64(data).is_ok()
+    );
     // The same bytes as a sequence of answer lines, for every built-in mechanism.
     for mechanism in [Mechanism::Plain, Mechanism::Login, Mechanism::XOAuth2] {
         let mut lines = data.split(|b| *b == b'\n');

@@ -4,8 +4,8 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use smtp_proto::client::{Config, Connection, Envelope, Event, TlsPolicy};
-use smtp_proto::{Domain, ForwardPath, Mailbox, ReversePath};
+use smtp_proto::client::{Config, Connection, EhloName, Envelope, Event, TlsPolicy};
+use smtp_proto::{ForwardPath, Mailbox, ReversePath};
 
 /// Replies a fuzzer would take long to find, so that deep states are reached.
 const CANNED: &[&[u8]] = &[
@@ -73,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
         2 => TlsPolicy::Required,
         _ => TlsPolicy::ImplicitTls,
     };
-    let mut config = Config::new(Domain::new("client.example").unwrap())
+    let mut config = Config::new(EhloName::new("client.example").unwrap())
         .with_tls(tls)
         .with_pipelining(setup & 4 != 0)
         .with_chunking(setup & 8 != 0)

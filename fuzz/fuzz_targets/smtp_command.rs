@@ -22,8 +22,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let input = Bytes::copy_from_slice(rest);
     match (
-        AuthResponse::parse(&input, &opts.limits),
-        AuthResponse::parse_borrowed(&input, &opts.limits),
+        AuthResponse::parse(&input, opts.limits.auth_line),
+        AuthResponse::parse_borrowed(&input, opts.limits.auth_line),
     ) {
         (Ok((shared, used)), Ok((borrowed, borrowed_used))) => {
             assert_eq!(used, borrowed_used);
@@ -72,10 +72,18 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(smtp_proto::ParseError::Invalid { consumed, error }) => {
                 let _ = error.reply();
+                assert!(consumed <= rest.len());
                 if consumed == 0 {
-                    break;
+                    // `ParseError`'s rule: an overlong first line, discarded through its LF.
+                    match rest.iter().position(|&b| b == b'\n') {
+                        Some(lf) => offset += lf + 1,
+                        None => break,
+                    }
+                } else {
+                    // Whole lines only: what is consumed ends with an LF.
+                    assert_eq!(rest[consumed - 1], b'\n');
+                    offset += consumed;
                 }
-                offset += consumed;
             }
             Err(smtp_proto::ParseError::Incomplete) => break,
         }

@@ -10,7 +10,9 @@
 //! | [`decimal`] | ASCII decimal numbers: parse and write, without allocating | RFC 5234 B.1 |
 //! | [`dot`] | streaming [`DotEncoder`](dot::DotEncoder) / [`DotDecoder`](dot::DotDecoder): stuffing, exact end of data, size limit, smuggling-proof | RFC 5321 4.5.2, 4.1.1.4; RFC 1939 3 |
 //! | [`proxy`] | the PROXY protocol header a load balancer sends first: bounded incremental [`ProxyParser`](proxy::ProxyParser) for versions 1 and 2, and writers | HAProxy PROXY protocol v1 & v2 |
-//! | [`sasl`] | PLAIN, LOGIN, XOAUTH2 messages; server and client exchanges; `=` and `*` | RFC 4422, 4616, 4954, 5034 |
+//! | [`sasl`] | PLAIN, LOGIN, XOAUTH2 messages; server and client exchanges; the base64 lines ([`SaslData`](sasl::SaslData), [`AuthResponse`](sasl::AuthResponse)), one validation for both protocols; `=` and `*` | RFC 4422, 4616, 4954, 5034 |
+//! | [`parse`] | [`ParseError`]: what parsing from a buffer gives when it gives no value, and how much to skip | RFC 5321 4.5.3.1 |
+//! | [`value`] | [`ValueError`]: why a value cannot be built | |
 //! | [`Secret`] | credentials whose `Debug` prints nothing, wiped on drop | |
 //! | [`session`] | the [`Session`](session::Session) trait: the sans-IO contract all session machines share | |
 //!
@@ -54,9 +56,13 @@ extern crate alloc;
 pub mod decimal;
 pub mod dot;
 pub mod line;
+pub mod parse;
 pub mod proxy;
 pub mod sasl;
 mod secret;
 pub mod session;
+pub mod value;
 
+pub use parse::ParseError;
 pub use secret::Secret;
+pub use value::ValueError;

@@ -504,7 +504,7 @@ impl Command {
                         // RFC 5034 section 4: the initial response is exempt from the
                         // 40-octet argument limit; the line limit still holds.
                         Some(response) => Some(
-                            SaslData::from_initial_response(source.slice_ref(response))
+                            SaslData::parse_initial_response(source.slice_ref(response))
                                 .map_err(invalid)?,
                         ),
                         None => None,
@@ -671,7 +671,7 @@ mod fast {
     use super::{Command, LineEnd, MsgNumber, Name, Password, Verb};
     use crate::Limits;
     use crate::apop::ApopDigest;
-    use crate::sasl::{Mechanism, SaslData};
+    use crate::sasl::{self, Mechanism, SaslData};
     use mail_wire::sasl::MAX_MECHANISM_LEN;
 
     /// A line the fast path accepted: its verb, its message number, where its text
@@ -757,7 +757,7 @@ mod fast {
                 let (response_end, used) = if line.get(mechanism_end) == Some(&b' ') {
                     let response_end = word_end(line, mechanism_end + 1, usize::MAX)?;
                     let response = &line[mechanism_end + 1..response_end];
-                    if !SaslData::is_valid_initial_response(response) {
+                    if !sasl::is_initial_response(response) {
                         return None;
                     }
                     (offset(response_end)?, at_end(response_end)?)
@@ -835,9 +835,10 @@ mod fast {
             (Verb::Auth, _) => Command::Auth {
                 // `scan` parsed this name already: the fallback is unreachable.
                 mechanism: Mechanism::parse(&line[5..first]).unwrap_or(Mechanism::Plain),
-                initial_response: (shape.second != 0).then(|| {
-                    SaslData::from_valid_initial_response(slice(first + 1..shape.second as usize))
-                }),
+                // `scan` checked the response: parsing it again cannot fail.
+                initial_response: (shape.second != 0)
+                    .then(|| slice(first + 1..shape.second as usize))
+                    .and_then(|response| SaslData::parse_initial_response(response).ok()),
             },
             // `scan` gives RETR, DELE and TOP a number, and LANG never: unreachable.
             (Verb::Retr | Verb::Dele | Verb::Top | Verb::Lang, _) => Command::Lang(None),

@@ -1,86 +1,14 @@
 //! Error types: what a peer sent wrong (with the `-ERR` line a server answers) and why a
 //! value cannot be built.
 
+/// The outcome of parsing from a buffer: `mail_wire`'s, shared with SMTP (see its rule for
+/// `consumed`).
+pub use mail_wire::ParseError;
+/// Why a value cannot be built: `mail_wire`'s, shared with SMTP.
+pub use mail_wire::ValueError;
+
 use crate::command::Verb;
 use crate::response::StatusLine;
-
-/// The outcome of parsing from the front of a buffer that did not give a value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError<E> {
-    /// No complete line (or, for a listing, no terminating `.` line) yet, and the line
-    /// limit is not reached: read more input and parse again from the same start.
-    #[error("incomplete input: waiting for the end of the line")]
-    Incomplete,
-    /// The input is invalid.
-    #[error("{error}")]
-    Invalid {
-        /// What was wrong.
-        error: E,
-        /// Octets to drop from the front of the input before parsing the next item: the
-        /// whole bad line (or listing) with its line ending. For a line over its limit with
-        /// no line ending yet, everything given so far; the caller then keeps discarding up
-        /// to the next LF (as `mail_wire::line::LineFramer` does).
-        consumed: usize,
-    },
-}
-
-impl<E> ParseError<E> {
-    /// Whether more input is needed.
-    pub fn is_incomplete(&self) -> bool {
-        matches!(self, Self::Incomplete)
-    }
-
-    /// The error, unless the input is merely incomplete.
-    pub fn error(&self) -> Option<&E> {
-        match self {
-            Self::Incomplete => None,
-            Self::Invalid { error, .. } => Some(error),
-        }
-    }
-}
-
-/// Why a value (an argument, a text, a code) is not acceptable on the wire.
-///
-/// Constructors return it, so that a value which exists is always safe to write: no
-/// argument can carry CR, LF or NUL into an outgoing line (ARCHITECTURE.md security invariant 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ValueError {
-    /// The value must not be empty.
-    #[error("{what} is empty")]
-    Empty {
-        /// Which value.
-        what: &'static str,
-    },
-    /// The value is longer than its limit.
-    #[error("{what} is longer than {limit} octets")]
-    TooLong {
-        /// Which value.
-        what: &'static str,
-        /// The limit, in octets.
-        limit: usize,
-    },
-    /// The value holds an octet it may not hold (CR, LF, NUL, a space in a word, ...).
-    #[error("{what} contains the forbidden octet 0x{octet:02x}")]
-    ForbiddenOctet {
-        /// Which value.
-        what: &'static str,
-        /// The first offending octet.
-        octet: u8,
-    },
-    /// The value does not follow its grammar.
-    #[error("{what} is malformed")]
-    Malformed {
-        /// Which value.
-        what: &'static str,
-    },
-    /// A number is zero where zero is not allowed, or does not fit its type.
-    #[error("{what} is out of range")]
-    OutOfRange {
-        /// Which value.
-        what: &'static str,
-    },
-}
 
 /// Why a command line from a client was rejected. [`CommandError::reply`] is the `-ERR`
 /// line a server sends back.

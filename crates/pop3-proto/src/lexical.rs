@@ -13,7 +13,8 @@ use crate::{ParseError, ValueError};
 
 /// Frames the line at `input[start..]` within `limit` (CRLF included): the end of its
 /// content and the offset just past its CRLF. A bad line is an error whose `consumed` covers
-/// it; an overlong line takes all of `input`, and the caller discards on to the next LF.
+/// it through its LF; for an overlong line whose LF is not in sight, `consumed` stops at
+/// `start` and the caller discards through the next LF (`ParseError`'s rule).
 #[inline]
 pub(crate) fn frame<E: From<LineError>>(
     input: &[u8],
@@ -27,12 +28,10 @@ pub(crate) fn frame<E: From<LineError>>(
             total_len,
         } => Ok((start + content_len, start + total_len)),
         LineScan::Incomplete => Err(ParseError::Incomplete),
+        // `scan_line` gives 0 for an overlong line whose LF it has not seen.
         LineScan::Fault { error, consumed } => Err(ParseError::Invalid {
             error: error.into(),
-            consumed: match error {
-                LineError::TooLong { .. } => input.len(),
-                _ => start + consumed,
-            },
+            consumed: start + consumed,
         }),
     }
 }
@@ -158,12 +157,4 @@ pub(crate) fn two_fields(text: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// `sub` as `Bytes`: a reference-counted slice when `sub` lies within `source` (the normal
 /// case), a copy otherwise, so that a caller passing an unrelated slice gets no panic.
-pub(crate) fn slice_in(source: &Bytes, sub: &[u8]) -> Bytes {
-    let start = source.as_ptr() as usize;
-    let sub_start = sub.as_ptr() as usize;
-    if sub_start >= start && sub_start + sub.len() <= start + source.len() {
-        source.slice_ref(sub)
-    } else {
-        Bytes::copy_from_slice(sub)
-    }
-}
+pub(crate) use mail_wire::parse::share as slice_in;

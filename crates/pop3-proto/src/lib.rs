@@ -109,6 +109,9 @@
 //! Every line type has `parse(&Bytes, &Limits) -> Result<(T, consumed), ParseError<_>>`
 //! for input straight from a socket, `parse_line(Bytes, &Limits)` for a line already framed
 //! (without CRLF) by `mail_wire::line::LineFramer`, and `write(&self, &mut BytesMut)`.
+//! The SASL lines ([`AuthResponse`], [`SaslData`]) are `mail_wire`'s, shared with SMTP:
+//! their `parse` takes the line limit, [`Limits::sasl_line`]. [`ParseError`] says how much
+//! of the input a bad line takes (`consumed`), by one rule for both protocols.
 //! Parsed values hold [`Bytes`] slices of the input: parsing allocates nothing.
 //! Multi-line listings (LIST, UIDL, CAPA) keep their raw region and parse entries lazily.
 //! Message bodies (RETR, TOP) are not parsed here: after the `+OK` [`StatusLine`], stream

@@ -227,9 +227,12 @@ impl<E: ListingEntry> Listing<E> {
     /// status line), up to and including its `.` terminator line.
     ///
     /// Returns the listing and the octets it took. [`ParseError::Incomplete`] until the
-    /// terminator has arrived. A bad entry is reported once the terminator is there, with
-    /// `consumed` covering the whole listing, so the connection stays in step; an overlong
-    /// line or a listing over [`Limits::listing`] cannot be skipped that way.
+    /// terminator has arrived. A bad entry (or a line over its limit that ends within the
+    /// input) is reported once the terminator is there, with `consumed` covering the whole
+    /// listing, so the connection stays in step. A line over its limit whose end is not in
+    /// the input yet, or a listing over [`Limits::listing`], is reported at once: `consumed`
+    /// then covers the whole lines before it ([`ParseError`]'s rule), and the rest of the
+    /// listing cannot be told from what follows it.
     pub fn parse(
         input: &Bytes,
         limits: &Limits,
@@ -247,17 +250,17 @@ impl<E: ListingEntry> Listing<E> {
                 LineScan::Incomplete if input.len() <= limits.listing => {
                     return Err(ParseError::Incomplete);
                 }
+                // The line at `pos` is not seen to its end: only the lines before it go.
                 LineScan::Incomplete => {
-                    return Err(Self::too_long(limits, input.len()));
+                    return Err(Self::too_long(limits, pos));
                 }
                 LineScan::Fault {
                     error: error @ LineError::TooLong { .. },
-                    ..
+                    consumed: 0,
                 } => {
-                    // Cannot be skipped line by line: the listing goes as a whole.
                     return Err(ParseError::Invalid {
                         error: error.into(),
-                        consumed: input.len(),
+                        consumed: pos,
                     });
                 }
                 LineScan::Fault { error, consumed } => {

@@ -381,9 +381,7 @@ impl Continuation {
     fn parse_framed(source: &Bytes, line: &[u8]) -> Result<Self, ResponseError> {
         match line {
             b"+" => Ok(Self::default()),
-            [b'+', b' ', data @ ..] => {
-                Ok(Self(SaslData::from_bytes(lexical::slice_in(source, data))?))
-            }
+            [b'+', b' ', data @ ..] => Ok(Self(SaslData::parse(lexical::slice_in(source, data))?)),
             _ => Err(ResponseError::UnknownStatus),
         }
     }

@@ -38,8 +38,9 @@ fn nul_bare_cr_and_bare_lf_in_commands() {
 #[test]
 fn overlong_lines() {
     let limits = limits();
-    // 255 octets with CRLF is the longest command line (RFC 2449 section 4).
-    let longest = Bytes::from(format!("AUTH PLAIN {}\r\n", "x".repeat(242)));
+    // 255 octets with CRLF is the longest command line (RFC 2449 section 4); the initial
+    // response is base64 (RFC 5034 section 4).
+    let longest = Bytes::from(format!("AUTH PLAIN {}\r\n", "A".repeat(242)));
     assert_eq!(longest.len(), 255);
     assert!(Command::parse(&longest, &limits).is_ok());
     let input = Bytes::from(format!("AUTH PLAIN {}\r\n", "x".repeat(243)));
@@ -95,6 +96,95 @@ fn overlong_lines() {
             ..
         })
     ));
+}
+
+/// What a caller does with an invalid item, by `ParseError`'s rule: drop `consumed` octets, or
+/// when it is 0 (a first line over its limit, its end unseen) drop through the next LF.
+fn skip_invalid<E>(input: &Bytes, error: &ParseError<E>) -> Bytes {
+    match error {
+        ParseError::Invalid { consumed: 0, .. } => {
+            let lf = input
+                .iter()
+                .position(|&b| b == b'\n')
+                .expect("an LF to resume after");
+            input.slice(lf + 1..)
+        }
+        ParseError::Invalid { consumed, .. } => input.slice(*consumed..),
+        ParseError::Incomplete => panic!("not invalid"),
+    }
+}
+
+/// `consumed` for an overlong line is 0 when its end is not in sight, and never covers what
+/// follows it, even when that is already in the buffer (`mail_wire::ParseError`'s rule).
+#[test]
+fn overlong_lines_never_swallow_the_next_command() {
+    let limits = limits();
+    let input = Bytes::from(format!("{}\r\nQUIT\r\n", "x".repeat(300)));
+    let error = Command::parse(&input, &limits).unwrap_err();
+    assert_eq!(
+        error,
+        ParseError::Invalid {
+            error: CommandError::LineTooLong { limit: 255 },
+            consumed: 0
+        }
+    );
+    assert!(error.discards_to_line_end());
+    let rest = skip_invalid(&input, &error);
+    assert_eq!(
+        Command::parse(&rest, &limits),
+        Ok((Command::Quit, 6)),
+        "the next command survives"
+    );
+    // A line one octet over the limit whose CRLF is in sight is taken whole.
+    let input = Bytes::from(format!("NOOP {}\r\nQUIT\r\n", "x".repeat(249)));
+    let error = Command::parse(&input, &limits).unwrap_err();
+    assert_eq!(
+        error,
+        ParseError::Invalid {
+            error: CommandError::LineTooLong { limit: 255 },
+            consumed: 256
+        }
+    );
+    assert_eq!(
+        Command::parse(&skip_invalid(&input, &error), &limits),
+        Ok((Command::Quit, 6))
+    );
+    // In a listing, `consumed` stops at the start of the overlong line (the entries before it
+    // are whole lines); that line is then at the front, with `consumed` 0.
+    let input = Bytes::from(format!("1 120\r\n2 {}\r\n.\r\n", "9".repeat(600)));
+    let error = ScanList::parse(&input, &limits).unwrap_err();
+    assert_eq!(
+        error,
+        ParseError::Invalid {
+            error: ResponseError::LineTooLong { limit: 512 },
+            consumed: 7
+        }
+    );
+    let rest = skip_invalid(&input, &error);
+    let error = ScanList::parse(&rest, &limits).unwrap_err();
+    assert!(error.discards_to_line_end(), "{error:?}");
+    assert_eq!(&skip_invalid(&rest, &error)[..], b".\r\n");
+    // An overlong entry whose end is in sight is reported with the terminator, like any bad
+    // entry: the whole listing is consumed.
+    let input = Bytes::from(format!("1 {}\r\n2 200\r\n.\r\n+OK", "1".repeat(509)));
+    assert_eq!(
+        ScanList::parse(&input, &limits),
+        Err(ParseError::Invalid {
+            error: ResponseError::LineTooLong { limit: 512 },
+            consumed: input.len() - 3
+        })
+    );
+    // A listing over its limit: the whole lines before the unfinished one.
+    let mut small = limits;
+    small.listing = 10;
+    let input = Bytes::from_static(b"1 120\r\n2 12");
+    assert_eq!(
+        ScanList::parse(&input, &small),
+        Err(ParseError::Invalid {
+            error: ResponseError::ListingTooLong { limit: 10 },
+            consumed: 7
+        })
+    );
 }
 
 #[test]
@@ -279,7 +369,7 @@ proptest! {
         let _ = Stat::parse(&input, &limits);
         let _ = ScanListing::parse(&input, &limits);
         let _ = UidListing::parse(&input, &limits);
-        let _ = AuthResponse::parse(&input, &limits);
+        let _ = AuthResponse::parse(&input, limits.sasl_line);
         if let Ok((listing, _)) = CapabilityList::parse(&input, &limits) {
             prop_assert_eq!(listing.iter().count(), listing.len());
         }

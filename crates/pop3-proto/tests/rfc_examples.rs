@@ -384,8 +384,11 @@ fn rfc5034_auth_examples() {
     assert_eq!(challenge, Response::Continuation(Continuation::default()));
     let (bare, _) = Response::parse(&Bytes::from_static(b"+\r\n"), &limits()).unwrap();
     assert_eq!(bare, challenge);
-    let (response, _) =
-        AuthResponse::parse(&Bytes::from_static(b"dGVzdAB0ZXN0AHRlc3Q=\r\n"), &limits()).unwrap();
+    let (response, _) = AuthResponse::parse(
+        &Bytes::from_static(b"dGVzdAB0ZXN0AHRlc3Q=\r\n"),
+        limits().sasl_line,
+    )
+    .unwrap();
     let AuthResponse::Data(data) = &response else {
         panic!("{response:?}");
     };
@@ -407,9 +410,10 @@ fn rfc5034_auth_examples() {
     let mut out = BytesMut::new();
     challenge.write(&mut out);
     assert_eq!(&out[..], &input[..]);
-    let (empty, _) = AuthResponse::parse(&Bytes::from_static(b"\r\n"), &limits()).unwrap();
+    let (empty, _) = AuthResponse::parse(&Bytes::from_static(b"\r\n"), limits().sasl_line).unwrap();
     assert_eq!(empty, AuthResponse::Data(SaslData::default()));
-    let (cancel, _) = AuthResponse::parse(&Bytes::from_static(b"*\r\n"), &limits()).unwrap();
+    let (cancel, _) =
+        AuthResponse::parse(&Bytes::from_static(b"*\r\n"), limits().sasl_line).unwrap();
     assert_eq!(cancel, AuthResponse::Cancel);
     server("-ERR [AUTH] authentication exchange cancelled");
 }
@@ -488,4 +492,23 @@ fn command_errors_give_the_reply_to_send() {
 fn password_debug_hides_the_password() {
     let command = Command::Pass(Password::new("hunter2").unwrap());
     assert!(!format!("{command:?}").contains("hunter2"));
+}
+
+/// SASL lines are credentials in base64: `Debug` of an AUTH command, a client's answer or a
+/// challenge shows their length, never the text (it was derived, and printed it).
+#[test]
+fn sasl_debug_hides_the_base64() {
+    let secret = "dGVzdAB0ZXN0AHRlc3Q=";
+    let data = SaslData::new(secret).unwrap();
+    let shown = format!(
+        "{:?} {:?} {:?}",
+        Command::Auth {
+            mechanism: Mechanism::Plain,
+            initial_response: Some(data.clone()),
+        },
+        AuthResponse::Data(data.clone()),
+        Continuation(data),
+    );
+    assert!(!shown.contains(secret), "{shown}");
+    assert!(shown.contains("20 octets"), "{shown}");
 }

@@ -177,12 +177,11 @@ fn classify_at(region: &[u8], start: usize, end: usize) -> Option<(Extension, &[
     params.is_empty().then_some((extension, params))
 }
 
-/// What the extension lines of an EHLO reply advertise, read once (in the same pass that
-/// frames a parsed reply's lines): the known keywords, the SIZE limit, where the first AUTH
-/// line's mechanisms are.
+/// What the extension lines of an EHLO reply advertise, read once when [`Capabilities`] is
+/// made: the known keywords, the SIZE limit, where the first AUTH line's mechanisms are.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Summary {
-    /// [`Extension`] bits, and [`Summary::READ`].
+struct Summary {
+    /// [`Extension`] bits.
     flags: u16,
     /// Length of the first AUTH line's parameters.
     auth_len: u16,
@@ -193,32 +192,9 @@ pub(crate) struct Summary {
 }
 
 impl Summary {
-    /// Set once the lines were read.
-    const READ: u16 = 1 << 15;
-
-    /// Not read yet.
-    pub(crate) const UNREAD: Summary = Summary {
-        flags: 0,
-        auth_len: 0,
-        auth_start: 0,
-        size: 0,
-    };
-
-    /// The summary of no extension line.
-    pub(crate) const EMPTY: Summary = Summary {
-        flags: Summary::READ,
-        auth_len: 0,
-        auth_start: 0,
-        size: 0,
-    };
-
-    pub(crate) const fn is_read(&self) -> bool {
-        self.flags & Summary::READ != 0
-    }
-
     /// Reads one extension line, `region[start..end]` (no code prefix, no CRLF).
     #[inline]
-    pub(crate) fn add_line(&mut self, region: &[u8], start: usize, end: usize) {
+    fn add_line(&mut self, region: &[u8], start: usize, end: usize) {
         let Some((extension, params)) = classify_at(region, start, end) else {
             return;
         };
@@ -248,7 +224,7 @@ impl Summary {
     /// Reads every extension line (all but the first) of `lines`.
     fn of<B: Storage>(lines: &Lines<B>) -> Summary {
         let region = lines.raw();
-        let mut summary = Summary::EMPTY;
+        let mut summary = Summary::default();
         for line in lines.iter(None).skip(1).filter(|line| !line.is_empty()) {
             let start = line.as_ptr() as usize - region.as_ptr() as usize;
             summary.add_line(region, start, start + line.len());
@@ -264,16 +240,19 @@ impl Summary {
 /// `Capabilities<&[u8]>` (from a `Reply<&[u8]>`) borrows the reply's buffer.
 #[derive(Clone)]
 pub struct Capabilities<B = Bytes> {
-    /// The lines, their [`Summary`] read.
+    /// The lines, as the reply holds them.
     lines: Lines<B>,
+    /// What they advertise.
+    summary: Summary,
 }
 
 impl Capabilities {
     /// No extension yet; the first line of the reply is `domain`.
     pub fn new(domain: &Domain) -> Capabilities {
-        let mut lines = Lines::plain(Bytes::copy_from_slice(domain.as_bytes()), 1);
-        lines.summary = Summary::EMPTY;
-        Capabilities { lines }
+        Capabilities {
+            lines: Lines::plain(Bytes::copy_from_slice(domain.as_bytes()), 1),
+            summary: Summary::default(),
+        }
     }
 
     /// Advertises an extension without parameters (SIZE without a fixed limit, AUTH with the
@@ -320,13 +299,20 @@ impl Capabilities {
     pub fn add_other(&mut self, keyword: &str, params: &str) -> Result<(), ValueError> {
         let keyword = keyword.as_bytes();
         if keyword.is_empty() || !keyword[0].is_ascii_alphanumeric() || !syntax::all(keyword, LDH) {
-            return Err(ValueError::Syntax("not an ehlo-keyword"));
+            return Err(ValueError::Malformed {
+                what: "EHLO keyword",
+            });
         }
         if Extension::from_keyword(keyword).is_some() {
-            return Err(ValueError::Syntax("keyword has a typed setter"));
+            return Err(ValueError::Reserved {
+                what: "EHLO keyword",
+            });
         }
         if let Some(byte) = syntax::forbidden_byte(params.as_bytes()) {
-            return Err(ValueError::ForbiddenByte(byte));
+            return Err(ValueError::ForbiddenOctet {
+                what: "EHLO parameters",
+                octet: byte,
+            });
         }
         // ehlo-param = 1*(%d33-126), separated by single spaces.
         if !params.is_empty()
@@ -334,7 +320,9 @@ impl Capabilities {
                 .split(' ')
                 .all(|p| !p.is_empty() && p.bytes().all(|b| (33..=126).contains(&b)))
         {
-            return Err(ValueError::Syntax("not ehlo-params"));
+            return Err(ValueError::Malformed {
+                what: "EHLO parameters",
+            });
         }
         let mut line = BytesMut::from(keyword);
         if !params.is_empty() {
@@ -365,7 +353,7 @@ impl Capabilities {
             count += 1;
         }
         self.lines = Lines::plain(raw.freeze(), count);
-        self.lines.summary = Summary::of(&self.lines);
+        self.summary = Summary::of(&self.lines);
     }
 }
 
@@ -375,22 +363,22 @@ impl Capabilities<&[u8]> {
     pub fn to_shared(&self, source: &Bytes) -> Capabilities {
         Capabilities {
             lines: self.lines.to_shared(source),
+            summary: self.summary,
         }
     }
 }
 
 impl<B: Storage> Capabilities<B> {
     /// Reads the extensions of a 250 reply to EHLO (RFC 5321 section 4.1.1.1: the first line
-    /// names the server, each other line is `keyword *(SP param)`).
+    /// names the server, each other line is `keyword *(SP param)`), in one pass over its lines.
+    /// Parsing a reply does none of this: only a reply known to answer EHLO is read here.
     pub fn from_reply(reply: &Reply<B>) -> Result<Capabilities<B>, ReplyError> {
         if reply.code().get() != 250 {
             return Err(ReplyError::NotEhlo);
         }
-        let mut lines = reply.raw_lines().clone();
-        if !lines.summary.is_read() {
-            lines.summary = Summary::of(&lines);
-        }
-        Ok(Capabilities { lines })
+        let lines = reply.raw_lines().clone();
+        let summary = Summary::of(&lines);
+        Ok(Capabilities { lines, summary })
     }
 
     /// The reply to send: 250, first line the domain, one line per extension.
@@ -400,12 +388,12 @@ impl<B: Storage> Capabilities<B> {
 
     /// Whether an extension is advertised.
     pub fn has(&self, extension: Extension) -> bool {
-        self.lines.summary.has(extension)
+        self.summary.has(extension)
     }
 
     /// The SIZE limit: `None` without SIZE, `Some(0)` for SIZE without a fixed limit (RFC 1870).
     pub fn size(&self) -> Option<u64> {
-        self.has(Extension::Size).then_some(self.lines.summary.size)
+        self.has(Extension::Size).then_some(self.summary.size)
     }
 
     /// The first line: the server's domain and its greeting text.
@@ -415,7 +403,7 @@ impl<B: Storage> Capabilities<B> {
 
     /// The AUTH mechanisms, in the order advertised (none without AUTH).
     pub fn auth_mechanisms(&self) -> AuthMechanisms<'_> {
-        let summary = &self.lines.summary;
+        let summary = &self.summary;
         let list = match self.has(Extension::Auth) {
             true => {
                 let start = summary.auth_start as usize;
@@ -460,7 +448,7 @@ impl<B: Storage> Capabilities<B> {
 
 impl<B: Storage> PartialEq for Capabilities<B> {
     fn eq(&self, other: &Capabilities<B>) -> bool {
-        self.lines.summary.flags == other.lines.summary.flags
+        self.summary.flags == other.summary.flags
             && self.size() == other.size()
             && self.greeting() == other.greeting()
             && self.auth_mechanisms().eq(other.auth_mechanisms())

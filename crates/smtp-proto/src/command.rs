@@ -20,16 +20,25 @@ use crate::syntax::{self, TEXT};
 pub struct Argument<B = Bytes>(B);
 
 impl Argument {
+    const WHAT: &'static str = "argument";
+
     /// Checks an argument: not empty, printable ASCII, HT, or UTF-8.
     pub fn new(text: impl Into<Bytes>) -> Result<Argument, ValueError> {
         let text = text.into();
         if let Some(byte) = syntax::forbidden_byte(&text) {
-            return Err(ValueError::ForbiddenByte(byte));
+            return Err(ValueError::ForbiddenOctet {
+                what: Argument::WHAT,
+                octet: byte,
+            });
         }
         match check_argument(&text, true) {
             Ok(()) => Ok(Argument(text)),
-            Err(_) if text.is_empty() => Err(ValueError::Empty),
-            Err(_) => Err(ValueError::Syntax("argument must be printable text")),
+            Err(_) if text.is_empty() => Err(ValueError::Empty {
+                what: Argument::WHAT,
+            }),
+            Err(_) => Err(ValueError::Malformed {
+                what: Argument::WHAT,
+            }),
         }
     }
 }
@@ -525,17 +534,19 @@ fn parse_auth<B: Storage>(
     };
     let mechanism = Mechanism::parse(name)
         .map_err(|_| CommandError::ParameterSyntax("invalid mechanism name"))?;
+    // RFC 4954 section 4: base64, or `=` for an empty initial response.
     let initial_response = match response {
         None => None,
-        Some(b"=") => Some(SaslData::empty()),
-        Some(text) if !text.is_empty() => Some(SaslData::parse(source, text).ok_or(
-            CommandError::ParameterSyntax("initial response must be base64"),
-        )?),
-        Some(_) => {
-            return Err(CommandError::ParameterSyntax(
-                "empty initial response must be \"=\"",
-            ));
-        }
+        Some(text) => Some(
+            SaslData::parse_initial_response(source.slice_of(text)).map_err(
+                |error| match error {
+                    ValueError::Empty { .. } => {
+                        CommandError::ParameterSyntax("empty initial response must be \"=\"")
+                    }
+                    _ => CommandError::ParameterSyntax("initial response must be base64"),
+                },
+            )?,
+        ),
     };
     Ok(Command::Auth {
         mechanism,

@@ -2,28 +2,14 @@
 //! ([`CommandError::reply`]); what a caller did wrong when building a value is a
 //! [`ValueError`] or an [`AddressError`].
 
+/// The outcome of parsing from a buffer: `mail_wire`'s, shared with POP3 (see its rule for
+/// `consumed`).
+pub use mail_wire::ParseError;
+/// Why a value cannot be built: `mail_wire`'s, shared with POP3.
+pub use mail_wire::ValueError;
 use mail_wire::line::LineError;
 
-use crate::reply::{EnhancedCode, Reply};
-
-/// The outcome of parsing from a buffer that may not yet hold a whole line or reply.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError<E> {
-    /// No complete line (or, for a reply, no last line) yet: read more and parse again.
-    /// A prefix of valid input always gives this, never an error.
-    #[error("incomplete input")]
-    Incomplete,
-    /// The input is invalid.
-    #[error("{error}")]
-    Invalid {
-        /// What is wrong.
-        error: E,
-        /// Octets of the input the invalid line (or reply) took, line ends included: skip them
-        /// and go on. It is 0 for an overlong line whose end is not in the input yet: the caller
-        /// then discards through the next LF (`mail_wire`'s `LineFramer` does that).
-        consumed: usize,
-    },
-}
+use crate::reply::Reply;
 
 /// A command line the peer sent is wrong. [`CommandError::reply`] gives the reply to send
 /// (RFC 5321 section 4.2.2 codes, RFC 3463 enhanced codes).
@@ -74,16 +60,14 @@ impl CommandError {
             CommandError::Syntax(_) => Reply::syntax_error(),
             CommandError::ParameterSyntax(_) => Reply::parameter_syntax_error(),
             CommandError::LineTooLong { .. } => Reply::line_too_long(),
-            CommandError::ForbiddenByte(_) => Reply::from_static(
-                500,
-                Some(EnhancedCode::SYNTAX_ERROR),
-                "Line holds NUL, bare CR or bare LF",
-            ),
+            CommandError::ForbiddenByte(_) => {
+                crate::reply!(500, (5, 5, 2), "Line holds NUL, bare CR or bare LF")
+            }
             CommandError::BadSender(_) => Reply::bad_sender_syntax(),
             CommandError::BadRecipient(_) => Reply::bad_recipient_syntax(),
             CommandError::NonAsciiAddress => Reply::non_ascii_address(),
             CommandError::InvalidUtf8 => {
-                Reply::from_static(500, Some(EnhancedCode::SYNTAX_ERROR), "Invalid 8-bit data")
+                crate::reply!(500, (5, 5, 2), "Invalid 8-bit data")
             }
             CommandError::UnsupportedParameter => Reply::unsupported_parameter(),
         }
@@ -176,26 +160,4 @@ pub enum AddressError {
     /// Non-ASCII octets that are not UTF-8.
     #[error("invalid UTF-8 in address")]
     InvalidUtf8,
-}
-
-/// A value given to a constructor cannot travel on the wire: it would break the line
-/// (CR, LF, NUL: ARCHITECTURE.md security invariant 4) or the grammar of its field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ValueError {
-    /// The value holds CR, LF or NUL.
-    #[error("forbidden byte 0x{0:02x}")]
-    ForbiddenByte(u8),
-    /// The value is empty where the grammar needs at least one character.
-    #[error("empty value")]
-    Empty,
-    /// The value is longer than its limit.
-    #[error("too long (limit {limit} octets)")]
-    TooLong {
-        /// The limit.
-        limit: usize,
-    },
-    /// The value breaks the grammar of its field.
-    #[error("invalid value: {0}")]
-    Syntax(&'static str),
 }

@@ -49,7 +49,7 @@
 //!
 //! ```
 //! use bytes::{Bytes, BytesMut};
-//! use smtp_proto::{Command, ParseOptions, Reply, ReversePath};
+//! use smtp_proto::{Command, ParseOptions, ReversePath, reply};
 //!
 //! // Parse a command from what the socket gave (more may follow it).
 //! let input = Bytes::from_static(b"MAIL FROM:<jane@example.com> SIZE=1024 BODY=8BITMIME\r\nRCPT");
@@ -64,7 +64,8 @@
 //! command.write(&mut out);
 //! assert_eq!(&out[..], &input[..consumed]);
 //! out.clear();
-//! Reply::sender_ok().write(&mut out);
+//! // A literal reply is checked when this is compiled: it reads back as itself.
+//! reply!(250, (2, 1, 0), "Sender OK").write(&mut out);
 //! assert_eq!(&out[..], b"250 2.1.0 Sender OK\r\n");
 //! ```
 //!
@@ -196,13 +197,13 @@
 //!
 //! use bytes::Bytes;
 //! use mail_wire::session::WaitTimer;
-//! use smtp_proto::client::{Config, Connection, Envelope, Event};
-//! use smtp_proto::{Domain, ForwardPath, Mailbox, Next, ReversePath, TlsMode};
+//! use smtp_proto::client::{Config, Connection, EhloName, Envelope, Event};
+//! use smtp_proto::{ForwardPath, Mailbox, Next, ReversePath, TlsMode};
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let mut socket = TcpStream::connect("mx.example.org:25")?;
 //!     // A real client upgrades to TLS on `Next::UpgradeTls` (e.g. with rustls).
-//!     let config = Config::new(Domain::new("client.example")?).with_tls(TlsMode::Disabled);
+//!     let config = Config::new(EhloName::new("client.example")?).with_tls(TlsMode::Disabled);
 //!     let mut conn = Connection::new(config);
 //!     let mut timer = WaitTimer::new();
 //!     let mut envelope = Some(Envelope::new(
@@ -289,7 +290,7 @@ pub use params::{
     BodyType, EsmtpParam, ExtensionParams, MailParams, Notify, OriginalRecipient, RcptParams, Ret,
     XText,
 };
-pub use reply::{Category, Class, Code, EnhancedCode, Reply, ReplyLines, ReplyText};
+pub use reply::{Category, Class, Code, EnhancedCode, Reply, ReplyLines, ReplyText, StaticReply};
 pub use storage::Storage;
 
 // The session vocabulary both protocol crates share (ARCHITECTURE.md, "One vocabulary").

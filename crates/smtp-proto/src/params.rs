@@ -78,12 +78,15 @@ impl XText {
     pub fn new(encoded: impl Into<Bytes>) -> Result<XText, ValueError> {
         let encoded = encoded.into();
         if let Some(byte) = syntax::forbidden_byte(&encoded) {
-            return Err(ValueError::ForbiddenByte(byte));
+            return Err(ValueError::ForbiddenOctet {
+                what: "xtext",
+                octet: byte,
+            });
         }
         if is_xtext(&encoded) {
             Ok(XText(encoded))
         } else {
-            Err(ValueError::Syntax("not xtext"))
+            Err(ValueError::Malformed { what: "xtext" })
         }
     }
 
@@ -180,7 +183,9 @@ impl OriginalRecipient {
     /// Builds `addr_type;address`, the address encoded as xtext (e.g. `rfc822`, `user@example.com`).
     pub fn new(addr_type: &str, address: &[u8]) -> Result<OriginalRecipient, ValueError> {
         if !is_atom(addr_type.as_bytes()) {
-            return Err(ValueError::Syntax("address type must be an atom"));
+            return Err(ValueError::Malformed {
+                what: "ORCPT address type",
+            });
         }
         let address = XText::encode(address);
         let mut raw = BytesMut::with_capacity(addr_type.len() + 1 + address.0.len());
@@ -189,6 +194,7 @@ impl OriginalRecipient {
         raw.extend_from_slice(&address.0);
         if raw.len() > limits::ORCPT {
             return Err(ValueError::TooLong {
+                what: "ORCPT",
                 limit: limits::ORCPT,
             });
         }
@@ -339,6 +345,7 @@ fn append(
     let len = region.len() + keyword.len() + value.map_or(0, |v| v.len() + 1) + 1;
     if len > usize::from(u16::MAX) {
         return Err(ValueError::TooLong {
+            what: "ESMTP parameters",
             limit: usize::from(u16::MAX),
         });
     }
@@ -364,21 +371,30 @@ fn append(
 fn check_extension(owner: Owner, keyword: &str, value: Option<&str>) -> Result<(), ValueError> {
     let keyword = keyword.as_bytes();
     if !is_keyword(keyword) {
-        return Err(ValueError::Syntax("not an esmtp-keyword"));
+        return Err(ValueError::Malformed {
+            what: "ESMTP keyword",
+        });
     }
     if is_known(owner, keyword) {
-        return Err(ValueError::Syntax("keyword has a typed field"));
+        return Err(ValueError::Reserved {
+            what: "ESMTP keyword",
+        });
     }
     if let Some(value) = value {
         if let Some(byte) = syntax::forbidden_byte(value.as_bytes()) {
-            return Err(ValueError::ForbiddenByte(byte));
+            return Err(ValueError::ForbiddenOctet {
+                what: "ESMTP value",
+                octet: byte,
+            });
         }
         if value.is_empty()
             || !value
                 .bytes()
                 .all(|b| syntax::is_or_utf8(b, ESMTP_VALUE, true))
         {
-            return Err(ValueError::Syntax("not an esmtp-value"));
+            return Err(ValueError::Malformed {
+                what: "ESMTP value",
+            });
         }
     }
     Ok(())
@@ -537,6 +553,7 @@ impl MailParams {
             None => None,
             Some(x) if x.0.len() > limits::ENVID => {
                 return Err(ValueError::TooLong {
+                    what: "ENVID",
                     limit: limits::ENVID,
                 });
             }
@@ -549,7 +566,7 @@ impl MailParams {
     pub fn set_auth(&mut self, auth: Option<&XText>) -> Result<(), ValueError> {
         self.auth = match auth {
             None => None,
-            Some(x) if x.0.is_empty() => return Err(ValueError::Empty),
+            Some(x) if x.0.is_empty() => return Err(ValueError::Empty { what: "AUTH=" }),
             Some(x) => Some(self.append(b"AUTH", Some(&x.0))?),
         };
         Ok(())
@@ -1250,7 +1267,10 @@ mod tests {
         let mut p = MailParams::new();
         assert_eq!(
             p.push_extension("X", Some("a\r\nRSET")),
-            Err(ValueError::ForbiddenByte(b'\r'))
+            Err(ValueError::ForbiddenOctet {
+                what: "ESMTP value",
+                octet: b'\r'
+            })
         );
         assert!(p.push_extension("SIZE", Some("1")).is_err());
         assert!(p.push_extension("X Y", None).is_err());
@@ -1264,6 +1284,12 @@ mod tests {
         assert_eq!(x.decode(), raw);
         assert!(XText::new("a+2B").is_ok());
         assert!(XText::new("a+2b").is_err());
-        assert_eq!(XText::new("a\nb"), Err(ValueError::ForbiddenByte(b'\n')));
+        assert_eq!(
+            XText::new("a\nb"),
+            Err(ValueError::ForbiddenOctet {
+                what: "xtext",
+                octet: b'\n'
+            })
+        );
     }
 }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 /// The storage of a parsed value's bytes: [`Bytes`] (the default) or `&[u8]`. Sealed: no
 /// other type can implement it.
 pub trait Storage:
-    sealed::Sealed + AsRef<[u8]> + Clone + PartialEq + Eq + Hash + fmt::Debug
+    sealed::Sealed + AsRef<[u8]> + Clone + Default + PartialEq + Eq + Hash + fmt::Debug
 {
 }
 
@@ -76,14 +76,4 @@ pub(crate) mod sealed {
 
 /// `part` as a slice of `source` when it lies inside it (a reference count), else a copy:
 /// converting a borrowed value to a shared one never panics, whatever buffer is given.
-#[inline]
-pub(crate) fn share(source: &Bytes, part: &[u8]) -> Bytes {
-    let start = (part.as_ptr() as usize).wrapping_sub(source.as_ptr() as usize);
-    if part.is_empty() {
-        Bytes::new()
-    } else if start <= source.len() && part.len() <= source.len() - start {
-        source.slice(start..start + part.len())
-    } else {
-        Bytes::copy_from_slice(part)
-    }
-}
+pub(crate) use mail_wire::parse::share;

@@ -17,8 +17,6 @@ pub(crate) const XCHAR: u16 = 1 << 5;
 pub(crate) const DCONTENT: u16 = 1 << 6;
 /// Printable ASCII %d32-126 plus HT: `textstring` of a reply (RFC 5321 section 4.2).
 pub(crate) const TEXT: u16 = 1 << 7;
-/// Base64 alphabet (RFC 4648 section 4), including the pad `=`.
-pub(crate) const BASE64: u16 = 1 << 8;
 
 const fn build_table() -> [u16; 256] {
     let mut table = [0u16; 256];
@@ -29,7 +27,7 @@ const fn build_table() -> [u16; 256] {
         let alpha = c.is_ascii_alphabetic();
         let digit = c.is_ascii_digit();
         if alpha || digit {
-            class |= ATEXT | LETDIG | LDH | BASE64;
+            class |= ATEXT | LETDIG | LDH;
         }
         if matches!(
             c,
@@ -56,9 +54,6 @@ const fn build_table() -> [u16; 256] {
         }
         if c == b'-' {
             class |= LDH;
-        }
-        if matches!(c, b'+' | b'/' | b'=') {
-            class |= BASE64;
         }
         if matches!(c, 32..=33 | 35..=91 | 93..=126) {
             class |= QTEXT;

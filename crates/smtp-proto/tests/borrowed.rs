@@ -46,8 +46,8 @@ fn commands_agree(input: &Bytes, opts: &ParseOptions) -> Result<(), TestCaseErro
             _ => prop_assert!(false, "shared {:?}, borrowed {:?}", shared, borrowed),
         }
     }
-    let shared = AuthResponse::parse(input, &opts.limits);
-    let borrowed = AuthResponse::parse_borrowed(input, &opts.limits);
+    let shared = AuthResponse::parse(input, opts.limits.auth_line);
+    let borrowed = AuthResponse::parse_borrowed(input, opts.limits.auth_line);
     match (&shared, &borrowed) {
         (Ok((shared, used)), Ok((borrowed, borrowed_used))) => {
             prop_assert_eq!(used, borrowed_used);

@@ -3,13 +3,11 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use smtp_proto::client::{Config, Connection, Envelope, Error, Event, ProtocolViolation};
-use smtp_proto::{
-    CloseReason, Domain, ForwardPath, Mailbox, Next, ReplyError, ReversePath, TlsMode,
-};
+use smtp_proto::client::{Config, Connection, EhloName, Envelope, Error, Event, ProtocolViolation};
+use smtp_proto::{CloseReason, ForwardPath, Mailbox, Next, ReplyError, ReversePath, TlsMode};
 
 fn config() -> Config {
-    Config::new(Domain::new("client.example").unwrap())
+    Config::new(EhloName::new("client.example").unwrap())
 }
 
 /// Everything the client wrote and every event, after feeding `server`.
@@ -363,4 +361,49 @@ fn invariant_10_debug_shows_no_credentials() {
 fn connection_stays_small() {
     let size = std::mem::size_of::<Connection>();
     assert!(size <= 1024, "Connection is {size} octets");
+}
+
+/// RFC 6531 section 3.7.1: EHLO goes out before the client knows about SMTPUTF8, so its name
+/// is ASCII (A-labels). A name with U-labels cannot make a configuration at all.
+#[test]
+fn a_non_ascii_ehlo_name_cannot_be_configured() {
+    assert_eq!(
+        EhloName::new("bücher.example"),
+        Err(smtp_proto::AddressError::NonAscii)
+    );
+    // A `Domain` may hold U-labels (for SMTPUTF8 addresses); an `EhloName` may not.
+    let domain = smtp_proto::Domain::new("bücher.example").unwrap();
+    assert_eq!(
+        EhloName::try_from(domain),
+        Err(smtp_proto::AddressError::NonAscii)
+    );
+    let name = EhloName::new("xn--bcher-kva.example").unwrap();
+    let mut conn = Connection::new(config().with_ehlo_name(name));
+    let (out, _) = exchange(&mut conn, b"220 mx ESMTP\r\n");
+    assert_eq!(out, b"EHLO xn--bcher-kva.example\r\n");
+}
+
+/// ARCHITECTURE security invariant 11: a PLAIN field holding NUL would say another field
+/// (here an authorization identity); such credentials are never sent.
+#[test]
+fn plain_credentials_with_nul_are_never_sent() {
+    let mut conn = Connection::new(
+        config()
+            .with_tls(TlsMode::Disabled)
+            .with_plaintext_auth_without_tls(true)
+            .with_sasl_mechanisms([smtp_proto::Mechanism::Plain])
+            .with_password("jane\0admin", "secret"),
+    );
+    let (out, events) = exchange(&mut conn, b"220 mx ESMTP\r\n250-mx\r\n250 AUTH PLAIN\r\n");
+    assert!(
+        !out.windows(4).any(|w| w == b"AUTH"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(
+        events
+            .iter()
+            .any(|event| matches!(event, Event::Failed(Error::NoUsableMechanism))),
+        "{events:?}"
+    );
 }

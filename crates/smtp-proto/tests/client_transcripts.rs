@@ -44,12 +44,10 @@ use proptest::prelude::*;
 mod escapes;
 use escapes::unescape;
 use smtp_proto::client::{
-    Config, Connection, Envelope, Error, Event, Failure, ProtocolViolation, SendMailError,
-    UsageError,
+    Config, Connection, EhloName, Envelope, Error, Event, Failure, ProtocolViolation,
+    SendMailError, UsageError,
 };
-use smtp_proto::{
-    Capability, CloseReason, Domain, ForwardPath, Mailbox, Next, ReversePath, TlsMode,
-};
+use smtp_proto::{Capability, CloseReason, ForwardPath, Mailbox, Next, ReversePath, TlsMode};
 
 fn transcripts() -> Vec<(PathBuf, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts/client");
@@ -69,7 +67,7 @@ fn transcripts() -> Vec<(PathBuf, String)> {
 }
 
 fn parse_config(line: &str) -> Config {
-    let mut config = Config::new(Domain::new("client.example").unwrap());
+    let mut config = Config::new(EhloName::new("client.example").unwrap());
     for item in line.split_whitespace() {
         let (key, value) = item.split_once('=').unwrap_or((item, ""));
         config = match key {
@@ -104,7 +102,7 @@ fn parse_config(line: &str) -> Config {
             "plaintext-auth" => config.with_plaintext_auth_without_tls(true),
             "pipelining" => config.with_pipelining(value != "off"),
             "chunking" => config.with_chunking(value != "off"),
-            "ehlo" => config.with_ehlo_name(Domain::new(value.to_owned()).unwrap()),
+            "ehlo" => config.with_ehlo_name(EhloName::new(value.to_owned()).unwrap()),
             "bdat-chunk" => config.with_bdat_chunk_size(value.parse().unwrap()),
             "transmit-bound" => config.with_transmit_bound(value.parse().unwrap()),
             other => panic!("unknown config key {other}"),

@@ -204,11 +204,11 @@ fn extension_examples() {
     };
     assert_eq!(params.auth().unwrap().decode(), b"e=mc2@example.com");
     assert_eq!(
-        AuthResponse::parse_line(Bytes::from_static(b"*")).unwrap(),
+        AuthResponse::parse_line(Bytes::from_static(b"*"), limits::AUTH_LINE).unwrap(),
         AuthResponse::Cancel
     );
     assert_eq!(
-        AuthResponse::parse_line(Bytes::from_static(b"")).unwrap(),
+        AuthResponse::parse_line(Bytes::from_static(b""), limits::AUTH_LINE).unwrap(),
         AuthResponse::Data(SaslData::default())
     );
     // RFC 2033 section 4.2.
@@ -451,15 +451,24 @@ fn overlong_lines_are_refused() {
     // AUTH may use 12288 octets (RFC 4954 section 4).
     let auth = Bytes::from(format!("AUTH PLAIN {}\r\n", "A".repeat(4000)));
     assert!(Command::parse(&auth, &opts).is_ok());
-    // No line end within the window: refused without waiting for more.
-    let endless = Bytes::from("A".repeat(20_000));
-    assert!(matches!(
-        Command::parse(&endless, &opts),
-        Err(ParseError::Invalid {
-            error: CommandError::LineTooLong { .. },
+    // No line end within the window: refused without waiting for more, and nothing is
+    // consumed (`mail_wire::ParseError`'s rule): the caller discards through the next LF, and
+    // the command after it is intact even when it is already in the buffer.
+    let endless = Bytes::from(format!("{}\r\nQUIT\r\n", "A".repeat(20_000)));
+    let error = Command::parse(&endless, &opts).unwrap_err();
+    assert_eq!(
+        error,
+        ParseError::Invalid {
+            error: CommandError::LineTooLong { limit: 512 },
             consumed: 0
-        })
-    ));
+        }
+    );
+    assert!(error.discards_to_line_end());
+    let lf = endless.iter().position(|&b| b == b'\n').unwrap();
+    assert_eq!(
+        Command::parse(&endless.slice(lf + 1..), &opts),
+        Ok((Command::Quit, 6))
+    );
 }
 
 #[test]

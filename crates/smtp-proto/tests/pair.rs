@@ -234,7 +234,7 @@ fn run_session(
     let server_config = server::Config::new(Domain::new("mx.example").unwrap())
         .with_extensions(extensions)
         .with_max_message_size(0);
-    let client_config = client::Config::new(Domain::new("client.example").unwrap())
+    let client_config = client::Config::new(client::EhloName::new("client.example").unwrap())
         .with_tls(TlsMode::Disabled)
         .with_bdat_chunk_size(64)
         .with_transmit_bound(256);

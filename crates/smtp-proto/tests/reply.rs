@@ -56,7 +56,7 @@ fn rfc5321_appendix_d_server_replies() {
         (Class::PermanentNegative, Category::MailSystem)
     );
     let r = parse(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n");
-    assert_eq!(r, Reply::start_data());
+    assert_eq!(r, reply!(354, "Start mail input; end with <CRLF>.<CRLF>"));
     let r = parse(b"250\r\n");
     assert_eq!(lines(&r), [&b""[..]]);
 }
@@ -78,62 +78,34 @@ fn enhanced_codes() {
         (None, &b"5.1.1 odd"[..])
     );
     let mut out = BytesMut::new();
-    Reply::recipient_ok().write(&mut out);
+    let recipient_ok = reply!(250, (2, 1, 5), "Recipient OK");
+    recipient_ok.write(&mut out);
     assert_eq!(&out[..], b"250 2.1.5 Recipient OK\r\n");
     out.clear();
-    Reply::recipient_ok().write_with(&mut out, false);
+    recipient_ok.write_with(&mut out, false);
     assert_eq!(&out[..], b"250 Recipient OK\r\n");
 }
 
+/// The replies an application gives (the machines' own are checked in the crate's unit
+/// tests): their codes (RFC 5321 section 4.2.3, RFC 3463, RFC 4954 section 6), and each reads
+/// back as itself.
 #[test]
-fn well_known_replies_carry_rfc3463_codes() {
+fn public_replies_carry_rfc3463_codes() {
     let cases: &[(Reply, u16, Option<&str>)] = &[
         (Reply::ok(), 250, Some("2.0.0")),
-        (Reply::sender_ok(), 250, Some("2.1.0")),
-        (Reply::recipient_ok(), 250, Some("2.1.5")),
-        (Reply::start_data(), 354, None),
-        (Reply::closing(), 221, Some("2.0.0")),
-        (Reply::syntax_error(), 500, Some("5.5.2")),
-        (Reply::parameter_syntax_error(), 501, Some("5.5.4")),
-        (Reply::not_implemented(), 502, Some("5.5.1")),
-        (Reply::bad_sequence(), 503, Some("5.5.1")),
-        (Reply::parameter_not_implemented(), 504, Some("5.5.4")),
+        (Reply::relay_denied(), 550, Some("5.7.1")),
         (Reply::mailbox_unavailable(), 550, Some("5.1.1")),
+        (Reply::auth_failed(), 535, Some("5.7.8")),
+        (Reply::auth_mechanism_too_weak(), 534, Some("5.7.9")),
+        (Reply::temporary_failure(), 451, Some("4.3.0")),
+        (Reply::insufficient_storage(), 452, Some("4.3.1")),
         (Reply::too_many_recipients(), 452, Some("4.5.3")),
         (Reply::message_too_big(), 552, Some("5.3.4")),
+        (Reply::transaction_failed(), 554, Some("5.0.0")),
         (Reply::service_not_available(), 421, Some("4.3.2")),
-        (Reply::timeout(), 421, Some("4.4.2")),
-        (Reply::auth_required(), 530, Some("5.7.0")),
-        (Reply::auth_ok(), 235, Some("2.7.0")),
-        (Reply::auth_failed(), 535, Some("5.7.8")),
-        (
-            Reply::encryption_required_for_mechanism(),
-            538,
-            Some("5.7.11"),
-        ),
-        (Reply::ready_to_start_tls(), 220, Some("2.0.0")),
-        (Reply::cannot_verify(), 252, Some("2.5.0")),
-        (Reply::unsupported_parameter(), 555, Some("5.5.4")),
-        (Reply::line_too_long(), 500, Some("5.5.6")),
-        (Reply::no_valid_recipients(), 554, Some("5.5.1")),
-        (Reply::bare_line_ending(), 550, Some("5.6.11")),
-        (Reply::chunk_received(), 250, Some("2.0.0")),
-        (Reply::too_many_errors(), 421, Some("4.7.0")),
-        (Reply::too_much_input(), 421, Some("4.7.0")),
-        (Reply::hello_first(), 503, Some("5.5.1")),
-        (Reply::mail_first(), 503, Some("5.5.1")),
-        (Reply::sender_already_specified(), 503, Some("5.5.1")),
-        (Reply::only_quit_accepted(), 503, Some("5.5.1")),
-        (Reply::tls_already_active(), 503, Some("5.5.1")),
-        (Reply::already_authenticated(), 503, Some("5.5.1")),
-        (Reply::auth_in_transaction(), 503, Some("5.5.1")),
-        (Reply::binarymime_requires_bdat(), 503, Some("5.5.1")),
-        (Reply::data_after_bdat(), 503, Some("5.5.1")),
-        (Reply::wrong_hello_verb(), 500, Some("5.5.1")),
-        (Reply::auth_bad_base64(), 501, Some("5.5.2")),
-        (Reply::unrecognized_auth_mechanism(), 504, Some("5.5.4")),
-        (Reply::auth_malformed(), 535, Some("5.7.8")),
-        (Reply::auth_cancelled(), 501, Some("5.7.0")),
+        (Reply::tls_not_available(), 454, Some("4.7.0")),
+        (Reply::bad_sequence(), 503, Some("5.5.1")),
+        (Reply::parameter_not_implemented(), 504, Some("5.5.4")),
     ];
     for (reply, code, enhanced) in cases {
         assert_eq!(reply.code().get(), *code);
@@ -144,17 +116,114 @@ fn well_known_replies_carry_rfc3463_codes() {
         let bytes = written(reply, true);
         assert_eq!(&parse(&bytes), reply, "{}", String::from_utf8_lossy(&bytes));
     }
-    let greeting = Reply::service_ready(&Domain::new("mx.example.com").unwrap());
-    assert_eq!(written(&greeting, true), b"220 mx.example.com ESMTP\r\n");
-    let lmtp = Reply::lmtp_service_ready(&Domain::new("[192.0.2.1]").unwrap());
-    assert_eq!(written(&lmtp, true), b"220 [192.0.2.1] LMTP\r\n");
-    assert_eq!(lmtp.enhanced_code(), None);
     assert_eq!(
-        written(&Reply::bare_line_ending(), false),
-        b"550 Bare CR or LF in message content is not allowed\r\n"
+        written(&Reply::relay_denied(), true),
+        b"550 5.7.1 Relaying denied\r\n"
     );
     assert_eq!(Reply::auth_challenge(b"").unwrap().to_string(), "334");
+    assert_eq!(
+        Reply::auth_challenge(b"PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+")
+            .unwrap()
+            .first_line(),
+        b"PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"
+    );
     assert!(Reply::auth_challenge(b"bad\r\n").is_err());
+    // Not base64 by the one rule of both protocols (spare bits set).
+    assert!(Reply::auth_challenge(b"dR==").is_err());
+}
+
+/// A literal reply in one line, checked when the crate is built (`reply!`), and the same
+/// checks at run time (`Reply::new`), ARCHITECTURE security invariant 11.
+#[test]
+fn replies_from_literals_and_from_run_time_text() {
+    const RELAY: StaticReply = static_reply!(550, (5, 7, 1), "Relaying denied");
+    assert_eq!(Reply::from(RELAY), Reply::relay_denied());
+    assert_eq!(
+        StaticReply::new(550, EnhancedCode::new(5, 7, 1), "Relaying denied").map(Reply::from),
+        Ok(Reply::relay_denied())
+    );
+    let queued = Reply::new(250, EnhancedCode::new(2, 0, 0), "queued as 1F2E3").unwrap();
+    assert_eq!(written(&queued, true), b"250 2.0.0 queued as 1F2E3\r\n");
+    let cases: &[(u16, Option<EnhancedCode>, &str, ValueError)] = &[
+        // Reads back with an enhanced code (RFC 2034 section 4).
+        (
+            250,
+            None,
+            "2.0.0 queued",
+            ValueError::Ambiguous { what: "reply text" },
+        ),
+        (
+            550,
+            None,
+            "5.1.1",
+            ValueError::Ambiguous { what: "reply text" },
+        ),
+        // A class that is not the code's is dropped by the reader (RFC 3463 section 2).
+        (
+            250,
+            EnhancedCode::new(5, 1, 1),
+            "odd",
+            ValueError::Inconsistent {
+                what: "enhanced status code",
+            },
+        ),
+        (
+            354,
+            EnhancedCode::new(2, 0, 0),
+            "go",
+            ValueError::Inconsistent {
+                what: "enhanced status code",
+            },
+        ),
+        (
+            650,
+            None,
+            "x",
+            ValueError::OutOfRange { what: "reply code" },
+        ),
+        (
+            550,
+            None,
+            "a\r\n250 fake",
+            ValueError::ForbiddenOctet {
+                what: "reply text",
+                octet: b'\r',
+            },
+        ),
+    ];
+    for (code, enhanced, text, error) in cases {
+        assert_eq!(Reply::new(*code, *enhanced, *text), Err(*error), "{text:?}");
+        assert_eq!(
+            StaticReply::new(*code, *enhanced, text),
+            Err(*error),
+            "{text:?}"
+        );
+    }
+    // What does not read as a code of the reply's class is text, and stays text.
+    for (code, text) in [(250, "5.1.1 odd"), (354, "2.0.0 go"), (250, "2.0.0x")] {
+        let reply = Reply::new(code, None, text).unwrap();
+        assert_eq!(parse(&written(&reply, true)), reply, "{text}");
+    }
+    // The 512-octet reply line (RFC 5321 section 4.5.3.1.5), enhanced code included.
+    let longest = "x".repeat(512 - 4 - 6 - 2);
+    assert!(Reply::new(550, EnhancedCode::new(5, 7, 1), longest.clone()).is_ok());
+    assert_eq!(
+        Reply::new(550, EnhancedCode::new(5, 7, 1), format!("{longest}x")),
+        Err(ValueError::TooLong {
+            what: "reply line",
+            limit: 512
+        })
+    );
+    assert!(Reply::new(550, None, format!("{longest}xxxxxx")).is_ok());
+    // At most `limits::REPLY_LINES` lines, what a reader takes.
+    assert!(Reply::multiline(250, None, vec!["x"; limits::REPLY_LINES]).is_ok());
+    assert_eq!(
+        Reply::multiline(250, None, vec!["x"; limits::REPLY_LINES + 1]),
+        Err(ValueError::TooLong {
+            what: "reply lines",
+            limit: limits::REPLY_LINES
+        })
+    );
 }
 
 #[test]
@@ -203,9 +272,78 @@ fn bad_replies_give_typed_errors() {
         })
     ));
     assert!(ReplyText::new("a\r\n250 fake").is_err());
+    assert!(Reply::new(550, None, "a\r\n250 fake").is_err());
     assert_eq!(
-        Capabilities::from_reply(&Reply::syntax_error()),
+        Capabilities::from_reply(&Reply::transaction_failed()),
         Err(ReplyError::NotEhlo)
+    );
+}
+
+/// `consumed` for an overlong reply line stops at the start of that line when its end is not
+/// in sight (0 when it is the first line), and never covers what follows
+/// (`mail_wire::ParseError`'s rule).
+#[test]
+fn overlong_reply_lines_follow_the_consumed_rule() {
+    let limits = Limits::default();
+    let input = Bytes::from(format!(
+        "250-first\r\n250-{}\r\n250 last\r\n220 next\r\n",
+        "x".repeat(600)
+    ));
+    let error = Reply::parse(&input, &limits).unwrap_err();
+    assert_eq!(
+        error,
+        ParseError::Invalid {
+            error: ReplyError::LineTooLong { limit: 512 },
+            consumed: 11
+        }
+    );
+    // The long line is now first: nothing can be consumed, discard through its LF.
+    let rest = input.slice(11..);
+    let error = Reply::parse(&rest, &limits).unwrap_err();
+    assert!(error.discards_to_line_end(), "{error:?}");
+    let lf = rest.iter().position(|&b| b == b'\n').unwrap();
+    let rest = rest.slice(lf + 1..);
+    let (reply, used) = Reply::parse(&rest, &limits).unwrap();
+    assert_eq!(
+        (reply.code().get(), reply.first_line()),
+        (250, &b"last"[..])
+    );
+    assert_eq!(parse(&rest[used..]).first_line(), b"next");
+    // A line one octet over the limit whose CRLF is in sight is consumed through it.
+    let input = Bytes::from(format!("250 {}\r\n220 next\r\n", "x".repeat(507)));
+    assert_eq!(
+        Reply::parse(&input, &limits),
+        Err(ParseError::Invalid {
+            error: ReplyError::LineTooLong { limit: 512 },
+            consumed: 513
+        })
+    );
+}
+
+/// A received reply is written as received: adding the enhanced code to a line the sender
+/// left it off could push that line past 512 octets, and the reply would no longer read back.
+#[test]
+fn a_received_reply_reads_back_even_near_the_line_limit() {
+    let text = format!("250-2.0.0 a\r\n250 {}\r\n", "x".repeat(506));
+    let reply = parse(text.as_bytes());
+    assert_eq!(written(&reply, true), text.as_bytes());
+    assert_eq!(parse(&written(&reply, true)), reply);
+    // Built from its parts, the same reply would need a 518-octet line: refused.
+    assert_eq!(
+        Reply::multiline(
+            250,
+            reply.enhanced_code(),
+            reply.lines().map(Bytes::copy_from_slice)
+        ),
+        Err(ValueError::TooLong {
+            what: "reply line",
+            limit: 512
+        })
+    );
+    // Without enhanced codes the lines are rewritten, their codes left off.
+    assert_eq!(
+        written(&reply, false),
+        format!("250-a\r\n250 {}\r\n", "x".repeat(506)).as_bytes()
     );
 }
 
@@ -273,6 +411,20 @@ fn capabilities_from_an_ehlo_reply() {
     assert_eq!(d1.size(), Some(0));
     assert!(!d1.has(Extension::Pipelining));
     assert_eq!(d1.to_reply(), parse(EHLO_D1));
+    // Parsing a reply reads no extensions; `from_reply` does, for any reply however made.
+    let built = Reply::multiline(
+        250,
+        None,
+        ["mx.example.com", "PIPELINING", "SIZE 100", "AUTH PLAIN"],
+    )
+    .unwrap();
+    let caps = Capabilities::from_reply(&built).unwrap();
+    assert!(caps.has(Extension::Pipelining) && caps.supports_auth(&Mechanism::Plain));
+    assert_eq!(caps.size(), Some(100));
+    assert_eq!(
+        caps,
+        Capabilities::from_reply(&parse(&written(&built, true))).unwrap()
+    );
 }
 
 /// An EHLO reply carries no enhanced code (RFC 2034 section 3): a one-line reply whose domain
@@ -308,7 +460,10 @@ fn capabilities_builder() {
     assert!(caps.add_other("SIZE", "").is_err());
     assert_eq!(
         caps.add_other("X-FOO", "a\r\n"),
-        Err(ValueError::ForbiddenByte(b'\r'))
+        Err(ValueError::ForbiddenOctet {
+            what: "EHLO parameters",
+            octet: b'\r'
+        })
     );
     let bytes = written(&caps.to_reply(), true);
     assert_eq!(bytes, b"250-mx.example.com\r\n250-PIPELINING\r\n250-SIZE 10000000\r\n250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250 X-FOO bar baz\r\n");
@@ -329,6 +484,78 @@ proptest! {
         prop_assert_eq!(written(&parsed, true), bytes);
     }
 
+    /// `Reply::multiline` accepts exactly the replies whose wire form reads back as the same
+    /// reply, ARCHITECTURE security invariant 11. The wire form is built here by hand, as the
+    /// writer writes it, from adversarial parts: mismatched classes, texts that look like
+    /// codes, line breaks, long lines, many lines.
+    #[test]
+    fn constructors_accept_exactly_what_reads_back(
+        code in prop_oneof![200u16..=599, 100u16..=999],
+        enhanced in prop::option::of(
+            (prop_oneof![Just(2u8), Just(4), Just(5)], 0u16..=20, 0u16..=999),
+        ),
+        lines in prop_oneof![
+            9 => prop::collection::vec(
+                prop_oneof![
+                    4 => "[ -~]{0,12}",
+                    2 => "[245]\\.[0-9]{1,3}\\.[0-9]{1,3}( [ -~]{0,5})?",
+                    1 => "[ -~]{0,3}[\r\n\0][ -~]{0,3}",
+                    1 => "[a-z]{495,510}",
+                ],
+                0..6,
+            ),
+            1 => prop::collection::vec(Just("x".to_string()), 127..=129),
+        ],
+    ) {
+        let enhanced = enhanced.and_then(|(c, s, d)| EnhancedCode::new(c, s, d));
+        let built = Reply::multiline(code, enhanced, lines.clone());
+        // The wire form of these parts, as `Reply::write` writes it.
+        let mut wire = Vec::new();
+        let texts: Vec<&str> = if lines.is_empty() {
+            vec![""]
+        } else {
+            lines.iter().map(String::as_str).collect()
+        };
+        for (i, text) in texts.iter().enumerate() {
+            let last = i + 1 == texts.len();
+            wire.extend_from_slice(format!("{code:03}").as_bytes());
+            match enhanced {
+                Some(e) => {
+                    wire.push(if last { b' ' } else { b'-' });
+                    wire.extend_from_slice(e.to_string().as_bytes());
+                    if !text.is_empty() {
+                        wire.push(b' ');
+                    }
+                }
+                None if !text.is_empty() || !last => wire.push(if last { b' ' } else { b'-' }),
+                None => {}
+            }
+            wire.extend_from_slice(text.as_bytes());
+            wire.extend_from_slice(b"\r\n");
+        }
+        let input = Bytes::from(wire.clone());
+        let reads_back = match Reply::parse(&input, &Limits::default()) {
+            Ok((parsed, used)) => {
+                used == input.len()
+                    && parsed.code().get() == code
+                    && parsed.enhanced_code() == enhanced
+                    && parsed.lines().eq(texts.iter().map(|t| t.as_bytes()))
+            }
+            Err(_) => false,
+        };
+        prop_assert_eq!(
+            built.is_ok(),
+            reads_back,
+            "{:?} -> {:?}",
+            String::from_utf8_lossy(&wire),
+            built
+        );
+        if let Ok(reply) = built {
+            prop_assert_eq!(written(&reply, true), wire);
+            prop_assert_eq!(parse(&written(&reply, true)), reply);
+        }
+    }
+
     #[test]
     fn capabilities_round_trip(caps in common::capabilities()) {
         let bytes = written(&caps.to_reply(), true);
@@ -343,6 +570,12 @@ proptest! {
         if let Ok((reply, consumed)) = Reply::parse(&input, &Limits::default()) {
             prop_assert!(consumed <= input.len());
             prop_assert_eq!(&parse(&written(&reply, true)), &reply);
+            // Its parts make the same reply (lines this short cannot outgrow 512 octets).
+            let lines = reply.lines().map(Bytes::copy_from_slice);
+            prop_assert_eq!(
+                Reply::multiline(reply.code().get(), reply.enhanced_code(), lines),
+                Ok(reply.clone())
+            );
             if let Ok(caps) = Capabilities::from_reply(&reply) {
                 let _ = caps.auth_mechanisms().count();
                 let again = Capabilities::from_reply(&parse(&written(&caps.to_reply(), true))).unwrap();

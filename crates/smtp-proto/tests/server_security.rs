@@ -477,11 +477,15 @@ fn misuse_is_a_usage_error_never_a_panic() {
         conn.answer_recipients([Reply::ok()]),
         Err(UsageError::WrongDecision { pending: "MAIL" })
     );
-    let long = Reply::new(
-        smtp_proto::Code::new(550).unwrap(),
-        None,
-        smtp_proto::ReplyText::new(Bytes::from(vec![b'x'; 600])).unwrap(),
-    );
+    // `Reply::new` refuses a line over 512 octets; a reply parsed under raised limits can
+    // still hold one, and the machine refuses to send it.
+    assert!(Reply::new(550, None, vec![b'x'; 600]).is_err());
+    let relaxed = smtp_proto::Limits {
+        reply_line: 1000,
+        ..smtp_proto::Limits::default()
+    };
+    let wire = Bytes::from(format!("550 {}\r\n", "x".repeat(600)));
+    let (long, _) = Reply::parse(&wire, &relaxed).unwrap();
     assert_eq!(conn.reject(long), Err(UsageError::ReplyTooLong));
     conn.accept().unwrap();
     assert_eq!(conn.accept(), Err(UsageError::NoDecisionPending));

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use smtp_proto::server::{self, AbortReason, Connection, Credentials, Event};
 use smtp_proto::{
-    Code, Domain, EnhancedCode, ForwardPath, Mechanism, Reply, ReplyText, ReversePath, TlsMode,
+    Domain, EnhancedCode, ForwardPath, Mechanism, Reply, ReversePath, TlsMode, reply,
 };
 
 use super::args::ServerArgs;
@@ -128,13 +128,17 @@ impl Policy {
                     let domain = String::from_utf8_lossy(mailbox.domain_bytes());
                     format!("{local_part}@{}", domain.to_ascii_lowercase())
                 } else {
-                    return Err(reply(554, (5, 7, 1), "Relaying denied: authenticate first"));
+                    return Err(reply!(
+                        554,
+                        (5, 7, 1),
+                        "Relaying denied: authenticate first"
+                    ));
                 }
             }
         };
         match self.store.check_recipient(&mailbox) {
             Ok(()) => Ok(mailbox),
-            Err(why) => Err(reply(
+            Err(why) => Err(refusal(
                 550,
                 (5, 1, 3),
                 &format!("Mailbox name refused: {why}"),
@@ -168,15 +172,17 @@ impl Policy {
     }
 }
 
-/// A refusal the application sends. The codes and texts here are literals; should one ever
-/// be malformed, the client gets a plain 451 (try again later), never a positive reply.
-fn reply(code: u16, (class, subject, detail): (u8, u16, u16), text: &str) -> Reply {
-    let text = ReplyText::new(text.to_owned());
-    match (Code::new(code), text) {
-        (Some(code), Ok(text)) if code.is_negative() => {
-            Reply::new(code, EnhancedCode::new(class, subject, detail), text)
-        }
-        _ => Reply::local_error(),
+/// A refusal whose text is known only at run time. Should it not make a reply that reads back
+/// as itself (`Reply::new` refuses it), the client gets a plain 451 (try again later), never a
+/// positive reply.
+fn refusal(code: u16, (class, subject, detail): (u8, u16, u16), text: &str) -> Reply {
+    match Reply::new(
+        code,
+        EnhancedCode::new(class, subject, detail),
+        text.to_owned(),
+    ) {
+        Ok(reply) if reply.code().is_negative() => reply,
+        _ => Reply::temporary_failure(),
     }
 }
 
@@ -279,18 +285,18 @@ impl ServerSession {
                 }
                 None => {
                     tracing::warn!(session = self.id, ?mechanism, "authentication failed");
-                    conn.reject(reply(535, (5, 7, 8), "Authentication credentials invalid"))
+                    conn.reject(reply!(535, (5, 7, 8), "Authentication credentials invalid"))
                         .map_err(misuse)?;
                 }
             },
             Event::AuthStart { mechanism, .. } => {
                 // Only PLAIN and LOGIN are offered, and the machine runs those itself.
                 tracing::warn!(session = self.id, ?mechanism, "unexpected relayed AUTH");
-                conn.reject(reply(504, (5, 5, 4), "Mechanism not supported"))
+                conn.reject(reply!(504, (5, 5, 4), "Mechanism not supported"))
                     .map_err(misuse)?;
             }
             Event::AuthResponse { .. } => {
-                conn.reject(reply(535, (5, 7, 8), "Authentication failed"))
+                conn.reject(reply!(535, (5, 7, 8), "Authentication failed"))
                     .map_err(misuse)?;
             }
             Event::Mail { from, .. } => {
@@ -326,10 +332,10 @@ impl ServerSession {
                     _ => {
                         self.store_failed = false;
                         self.mailboxes.clear();
-                        conn.reject(reply(
+                        conn.reject(reply!(
                             451,
                             (4, 3, 0),
-                            "Cannot store the message, try again later",
+                            "Cannot store the message, try again later"
                         ))
                         .map_err(misuse)?;
                     }
@@ -379,10 +385,10 @@ impl ServerSession {
             }
             Err(error) => {
                 tracing::error!(session = self.id, %error, "storing the message failed");
-                conn.reject(reply(
+                conn.reject(reply!(
                     451,
                     (4, 3, 0),
-                    "Cannot store the message, try again later",
+                    "Cannot store the message, try again later"
                 ))
                 .map_err(misuse)
             }

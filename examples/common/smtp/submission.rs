@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use mail_wire::sasl::{Credentials, PasswordCredentials};
 use smtp_proto::client::{self, Connection, Envelope, Event, Failure};
-use smtp_proto::{Domain, ForwardPath, Mailbox, Reply, ReversePath, TlsMode};
+use smtp_proto::{ForwardPath, Mailbox, Reply, ReversePath, TlsMode};
 
 use super::args::ClientArgs;
 use crate::driver::Flow;
@@ -38,7 +38,8 @@ pub enum SubmissionError {
 
 /// The machine's configuration for the flags.
 pub fn machine_config(args: &ClientArgs) -> Result<client::Config, SubmissionError> {
-    let helo = Domain::new(args.helo.clone())
+    // The EHLO name is ASCII (A-labels), RFC 6531 section 3.7.1.
+    let helo = client::EhloName::new(args.helo.clone())
         .map_err(|_| SubmissionError::InvalidHelo(args.helo.clone()))?;
     let mode = if args.tls {
         TlsMode::Implicit

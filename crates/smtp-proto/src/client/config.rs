@@ -2,6 +2,7 @@
 //! timeouts.
 
 use alloc::vec::Vec;
+use core::fmt;
 use core::time::Duration;
 
 use bytes::Bytes;
@@ -10,7 +11,71 @@ use mail_wire::sasl::{Credentials, Mechanism, OAuth2Credentials, PasswordCredent
 use mail_wire::session::{DEFAULT_TLS_HANDSHAKE_TIMEOUT, TlsMode};
 
 use crate::address::Domain;
+use crate::error::AddressError;
 use crate::limits::Limits;
+
+/// The name a client gives in EHLO and HELO: a domain or an address literal of ASCII only.
+///
+/// EHLO goes out before the client knows whether the server does SMTPUTF8, so its domain is
+/// ASCII, U-labels written as A-labels (RFC 6531 section 3.7.1; a server answers anything else
+/// with 500, as this crate's own does). A [`Domain`] may hold U-labels; this type may not.
+///
+/// ```
+/// use smtp_proto::client::EhloName;
+/// use smtp_proto::{AddressError, Domain};
+///
+/// assert!(EhloName::new("client.example").is_ok());
+/// assert!(EhloName::new("[192.0.2.1]").is_ok());
+/// assert!(EhloName::new("xn--bcher-kva.example").is_ok());
+/// assert_eq!(EhloName::new("bücher.example"), Err(AddressError::NonAscii));
+/// let domain = Domain::new("bücher.example").unwrap();
+/// assert_eq!(EhloName::try_from(domain), Err(AddressError::NonAscii));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct EhloName(Domain);
+
+impl EhloName {
+    /// Checks a domain or address literal (RFC 5321 section 4.1.2) that is ASCII only.
+    pub fn new(name: impl Into<Bytes>) -> Result<EhloName, AddressError> {
+        EhloName::try_from(Domain::new(name)?)
+    }
+
+    /// The name as a [`Domain`].
+    pub fn as_domain(&self) -> &Domain {
+        &self.0
+    }
+}
+
+impl TryFrom<Domain> for EhloName {
+    type Error = AddressError;
+
+    /// The domain, unless it holds non-ASCII octets (RFC 6531 section 3.7.1).
+    fn try_from(domain: Domain) -> Result<EhloName, AddressError> {
+        if domain.is_ascii() {
+            Ok(EhloName(domain))
+        } else {
+            Err(AddressError::NonAscii)
+        }
+    }
+}
+
+impl From<EhloName> for Domain {
+    fn from(name: EhloName) -> Domain {
+        name.0
+    }
+}
+
+impl fmt::Debug for EhloName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for EhloName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
 
 /// The configuration of a client [`Connection`](super::Connection).
 ///
@@ -19,22 +84,24 @@ use crate::limits::Limits;
 ///
 /// ```
 /// use std::time::Duration;
-/// use smtp_proto::{Domain, TlsMode};
-/// use smtp_proto::client::Config;
+/// use smtp_proto::TlsMode;
+/// use smtp_proto::client::{Config, EhloName};
 ///
-/// let config = Config::new(Domain::new("client.example").unwrap())
+/// let config = Config::new(EhloName::new("client.example").unwrap())
 ///     .with_tls(TlsMode::Required)
 ///     .with_password("jane", "secret")
 ///     .with_command_timeout(Duration::from_secs(60));
 /// assert!(!config.allow_plaintext_auth_without_tls);
 /// assert!(config.pipelining);
+/// assert_eq!(config.ehlo_name().as_bytes(), b"client.example");
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
     /// The name sent in EHLO and HELO (RFC 5321 section 4.1.1.1: the client's fully
-    /// qualified domain name, or an address literal).
-    pub ehlo_name: Domain,
+    /// qualified domain name, or an address literal). Always ASCII: set only from an
+    /// [`EhloName`] ([`Config::new`], [`Config::with_ehlo_name`]).
+    pub(crate) ehlo_name: Domain,
     /// When to use STARTTLS (RFC 3207): [`TlsMode::Opportunistic`] by default (STARTTLS when
     /// offered, plain text otherwise), [`TlsMode::Required`] (STARTTLS or no session: the
     /// only mode that resists an attacker who strips the offer), [`TlsMode::Disabled`], or
@@ -87,9 +154,9 @@ impl Config {
     /// The defaults with this EHLO name: opportunistic STARTTLS, no credentials, no
     /// plaintext AUTH before TLS, pipelining and chunking when offered, the RFC 5321 section
     /// 4.5.3.2 timeouts.
-    pub fn new(ehlo_name: Domain) -> Self {
+    pub fn new(ehlo_name: EhloName) -> Self {
         Config {
-            ehlo_name,
+            ehlo_name: ehlo_name.into(),
             tls: TlsMode::Opportunistic,
             credentials: None,
             sasl_mechanisms: alloc::vec![Mechanism::Plain, Mechanism::Login, Mechanism::XOAuth2],
@@ -105,6 +172,11 @@ impl Config {
             data_termination_timeout: Duration::from_secs(10 * 60),
             tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
         }
+    }
+
+    /// The name sent in EHLO and HELO (ASCII only).
+    pub fn ehlo_name(&self) -> &Domain {
+        &self.ehlo_name
     }
 
     /// With this TLS mode.
@@ -178,8 +250,8 @@ impl Config {
     }
 
     /// With this EHLO name.
-    pub fn with_ehlo_name(mut self, ehlo_name: Domain) -> Self {
-        self.ehlo_name = ehlo_name;
+    pub fn with_ehlo_name(mut self, ehlo_name: EhloName) -> Self {
+        self.ehlo_name = ehlo_name.into();
         self
     }
 
@@ -217,7 +289,7 @@ impl Config {
 impl Default for Config {
     /// The defaults with the EHLO name `localhost`.
     fn default() -> Self {
-        let name = Domain::new(Bytes::from_static(b"localhost"));
-        Config::new(name.expect("`localhost` is a valid domain"))
+        let name = EhloName::new(Bytes::from_static(b"localhost"));
+        Config::new(name.expect("`localhost` is a valid ASCII domain"))
     }
 }

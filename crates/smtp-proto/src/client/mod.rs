@@ -74,7 +74,7 @@ mod event;
 mod reply_framer;
 mod transaction;
 
-pub use config::Config;
+pub use config::{Config, EhloName};
 pub use envelope::Envelope;
 pub use error::{Error, ProtocolViolation, SendMailError, UsageError};
 pub use event::{Event, Failure};
