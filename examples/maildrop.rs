@@ -10,17 +10,20 @@
 //! `./maildrop-data`, `--data DIR`) holds a self-signed certificate made on the first start
 //! (`cert.pem`, `key.pem`; clients trust it with `--cacert`/`--ca`) and one Maildir per user
 //! under `mail/`. A demo account is printed at start, with curl commands that send a message
-//! and fetch it back over TLS. Ctrl-C stops both servers.
+//! and fetch it back over TLS. Ctrl-C or SIGTERM stops both servers gracefully
+//! (`--shutdown-grace`). Behind a load balancer, `--proxy-protocol --proxy-from CIDR` applies
+//! to all four listeners.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use adapters::cli::UserPass;
+use adapters::cli::{ShutdownArgs, UserPass};
 use adapters::maildir::MaildropLocks;
 use adapters::pop3::accounts::Accounts;
 use adapters::pop3::server::ServerOptions;
+use adapters::proxy::ProxyArgs;
 use adapters::tls::ServerIdentity;
 use clap::Parser;
 
@@ -48,6 +51,10 @@ struct Args {
     /// POP3 with implicit TLS (RFC 8314)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9950")]
     pop3s_listen: SocketAddr,
+    #[command(flatten)]
+    proxy: ProxyArgs,
+    #[command(flatten)]
+    shutdown: ShutdownArgs,
 }
 
 #[tokio::main]
@@ -86,6 +93,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         insecure_auth: false,
         tls: identity.config,
         locks: MaildropLocks::new(),
+        proxy: args.proxy.policy(),
+        grace: args.shutdown.grace(),
     });
     let pop3_plain = tokio::net::TcpListener::bind(args.pop3_listen).await?;
     let pop3_implicit = tokio::net::TcpListener::bind(args.pop3s_listen).await?;
@@ -106,6 +115,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for account in &args.users {
         let pass = account.pass.expose_str().ok_or("passwords must be UTF-8")?;
         flag("--user", format!("{}:{pass}", account.user));
+    }
+    for network in &args.proxy.proxy_from {
+        flag("--proxy-from", network.to_string());
+    }
+    flag("--proxy-timeout", args.proxy.proxy_timeout.to_string());
+    flag("--shutdown-grace", args.shutdown.shutdown_grace.to_string());
+    if args.proxy.proxy_protocol {
+        smtp_argv.push("--proxy-protocol".into());
     }
     let smtp_args = adapters::smtp::args::ServerArgs::try_parse_from(&smtp_argv)?;
 

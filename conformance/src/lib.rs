@@ -22,7 +22,13 @@
 //! machine to a server machine in memory and moves bytes across at seeded random splits, in
 //! the style of quinn-proto's `Pair`; [`trickle`] feeds one byte per tick against a simulated
 //! clock and reports when the machine gave up (rule 3, slowloris).
+//!
+//! [`transcript`] replays conversations kept as data files, one format for all four machines:
+//! each protocol crate's `tests/*_transcripts.rs` implements [`transcript::Script`] for its
+//! machine and replays its `tests/transcripts/` directory through it.
 #![forbid(unsafe_code)]
+
+pub mod transcript;
 
 use core::fmt::Debug;
 use core::time::Duration;
@@ -334,7 +340,7 @@ where
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        if rng.is_multiple_of(4) {
+        if rng % 4 == 0 {
             1 + (rng >> 8) as usize % 4096
         } else {
             1 + (rng >> 8) as usize % 17

@@ -87,11 +87,11 @@ impl App<client::Connection> for ClientApp {
     }
 
     fn on_await(&mut self, conn: &mut client::Connection) -> bool {
-        if let Some((envelope, _)) = self.messages.last()
-            && conn.is_ready()
-        {
-            conn.send_mail(envelope.clone()).unwrap();
-            return true;
+        if let Some((envelope, _)) = self.messages.last() {
+            if conn.is_ready() {
+                conn.send_mail(envelope.clone()).unwrap();
+                return true;
+            }
         }
         if !self.quit {
             self.quit = true;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::Args;
 use mail_wire::Secret;
@@ -135,6 +136,33 @@ impl ClientTrustArgs {
             (_, true) => ClientTrust::InsecureAcceptAnyCertificate,
             (Some(ca), false) => ClientTrust::CaFile(ca.clone()),
             (None, false) => ClientTrust::WebPkiRoots,
+        }
+    }
+}
+
+/// The graceful stop of the servers: `--shutdown-grace`.
+#[derive(Debug, Clone, Args)]
+pub struct ShutdownArgs {
+    /// On SIGTERM or Ctrl-C, seconds the sessions in progress get to finish (idle ones are
+    /// closed at once) before the rest are dropped
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs())]
+    pub shutdown_grace: u64,
+}
+
+/// The `--shutdown-grace` of every server unless told otherwise.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+impl ShutdownArgs {
+    /// The grace period.
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace)
+    }
+}
+
+impl Default for ShutdownArgs {
+    fn default() -> Self {
+        Self {
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE.as_secs(),
         }
     }
 }

@@ -20,6 +20,8 @@
 //! - [`store`]: the SMTP server's message store, a Maildir per local part or a counting sink.
 //! - [`tls`]: rustls configurations (ring provider), self-signed certificates via rcgen.
 //! - [`cli`]: shared clap flags, `USER:PASS` and `HOST:PORT` values, logging.
+//! - [`proxy`]: the PROXY protocol on the servers' listeners (behind a load balancer):
+//!   trusted networks, the header read before the greeting.
 //! - [`driver`]: the socket loops (tokio, blocking) that drive any session machine.
 //! - [`pop3`]: the POP3 servers and clients (tokio, blocking) over Maildirs.
 //! - [`smtp`]: the SMTP servers and clients (tokio, blocking), Maildir delivery, no open relay.
@@ -50,6 +52,7 @@ pub mod cli;
 pub mod driver;
 pub mod maildir;
 pub mod pop3;
+pub mod proxy;
 pub mod smtp;
 pub mod store;
 pub mod tls;

@@ -2,19 +2,20 @@
 //! sockets: echo, pipelined input, STARTTLS with plaintext injected after it, the wait's
 //! deadline, peer close, the application's turn (`AwaitApp`), and deadlines that a peer
 //! trickling bytes cannot move (ARCHITECTURE.md, "The session contract", rule 3; security
-//! invariant 9): not in plain text, not in a TLS handshake, not in a TLS record.
+//! invariant 9): not in plain text, not in a TLS handshake, not in a TLS record; and draining
+//! (the loop tells a waiting machine once, through `on_shutdown`).
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use adapters::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
 use adapters::driver::tokio::{self as tokio_driver, Handler, Stream, TlsUpgrade};
-use adapters::driver::{Ended, Flow};
+use adapters::driver::{Drain, DrainWatch, Ended, Flow};
 use adapters::tls::{ServerIdentity, client_config_with_ca_pem, server_name};
 use bytes::BytesMut;
 use mail_wire::line::LineFramer;
@@ -440,10 +441,27 @@ const SLACK: Duration = Duration::from_millis(1500);
 /// how the loop ended, with the machine and the handler.
 fn drive<S, H>(
     which: Loop,
+    conn: S,
+    handler: H,
+    tcp: TcpStream,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> JoinHandle<(io::Result<Ended>, S, H)>
+where
+    S: Session + Send + 'static,
+    S::Event: Send,
+    H: Handler<S> + BlockingHandler<S> + Send + 'static,
+{
+    drive_draining(which, conn, handler, tcp, tls, DrainWatch::never())
+}
+
+/// [`drive`] with the loop watching `drain`.
+fn drive_draining<S, H>(
+    which: Loop,
     mut conn: S,
     mut handler: H,
     tcp: TcpStream,
     tls: Option<Arc<rustls::ServerConfig>>,
+    drain: DrainWatch,
 ) -> JoinHandle<(io::Result<Ended>, S, H)>
 where
     S: Session + Send + 'static,
@@ -454,7 +472,8 @@ where
         let ended = match which {
             Loop::Blocking => {
                 let tls = tls.map_or(BlockingTls::None, BlockingTls::Server);
-                blocking::run(&mut conn, BlockingStream::Plain(tcp), &tls, &mut handler)
+                let stream = BlockingStream::Plain(tcp);
+                blocking::run_draining(&mut conn, stream, &tls, &mut handler, drain)
             }
             Loop::Tokio => {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -465,7 +484,8 @@ where
                     tcp.set_nonblocking(true)?;
                     let tcp = tokio::net::TcpStream::from_std(tcp)?;
                     let tls = tls.map_or(TlsUpgrade::None, TlsUpgrade::server);
-                    tokio_driver::run(&mut conn, Stream::Plain(tcp), &tls, &mut handler).await
+                    let stream = Stream::Plain(tcp);
+                    tokio_driver::run_draining(&mut conn, stream, &tls, &mut handler, drain).await
                 })
             }
         };
@@ -887,4 +907,169 @@ fn blocking_loop_pop3_client_times_out_a_trickled_response() {
 #[test]
 fn tokio_loop_pop3_client_times_out_a_trickled_response() {
     pop3_client_times_out_a_trickled_response(Loop::Tokio);
+}
+
+// ----------------------------------------------------------------------------------------
+// Draining: the SMTP server machine, told through `on_shutdown` while it waits on the peer.
+
+/// Accepts every decision of the SMTP server machine, and counts the drain's calls.
+#[derive(Default)]
+struct SmtpAcceptor {
+    told: Arc<AtomicUsize>,
+}
+
+impl SmtpAcceptor {
+    fn answer(conn: &mut smtp_proto::server::Connection, event: smtp_proto::server::Event) {
+        use smtp_proto::server::Event;
+        match event {
+            Event::MessageEnd { .. } => conn.accept_message("q1").unwrap(),
+            event if event.is_decision() => conn.accept().unwrap(),
+            _ => {}
+        }
+    }
+}
+
+impl Handler<smtp_proto::server::Connection> for SmtpAcceptor {
+    async fn on_event(
+        &mut self,
+        conn: &mut smtp_proto::server::Connection,
+        event: smtp_proto::server::Event,
+    ) -> io::Result<Flow> {
+        Self::answer(conn, event);
+        Ok(Flow::Continue)
+    }
+
+    fn on_shutdown(&mut self, conn: &mut smtp_proto::server::Connection) {
+        self.told.fetch_add(1, Ordering::SeqCst);
+        conn.shutdown();
+    }
+}
+
+impl BlockingHandler<smtp_proto::server::Connection> for SmtpAcceptor {
+    fn on_event(
+        &mut self,
+        conn: &mut smtp_proto::server::Connection,
+        event: smtp_proto::server::Event,
+    ) -> io::Result<Flow> {
+        Self::answer(conn, event);
+        Ok(Flow::Continue)
+    }
+
+    fn on_shutdown(&mut self, conn: &mut smtp_proto::server::Connection) {
+        self.told.fetch_add(1, Ordering::SeqCst);
+        conn.shutdown();
+    }
+}
+
+/// Reads one reply line (sufficient for the one-line replies here).
+fn reply_line(reader: &mut BufReader<TcpStream>) -> String {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    line
+}
+
+fn a_drain_wakes_an_idle_machine_and_lets_a_message_finish(which: Loop) {
+    let drain = Drain::new();
+    let (idle_end, idle_peer) = pair();
+    let (busy_end, busy_peer) = pair();
+    let machine = || smtp_proto::server::Connection::new(smtp_proto::server::Config::default());
+    let idle_told = Arc::new(AtomicUsize::new(0));
+    let busy_told = Arc::new(AtomicUsize::new(0));
+    let idle_handler = SmtpAcceptor {
+        told: idle_told.clone(),
+    };
+    let busy_handler = SmtpAcceptor {
+        told: busy_told.clone(),
+    };
+    let idle = drive_draining(
+        which,
+        machine(),
+        idle_handler,
+        idle_end,
+        None,
+        drain.watch(),
+    );
+    let busy = drive_draining(
+        which,
+        machine(),
+        busy_handler,
+        busy_end,
+        None,
+        drain.watch(),
+    );
+    for peer in [&idle_peer, &busy_peer] {
+        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    let mut idle_reader = BufReader::new(idle_peer.try_clone().unwrap());
+    let mut busy_reader = BufReader::new(busy_peer.try_clone().unwrap());
+    assert!(reply_line(&mut idle_reader).starts_with("220 "));
+    assert!(reply_line(&mut busy_reader).starts_with("220 "));
+    let mut busy_writer = busy_peer.try_clone().unwrap();
+    for command in [
+        "HELO a.example",
+        "MAIL FROM:<a@example.test>",
+        "RCPT TO:<b@example.test>",
+    ] {
+        busy_writer
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
+        assert!(
+            reply_line(&mut busy_reader).starts_with("250 "),
+            "{command}"
+        );
+    }
+    busy_writer.write_all(b"DATA\r\n").unwrap();
+    assert!(reply_line(&mut busy_reader).starts_with("354 "));
+    busy_writer.write_all(b"Subject: half\r\n").unwrap();
+
+    // Both loops wait in a read; the drain wakes them (the blocking one within its poll).
+    let started = Instant::now();
+    drain.start();
+    assert_eq!(
+        reply_line(&mut idle_reader),
+        "421 4.3.2 Service shutting down\r\n",
+        "{which:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{which:?}: {:?}",
+        started.elapsed()
+    );
+    let (ended, _, _) = idle.join().unwrap();
+    assert_eq!(
+        ended.unwrap(),
+        Ended::Session(CloseReason::Shutdown),
+        "{which:?}"
+    );
+
+    // The message goes on, is accepted, and only the next command gets the 421.
+    std::thread::sleep(blocking::DRAIN_POLL * 2);
+    busy_writer.write_all(b"the rest\r\n.\r\n").unwrap();
+    assert!(
+        reply_line(&mut busy_reader).starts_with("250 "),
+        "{which:?}"
+    );
+    busy_writer.write_all(b"NOOP\r\n").unwrap();
+    assert!(
+        reply_line(&mut busy_reader).starts_with("421 4.3.2 "),
+        "{which:?}"
+    );
+    let (ended, _, _) = busy.join().unwrap();
+    assert_eq!(
+        ended.unwrap(),
+        Ended::Session(CloseReason::Shutdown),
+        "{which:?}"
+    );
+    assert_eq!(idle_told.load(Ordering::SeqCst), 1, "{which:?}: told once");
+    assert_eq!(busy_told.load(Ordering::SeqCst), 1, "{which:?}: told once");
+}
+
+#[test]
+fn blocking_loop_a_drain_wakes_an_idle_machine_and_lets_a_message_finish() {
+    a_drain_wakes_an_idle_machine_and_lets_a_message_finish(Loop::Blocking);
+}
+
+#[test]
+fn tokio_loop_a_drain_wakes_an_idle_machine_and_lets_a_message_finish() {
+    a_drain_wakes_an_idle_machine_and_lets_a_message_finish(Loop::Tokio);
 }

@@ -9,7 +9,11 @@ use mail_wire::session::{Next, Session, WaitTimer};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection, StreamOwned};
 
-use super::{Ended, Flow, Gather, READ_BUFFER};
+use super::{DrainWatch, Ended, Flow, Gather, READ_BUFFER, Stopping};
+
+/// While a server may drain, a read waits at most this long before the loop looks again (see
+/// [`run_draining`]).
+pub const DRAIN_POLL: Duration = Duration::from_millis(200);
 
 /// The application side of a session: answers the machine's events.
 pub trait BlockingHandler<S: Session> {
@@ -21,6 +25,11 @@ pub trait BlockingHandler<S: Session> {
     fn on_await(&mut self, _conn: &mut S) -> io::Result<bool> {
         Ok(false)
     }
+
+    /// The server is draining (see [`super`], "Draining"): called once, while the machine
+    /// waits on the peer. A server asks its machine to end gracefully (`conn.shutdown()`);
+    /// the default does nothing (clients are not drained).
+    fn on_shutdown(&mut self, _conn: &mut S) {}
 }
 
 /// How to become TLS when the machine asks for it.
@@ -297,6 +306,29 @@ where
     S: Session,
     H: BlockingHandler<S>,
 {
+    run_draining(conn, stream, tls, handler, DrainWatch::never())
+}
+
+/// [`run`], and when `drain` fires, [`BlockingHandler::on_shutdown`] once (see [`super`],
+/// "Draining").
+///
+/// A blocked `read` cannot also wait for the drain: std has no portable way to wait on a
+/// socket and a wake-up together, and shutting the socket's read half down to wake it would
+/// also cut a message still arriving, which must finish. So while the drain may come, each
+/// read waits at most [`DRAIN_POLL`], and the loop looks at the drain between reads. The
+/// wait's deadline is unchanged by it: a read cut short is retried until the deadline.
+pub fn run_draining<S, H>(
+    conn: &mut S,
+    stream: BlockingStream,
+    tls: &BlockingTls,
+    handler: &mut H,
+    drain: DrainWatch,
+) -> io::Result<Ended>
+where
+    S: Session,
+    H: BlockingHandler<S>,
+{
+    let mut stopping = Stopping::new(drain);
     let mut buf = vec![0u8; READ_BUFFER];
     let mut gather = Gather::default();
     let mut timer = WaitTimer::new();
@@ -322,12 +354,21 @@ where
                     conn.handle_close();
                     continue;
                 };
+                if stopping.due() {
+                    handler.on_shutdown(conn);
+                    continue;
+                }
                 let deadline = timer.deadline(wait, Instant::now());
                 if remaining(deadline).is_none() {
                     conn.handle_timeout();
                     continue;
                 }
-                match stream.read_within(&mut buf, deadline) {
+                let until = if stopping.pending() {
+                    deadline.min(Instant::now() + DRAIN_POLL)
+                } else {
+                    deadline
+                };
+                match stream.read_within(&mut buf, until) {
                     Ok(0) => conn.handle_close(),
                     Ok(n) => conn.receive(&buf[..n]),
                     // The deadline is checked again before the next read.

@@ -8,10 +8,22 @@
 //! [`Handler`](tokio::Handler) (tokio) or [`BlockingHandler`](blocking::BlockingHandler). What
 //! to answer is the handler's business; how to talk is the machine's. Nothing here knows SMTP
 //! or POP3.
+//!
+//! # Draining
+//!
+//! A stopping server stops accepting and then drains: every live session is told once
+//! ([`Handler::on_shutdown`](tokio::Handler::on_shutdown), which the servers answer with the
+//! machine's `shutdown()`), so an idle session closes now (SMTP with 421 4.3.2, RFC 5321
+//! section 3.8) while one in the middle of a message finishes it first. The server holds a
+//! [`Drain`]; each loop run by `run_draining` watches it through a [`DrainWatch`] and tells
+//! the machine when it waits on the peer ([`Next::Read`](mail_wire::session::Next::Read)),
+//! the only place a session can sit idle. The machine then decides, in its next `poll`, what
+//! to send and whether to close: the loops stay one `match` on `poll()`.
 
 pub mod blocking;
 pub mod tokio;
 
+use ::tokio::sync::watch;
 use mail_wire::session::CloseReason;
 
 /// What the application asks of the loop after an event.
@@ -30,6 +42,118 @@ pub enum Ended {
     Session(CloseReason),
     /// The application asked to close ([`Flow::Close`]).
     ApplicationClosed,
+}
+
+/// A server's stop switch for its sessions: [`start`](Self::start) tells every
+/// [`DrainWatch`] made from it (see the [module docs](self), "Draining"). A `tokio::sync::watch`
+/// channel underneath: readable without a runtime, so the blocking loop uses it too.
+#[derive(Debug, Clone)]
+pub struct Drain {
+    sender: std::sync::Arc<watch::Sender<bool>>,
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drain {
+    /// Not draining yet.
+    pub fn new() -> Self {
+        Self {
+            sender: std::sync::Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// A watch for one session.
+    pub fn watch(&self) -> DrainWatch {
+        DrainWatch {
+            receiver: Some(self.sender.subscribe()),
+        }
+    }
+
+    /// Starts draining: every watch, present and future, sees it.
+    pub fn start(&self) {
+        self.sender.send_replace(true);
+    }
+
+    /// Whether [`start`](Self::start) was called.
+    pub fn is_draining(&self) -> bool {
+        *self.sender.borrow()
+    }
+}
+
+/// One session's view of a [`Drain`].
+#[derive(Debug, Clone)]
+pub struct DrainWatch {
+    /// `None`: never drains (a client, or a server without a graceful stop).
+    receiver: Option<watch::Receiver<bool>>,
+}
+
+impl DrainWatch {
+    /// A watch that never fires.
+    pub fn never() -> Self {
+        Self { receiver: None }
+    }
+
+    /// Whether the server is draining.
+    pub fn is_draining(&self) -> bool {
+        self.receiver.as_ref().is_some_and(|r| *r.borrow())
+    }
+
+    /// Whether it can ever fire (a `Drain` is still there to start it).
+    fn is_live(&self) -> bool {
+        self.receiver
+            .as_ref()
+            .is_some_and(|r| *r.borrow() || r.has_changed().is_ok())
+    }
+
+    /// Completes once the server drains; never, when it cannot.
+    async fn draining(&mut self) {
+        let fired = match &mut self.receiver {
+            Some(receiver) => receiver.wait_for(|draining| *draining).await.is_ok(),
+            None => false,
+        };
+        if !fired {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// A loop's side of draining: tells the machine once.
+#[derive(Debug)]
+struct Stopping {
+    watch: DrainWatch,
+    told: bool,
+}
+
+impl Stopping {
+    fn new(watch: DrainWatch) -> Self {
+        Self { watch, told: false }
+    }
+
+    /// True exactly once, when the server drains: the loop tells the machine now.
+    fn due(&mut self) -> bool {
+        if self.told || !self.watch.is_draining() {
+            return false;
+        }
+        self.told = true;
+        true
+    }
+
+    /// Whether a wait on the peer should also watch for the drain.
+    fn pending(&self) -> bool {
+        !self.told && self.watch.is_live()
+    }
+
+    /// Completes when the machine is to be told; never once it was.
+    async fn fired(&mut self) {
+        if self.told {
+            std::future::pending::<()>().await;
+        }
+        self.watch.draining().await;
+    }
 }
 
 /// Size of the read buffer: one read never hands the machine more than this.

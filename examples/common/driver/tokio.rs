@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
 
-use super::{Ended, Flow, Gather, READ_BUFFER};
+use super::{DrainWatch, Ended, Flow, Gather, READ_BUFFER, Stopping};
 
 /// The application side of a session: answers the machine's events.
 pub trait Handler<S: Session> {
@@ -28,6 +28,11 @@ pub trait Handler<S: Session> {
     fn on_await(&mut self, _conn: &mut S) -> impl Future<Output = io::Result<bool>> + Send {
         async { Ok(false) }
     }
+
+    /// The server is draining (see [`super`], "Draining"): called once, while the machine
+    /// waits on the peer. A server asks its machine to end gracefully (`conn.shutdown()`);
+    /// the default does nothing (clients are not drained).
+    fn on_shutdown(&mut self, _conn: &mut S) {}
 }
 
 /// How to become TLS when the application asks for it.
@@ -194,6 +199,26 @@ where
     S::Event: Send,
     H: Handler<S> + Send,
 {
+    run_draining(conn, stream, tls, handler, DrainWatch::never()).await
+}
+
+/// [`run`], and when `drain` fires, [`Handler::on_shutdown`] once (see [`super`],
+/// "Draining"). A read the drain interrupts is dropped before it took anything (tokio's
+/// reads are cancel-safe, TLS ones too: rustls keeps what it decrypted), and the wait goes
+/// on with its deadline unchanged.
+pub async fn run_draining<S, H>(
+    conn: &mut S,
+    stream: Stream,
+    tls: &TlsUpgrade,
+    handler: &mut H,
+    drain: DrainWatch,
+) -> io::Result<Ended>
+where
+    S: Session + Send,
+    S::Event: Send,
+    H: Handler<S> + Send,
+{
+    let mut stopping = Stopping::new(drain);
     let mut buf = vec![0u8; READ_BUFFER];
     let mut gather = Gather::default();
     let mut timer = WaitTimer::new();
@@ -219,12 +244,20 @@ where
                     conn.handle_close();
                     continue;
                 };
+                if stopping.due() {
+                    handler.on_shutdown(conn);
+                    continue;
+                }
                 let deadline = timer.deadline(wait, Instant::now());
-                match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-                    Err(_elapsed) => conn.handle_timeout(),
-                    Ok(Ok(0)) => conn.handle_close(),
-                    Ok(Ok(n)) => conn.receive(&buf[..n]),
-                    Ok(Err(error)) => socket.failed(conn, error),
+                let read = tokio::time::timeout_at(deadline, stream.read(&mut buf));
+                tokio::select! {
+                    read = read => match read {
+                        Err(_elapsed) => conn.handle_timeout(),
+                        Ok(Ok(0)) => conn.handle_close(),
+                        Ok(Ok(n)) => conn.receive(&buf[..n]),
+                        Ok(Err(error)) => socket.failed(conn, error),
+                    },
+                    () = stopping.fired(), if stopping.pending() => {}
                 }
             }
             Next::UpgradeTls(wait) => {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use clap::Parser;
@@ -14,8 +14,9 @@ use pop3_proto::{Mechanism, Text, Timestamp, TlsMode};
 
 use super::accounts::{Accounts, InvalidUserName};
 use super::maildrop::OpenMaildrop;
-use crate::cli::{ServerTlsArgs, UserPass};
+use crate::cli::{ServerTlsArgs, ShutdownArgs, UserPass};
 use crate::maildir::MaildropLocks;
+use crate::proxy::{Admitted, ProxyArgs, ProxyPolicy};
 use crate::tls::TlsError;
 
 /// The command line of `pop3_server_tokio` and `pop3_server_blocking` (tools outside this
@@ -41,6 +42,12 @@ pub struct ServerArgs {
     /// Offer plaintext authentication before TLS (testing only)
     #[arg(long)]
     pub insecure_auth: bool,
+    /// Behind a load balancer: `--proxy-protocol`, `--proxy-from`, `--proxy-timeout`
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+    /// The graceful stop: `--shutdown-grace`
+    #[command(flatten)]
+    pub shutdown: ShutdownArgs,
 }
 
 /// Why a server cannot start.
@@ -72,6 +79,11 @@ pub struct ServerOptions {
     pub tls: Arc<rustls::ServerConfig>,
     /// One session per maildrop.
     pub locks: MaildropLocks,
+    /// Behind a load balancer: who may send a PROXY header (`--proxy-protocol`); `None`:
+    /// clients connect directly.
+    pub proxy: Option<ProxyPolicy>,
+    /// How long a stopping server lets sessions finish (`--shutdown-grace`).
+    pub grace: Duration,
 }
 
 impl ServerOptions {
@@ -85,6 +97,8 @@ impl ServerOptions {
             insecure_auth: args.insecure_auth,
             tls: args.tls.identity()?.config,
             locks: MaildropLocks::new(),
+            proxy: args.proxy.policy(),
+            grace: args.shutdown.grace(),
         })
     }
 
@@ -146,6 +160,15 @@ pub fn announce(options: &ServerOptions, plain: SocketAddr, implicit: Option<Soc
     }
     if options.insecure_auth {
         println!("warning: plaintext authentication allowed without TLS (--insecure-auth)");
+    }
+}
+
+/// Logs a new connection: the client (behind a PROXY header, the real one) and the proxy.
+pub fn log_connection(admitted: &Admitted, implicit_tls: bool) {
+    let peer = admitted.client;
+    match admitted.via {
+        Some(proxy) => tracing::info!(%peer, %proxy, tls = implicit_tls, "connection"),
+        None => tracing::info!(%peer, tls = implicit_tls, "connection"),
     }
 }
 

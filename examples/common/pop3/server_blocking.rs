@@ -1,4 +1,6 @@
-//! The blocking POP3 server: one thread per connection, over the blocking socket loop.
+//! The blocking POP3 server: one thread per connection, over the blocking socket loop. Behind
+//! a load balancer it reads the PROXY header first ([`crate::proxy`]); on Ctrl-C / SIGTERM
+//! it drains ([`crate::driver`], "Draining"), as the tokio one does.
 
 use std::fs::File;
 use std::io;
@@ -11,41 +13,48 @@ use pop3_proto::server::{Connection, Event, LoginRefusal};
 
 use super::maildrop::{CHUNK, OpenMaildrop, read_chunk};
 use super::server::{
-    ServerArgs, ServerOptions, SetupError, announce, login_method, login_user, usage,
+    ServerArgs, ServerOptions, SetupError, announce, log_connection, login_method, login_user,
+    usage,
 };
 use crate::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
-use crate::driver::{Ended, Flow};
+use crate::driver::{Drain, DrainWatch, Ended, Flow};
 use crate::maildir::WireReader;
+use crate::proxy::{Refusal, admit_blocking};
 
 /// How long an implicit-TLS client may take over its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long a stopping server waits for open sessions to end.
-const GRACE: Duration = Duration::from_secs(5);
-
-/// Serves `plain` (STLS offered) and `implicit` (TLS from the first byte) until `stop` is set
-/// (see [`Stopper`]), then waits a little for open sessions.
+/// Serves `plain` (STLS offered) and `implicit` (TLS from the first byte) until `stopper`
+/// stops it (see [`Stopper`]): then the listeners are closed, the open sessions drained, and
+/// given `options.grace` to finish.
 pub fn serve(
     options: Arc<ServerOptions>,
     plain: TcpListener,
     implicit: Option<TcpListener>,
-    stop: Arc<AtomicBool>,
+    stopper: &Stopper,
 ) -> io::Result<()> {
     let active = Arc::new(AtomicUsize::new(0));
     let mut acceptors = Vec::new();
     for (listener, implicit_tls) in [(Some(plain), false), (implicit, true)] {
         let Some(listener) = listener else { continue };
-        let (options, stop, active) = (options.clone(), stop.clone(), active.clone());
+        let (options, stopper, active) = (options.clone(), stopper.clone(), active.clone());
         acceptors.push(std::thread::spawn(move || {
-            accept_loop(&listener, &options, implicit_tls, &stop, &active)
+            accept_loop(&listener, &options, implicit_tls, &stopper, &active)
         }));
     }
+    // Each accept loop returns once stopped, and its listener closes with it: new
+    // connections are refused from then on (a balancer sends them elsewhere at once).
     for acceptor in acceptors {
         acceptor
             .join()
             .map_err(|_| io::Error::other("an accept thread panicked"))??;
     }
-    let deadline = Instant::now() + GRACE;
+    tracing::info!(
+        open = active.load(Ordering::Acquire),
+        "stopping: no new connections, draining"
+    );
+    stopper.drain.start();
+    let deadline = Instant::now() + options.grace;
     while active.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -56,11 +65,11 @@ fn accept_loop(
     listener: &TcpListener,
     options: &Arc<ServerOptions>,
     implicit_tls: bool,
-    stop: &AtomicBool,
+    stopper: &Stopper,
     active: &Arc<AtomicUsize>,
 ) -> io::Result<()> {
     for tcp in listener.incoming() {
-        if stop.load(Ordering::Acquire) {
+        if stopper.flag.load(Ordering::Acquire) {
             break;
         }
         let tcp = match tcp {
@@ -73,10 +82,11 @@ fn accept_loop(
             }
         };
         let (options, active) = (options.clone(), active.clone());
+        let drain = stopper.drain.watch();
         active.fetch_add(1, Ordering::AcqRel);
         std::thread::spawn(move || {
             let peer = tcp.peer_addr().ok();
-            if let Err(error) = connection(&options, tcp, implicit_tls) {
+            if let Err(error) = connection(&options, tcp, implicit_tls, drain) {
                 tracing::info!(?peer, %error, "connection ended with an error");
             }
             active.fetch_sub(1, Ordering::AcqRel);
@@ -85,14 +95,22 @@ fn accept_loop(
     Ok(())
 }
 
-/// One connection, from greeting to close.
+/// One connection, from greeting to close: the PROXY header first when expected (nothing is
+/// sent before it; a refusal closes the connection without a word and is not an error),
+/// then the TLS handshake of an implicit-TLS listener, then the session, drained by `drain`.
 pub fn connection(
     options: &Arc<ServerOptions>,
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     implicit_tls: bool,
+    drain: DrainWatch,
 ) -> io::Result<()> {
     let peer = tcp.peer_addr()?;
     tcp.set_nodelay(true)?;
+    let admitted = match admit_blocking(options.proxy.as_ref(), &mut tcp, peer, implicit_tls) {
+        Ok(admitted) => admitted,
+        Err(Refusal::Io(error)) => return Err(error),
+        Err(_) => return Ok(()), // logged by the proxy module
+    };
     let tls = BlockingTls::Server(options.tls.clone());
     let stream = if implicit_tls {
         tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
@@ -100,17 +118,20 @@ pub fn connection(
     } else {
         BlockingStream::Plain(tcp)
     };
-    tracing::info!(%peer, tls = implicit_tls, "connection");
+    log_connection(&admitted, implicit_tls);
     let mut conn = Connection::new(options.session_config(implicit_tls));
+    // What the client sent right behind the PROXY header is the protocol's (ARCHITECTURE.md,
+    // "The session contract", rule 1: `receive` only buffers; the greeting still goes first).
+    conn.receive(&admitted.early);
     let mut handler = Handler {
         options: options.clone(),
-        peer,
+        peer: admitted.client,
         user: None,
         maildrop: None,
         reading: None,
         buf: vec![0; CHUNK],
     };
-    let ended = blocking::run(&mut conn, stream, &tls, &mut handler);
+    let ended = blocking::run_draining(&mut conn, stream, &tls, &mut handler, drain);
     handler.closed(&ended, conn.discarded_deletions());
     ended.map(drop)
 }
@@ -230,13 +251,21 @@ impl BlockingHandler<Connection> for Handler {
         self.pump(conn)?;
         Ok(true)
     }
+
+    /// Idle: closed now, without a response (POP3 has no unsolicited ones); otherwise the
+    /// message being sent is finished and the next command gets `-ERR [SYS/TEMP]`.
+    fn on_shutdown(&mut self, conn: &mut Connection) {
+        conn.shutdown();
+    }
 }
 
 /// Stops a blocking server: sets the flag its accept loops check, then wakes them with a
-/// connection each (a blocked `accept` has no other portable way out).
+/// connection each (a blocked `accept` has no other portable way out); [`serve`] then drains
+/// the sessions through [`Drain`].
 #[derive(Debug, Clone)]
 pub struct Stopper {
     flag: Arc<AtomicBool>,
+    drain: Drain,
     addrs: Vec<SocketAddr>,
 }
 
@@ -245,13 +274,9 @@ impl Stopper {
     pub fn new(addrs: Vec<SocketAddr>) -> Self {
         Self {
             flag: Arc::new(AtomicBool::new(false)),
+            drain: Drain::new(),
             addrs,
         }
-    }
-
-    /// The flag to give [`serve`].
-    pub fn flag(&self) -> Arc<AtomicBool> {
-        self.flag.clone()
     }
 
     /// Stops accepting.
@@ -295,6 +320,6 @@ pub fn run(args: &ServerArgs) -> Result<(), SetupError> {
     let stopper = Stopper::new(addrs.clone());
     stopper.stop_on_signal()?;
     announce(&options, addrs[0], addrs.get(1).copied());
-    serve(options, plain, implicit, stopper.flag())?;
+    serve(options, plain, implicit, &stopper)?;
     Ok(())
 }

@@ -1,6 +1,9 @@
 //! The tokio POP3 server: a task per connection over the tokio socket loop. The file system
 //! work (listing a maildrop, reading a message, deleting at QUIT) runs on tokio's blocking
-//! pool, so a slow disk never stalls other sessions.
+//! pool, so a slow disk never stalls other sessions. Behind a load balancer it reads the
+//! PROXY header first ([`crate::proxy`]); on Ctrl-C / SIGTERM it drains ([`crate::driver`],
+//! "Draining": an idle session is closed now, a message being sent is finished, and the next
+//! command is answered `-ERR [SYS/TEMP]`; nothing is deleted).
 
 use std::future::Future;
 use std::io;
@@ -15,27 +18,28 @@ use tokio::task::{JoinSet, spawn_blocking};
 use super::maildrop::OpenMaildrop;
 use super::maildrop::{CHUNK, read_chunk};
 use super::server::{
-    ServerArgs, ServerOptions, SetupError, announce, login_method, login_user, usage,
+    ServerArgs, ServerOptions, SetupError, announce, log_connection, login_method, login_user,
+    usage,
 };
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
-use crate::driver::{Ended, Flow};
+use crate::driver::{Drain, DrainWatch, Ended, Flow};
 use crate::maildir::WireReader;
+use crate::proxy::{Refusal, admit_tokio};
 
 /// How long an implicit-TLS client may take over its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long a stopping server waits for open sessions to end; the rest are dropped, which
-/// deletes nothing (ARCHITECTURE.md security invariant 6).
-const GRACE: Duration = Duration::from_secs(5);
-
 /// Serves `plain` (STLS offered) and `implicit` (TLS from the first byte) until `shutdown`
-/// completes, then gives open sessions a few seconds to finish.
+/// completes, then closes the listeners, drains the open sessions and gives them
+/// `options.grace` to finish; the rest are dropped, which deletes nothing (ARCHITECTURE.md
+/// security invariant 6).
 pub async fn serve(
     options: Arc<ServerOptions>,
     plain: TcpListener,
     implicit: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
+    let drain = Drain::new();
     let mut sessions = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -54,13 +58,22 @@ pub async fn serve(
             }
         };
         let options = options.clone();
+        let watch = drain.watch();
         sessions.spawn(async move {
-            if let Err(error) = connection(options, tcp, peer, implicit_tls).await {
+            if let Err(error) = connection(options, tcp, peer, implicit_tls, watch).await {
                 tracing::info!(%peer, %error, "connection ended with an error");
             }
         });
     }
-    let drained = tokio::time::timeout(GRACE, async {
+    // New connections are refused from here on (a balancer sends them elsewhere at once),
+    // rather than left in the listen queue until the process exits.
+    drop((plain, implicit));
+    tracing::info!(
+        open = sessions.len(),
+        "stopping: no new connections, draining"
+    );
+    drain.start();
+    let drained = tokio::time::timeout(options.grace, async {
         while sessions.join_next().await.is_some() {}
     })
     .await;
@@ -78,14 +91,22 @@ async fn accept_optional(listener: Option<&TcpListener>) -> io::Result<(TcpStrea
     }
 }
 
-/// One connection, from greeting to close.
+/// One connection, from greeting to close: the PROXY header first when expected (nothing is
+/// sent before it; a refusal closes the connection without a word and is not an error),
+/// then the TLS handshake of an implicit-TLS listener, then the session, drained by `drain`.
 pub async fn connection(
     options: Arc<ServerOptions>,
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     peer: SocketAddr,
     implicit_tls: bool,
+    drain: DrainWatch,
 ) -> io::Result<()> {
     tcp.set_nodelay(true)?;
+    let admitted = match admit_tokio(options.proxy.as_ref(), &mut tcp, peer, implicit_tls).await {
+        Ok(admitted) => admitted,
+        Err(Refusal::Io(error)) => return Err(error),
+        Err(_) => return Ok(()), // logged by the proxy module
+    };
     let tls = TlsUpgrade::server(options.tls.clone());
     let stream = if implicit_tls {
         tokio::time::timeout(HANDSHAKE_TIMEOUT, Stream::implicit_tls(tcp, &tls))
@@ -94,17 +115,20 @@ pub async fn connection(
     } else {
         Stream::Plain(tcp)
     };
-    tracing::info!(%peer, tls = implicit_tls, "connection");
+    log_connection(&admitted, implicit_tls);
     let mut conn = Connection::new(options.session_config(implicit_tls));
+    // What the client sent right behind the PROXY header is the protocol's (ARCHITECTURE.md,
+    // "The session contract", rule 1: `receive` only buffers; the greeting still goes first).
+    conn.receive(&admitted.early);
     let mut handler = SessionHandler {
         options,
-        peer,
+        peer: admitted.client,
         user: None,
         maildrop: None,
         reading: None,
         spare: None,
     };
-    let ended = driver::run(&mut conn, stream, &tls, &mut handler).await;
+    let ended = driver::run_draining(&mut conn, stream, &tls, &mut handler, drain).await;
     handler.closed(&ended, conn.discarded_deletions());
     ended.map(drop)
 }
@@ -260,6 +284,12 @@ impl Handler<Connection> for SessionHandler {
         .map_err(io::Error::other)??;
         self.deliver_chunk(conn, reading, n)?;
         Ok(true)
+    }
+
+    /// Idle: closed now, without a response (POP3 has no unsolicited ones); otherwise the
+    /// message being sent is finished and the next command gets `-ERR [SYS/TEMP]`.
+    fn on_shutdown(&mut self, conn: &mut Connection) {
+        conn.shutdown();
     }
 }
 

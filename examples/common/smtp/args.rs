@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser};
 
-use crate::cli::{ClientTrustArgs, HostPort, ServerTlsArgs, UserPass};
+use crate::cli::{ClientTrustArgs, HostPort, ServerTlsArgs, ShutdownArgs, UserPass};
 use crate::maildir::Fsync;
+use crate::proxy::ProxyArgs;
 
 /// `smtp_server_tokio` and `smtp_server_blocking`: the same flags.
 #[derive(Debug, Clone, Parser)]
@@ -50,6 +51,12 @@ pub struct ServerArgs {
     /// Offer AUTH before TLS (testing only)
     #[arg(long)]
     pub insecure_auth: bool,
+    /// Behind a load balancer: `--proxy-protocol`, `--proxy-from`, `--proxy-timeout`
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+    /// The graceful stop: `--shutdown-grace`
+    #[command(flatten)]
+    pub shutdown: ShutdownArgs,
 }
 
 /// `smtp_client_tokio` and `smtp_client_blocking`: the same flags.

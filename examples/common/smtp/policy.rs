@@ -22,6 +22,7 @@ use super::args::ServerArgs;
 use super::trace;
 use crate::cli::UserPass;
 use crate::driver::Flow;
+use crate::proxy::Admitted;
 use crate::store::{Incoming, Store, Stored};
 
 /// Why the server cannot start with these flags.
@@ -222,11 +223,18 @@ pub struct ServerSession {
 }
 
 impl ServerSession {
-    /// A session for a client at `peer`; `implicit_tls` when the connection is TLS from the
-    /// start. Logs the connection.
-    pub fn new(policy: Arc<Policy>, peer: SocketAddr, implicit_tls: bool) -> Self {
+    /// A session for the client `admitted` names (behind a PROXY header: the real client,
+    /// which goes into the log and the `Received:` line); `implicit_tls` when the connection
+    /// is TLS from the start. Logs the connection.
+    pub fn new(policy: Arc<Policy>, admitted: &Admitted, implicit_tls: bool) -> Self {
         let id = SESSIONS.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(session = id, %peer, tls = implicit_tls, "connected");
+        let peer = admitted.client;
+        match admitted.via {
+            Some(proxy) => {
+                tracing::info!(session = id, %peer, %proxy, tls = implicit_tls, "connected");
+            }
+            None => tracing::info!(session = id, %peer, tls = implicit_tls, "connected"),
+        }
         Self {
             policy,
             id,

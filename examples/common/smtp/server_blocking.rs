@@ -1,6 +1,8 @@
-//! The SMTP server with blocking sockets: one thread per connection, one per listener, and a
-//! graceful stop on Ctrl-C / SIGTERM (the signal is awaited on a small tokio runtime: std has
-//! no portable signal API).
+//! The SMTP server with blocking sockets: one thread per connection, one per listener, the
+//! PROXY protocol when behind a load balancer ([`crate::proxy`]), and a graceful stop on
+//! Ctrl-C / SIGTERM (the signal is awaited on a small tokio runtime: std has no portable
+//! signal API): the listeners close, every session is drained ([`crate::driver`],
+//! "Draining"), and what is left after `--shutdown-grace` ends with the process.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -12,19 +14,20 @@ use smtp_proto::server::{Connection, Event};
 
 use super::args::ServerArgs;
 use super::policy::{Policy, ServerSession, Step};
-use crate::driver::Flow;
 use crate::driver::blocking::{self as driver, BlockingHandler, BlockingStream, BlockingTls};
+use crate::driver::{Drain, Flow};
+use crate::proxy::{ProxyPolicy, admit_blocking};
 
-/// How long sessions in progress may go on after a stop signal.
-pub const GRACE: Duration = Duration::from_secs(10);
 /// Longest TLS handshake of the implicit TLS listener.
 pub const HANDSHAKE: Duration = Duration::from_secs(30);
 
 /// What the accept threads and the main thread share.
 struct Shared {
     policy: Arc<Policy>,
+    proxy: Option<ProxyPolicy>,
     tls: BlockingTls,
     stopping: AtomicBool,
+    drain: Drain,
     active: AtomicUsize,
 }
 
@@ -42,8 +45,10 @@ pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     let identity = args.tls.identity()?;
     let shared = Arc::new(Shared {
         policy,
+        proxy: args.proxy.policy(),
         tls: BlockingTls::Server(identity.config.clone()),
         stopping: AtomicBool::new(false),
+        drain: Drain::new(),
         active: AtomicUsize::new(0),
     });
     let mut listeners = vec![(TcpListener::bind(args.listen)?, false)];
@@ -58,6 +63,9 @@ pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         None => "sink mode: counting and discarding".to_owned(),
     };
     tracing::info!(hostname = %args.tls.hostname, "{mode}");
+    if let Some(proxy) = &shared.proxy {
+        tracing::info!(trusted = ?args.proxy.proxy_from, timeout = ?proxy.timeout(), "PROXY protocol expected");
+    }
 
     let mut addrs = Vec::new();
     for (listener, implicit_tls) in listeners {
@@ -69,15 +77,18 @@ pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     signals.block_on(shutdown.wait());
     shared.stopping.store(true, Ordering::SeqCst);
     for addr in addrs {
-        // Wake each accept loop so it sees `stopping`.
+        // Wake each accept loop so it sees `stopping`, returns and closes its listener: new
+        // connections are refused from then on (a balancer sends them elsewhere at once).
         let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
     }
     tracing::info!(
         sessions = shared.active.load(Ordering::SeqCst),
-        "stopping: no new connections"
+        "stopping: no new connections, draining"
     );
+    shared.drain.start();
+    let grace = args.shutdown.grace();
     let start = Instant::now();
-    while shared.active.load(Ordering::SeqCst) > 0 && start.elapsed() < GRACE {
+    while shared.active.load(Ordering::SeqCst) > 0 && start.elapsed() < grace {
         std::thread::sleep(Duration::from_millis(50));
     }
     let left = shared.active.load(Ordering::SeqCst);
@@ -123,12 +134,17 @@ fn accept_loop(listener: &TcpListener, implicit_tls: bool, shared: &Arc<Shared>)
     }
 }
 
-/// One connection, start to end.
-fn session(shared: &Shared, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool) {
+/// One connection, start to end: the PROXY header first when expected (nothing is sent
+/// before it), then the TLS handshake of an implicit-TLS listener, then the session.
+fn session(shared: &Shared, mut tcp: TcpStream, peer: SocketAddr, implicit_tls: bool) {
     let _ = tcp.set_nodelay(true);
+    // Refused: closed with nothing answered (logged by the proxy module).
+    let Ok(admitted) = admit_blocking(shared.proxy.as_ref(), &mut tcp, peer, implicit_tls) else {
+        return;
+    };
     let mut handler = BlockingServer(ServerSession::new(
         shared.policy.clone(),
-        peer,
+        &admitted,
         implicit_tls,
     ));
     let stream = if implicit_tls {
@@ -144,7 +160,11 @@ fn session(shared: &Shared, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool
         BlockingStream::Plain(tcp)
     };
     let mut machine = Connection::new(handler.0.machine_config());
-    let ended = driver::run(&mut machine, stream, &shared.tls, &mut handler);
+    // What the client sent right behind the PROXY header is the protocol's (ARCHITECTURE.md,
+    // "The session contract", rule 1: `receive` only buffers; the greeting still goes first).
+    machine.receive(&admitted.early);
+    let drain = shared.drain.watch();
+    let ended = driver::run_draining(&mut machine, stream, &shared.tls, &mut handler, drain);
     handler.0.ended(&ended);
 }
 
@@ -161,5 +181,10 @@ impl BlockingHandler<Connection> for BlockingServer {
                 Ok(Flow::Continue)
             }
         }
+    }
+
+    /// Idle: 421 4.3.2 and close now; in a transaction: after it (RFC 5321 section 3.8).
+    fn on_shutdown(&mut self, conn: &mut Connection) {
+        conn.shutdown();
     }
 }

@@ -1,5 +1,8 @@
 //! The SMTP server on tokio: one task per connection, the plain listener (STARTTLS) and the
-//! optional implicit TLS listener, graceful stop on Ctrl-C / SIGTERM.
+//! optional implicit TLS listener, the PROXY protocol when behind a load balancer
+//! ([`crate::proxy`]), and a graceful stop on Ctrl-C / SIGTERM: the listeners close, every
+//! session is drained ([`crate::driver`], "Draining": idle ones get 421 4.3.2 now, a message
+//! in progress is finished), and what is left after `--shutdown-grace` is dropped.
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,11 +15,9 @@ use tokio::task::JoinSet;
 
 use super::args::ServerArgs;
 use super::policy::{Policy, ServerSession, Step};
-use crate::driver::Flow;
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
-
-/// How long sessions in progress may go on after a stop signal before they are cut.
-pub const GRACE: Duration = Duration::from_secs(10);
+use crate::driver::{Drain, DrainWatch, Flow};
+use crate::proxy::{ProxyPolicy, admit_tokio};
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -32,6 +33,8 @@ pub async fn serve_until(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let policy = Arc::new(Policy::from_args(&args)?);
+    let proxy = args.proxy.policy().map(Arc::new);
+    let grace = args.shutdown.grace();
     let identity = args.tls.identity()?;
     let tls = TlsUpgrade::server(identity.config.clone());
     let plain = TcpListener::bind(args.listen).await?;
@@ -49,30 +52,50 @@ pub async fn serve_until(
         None => "sink mode: counting and discarding".to_owned(),
     };
     tracing::info!(hostname = %args.tls.hostname, "{mode}");
+    if let Some(proxy) = &proxy {
+        tracing::info!(trusted = ?args.proxy.proxy_from, timeout = ?proxy.timeout(), "PROXY protocol expected");
+    }
 
+    let drain = Drain::new();
     let mut sessions = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         while sessions.try_join_next().is_some() {}
-        tokio::select! {
-            accepted = plain.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    sessions.spawn(session(policy.clone(), tcp, peer, tls.clone(), false));
-                }
-                Err(error) => accept_failed(error).await,
-            },
-            accepted = accept_optional(implicit.as_ref()) => match accepted {
-                Ok((tcp, peer)) => {
-                    sessions.spawn(session(policy.clone(), tcp, peer, tls.clone(), true));
-                }
-                Err(error) => accept_failed(error).await,
-            },
+        let (accepted, implicit_tls) = tokio::select! {
+            accepted = plain.accept() => (accepted, false),
+            accepted = accept_optional(implicit.as_ref()) => (accepted, true),
             () = &mut shutdown => break,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let (policy, proxy, tls) = (policy.clone(), proxy.clone(), tls.clone());
+                let watch = drain.watch();
+                sessions.spawn(async move {
+                    session(
+                        &policy,
+                        proxy.as_deref(),
+                        tcp,
+                        peer,
+                        &tls,
+                        implicit_tls,
+                        watch,
+                    )
+                    .await;
+                });
+            }
+            Err(error) => accept_failed(error).await,
         }
     }
+    // New connections are refused from here on (a balancer sends them elsewhere at once),
+    // rather than left in the listen queue until the process exits.
+    drop((plain, implicit));
     while sessions.try_join_next().is_some() {}
-    tracing::info!(sessions = sessions.len(), "stopping: no new connections");
-    if tokio::time::timeout(GRACE, async {
+    tracing::info!(
+        sessions = sessions.len(),
+        "stopping: no new connections, draining"
+    );
+    drain.start();
+    if tokio::time::timeout(grace, async {
         while sessions.join_next().await.is_some() {}
     })
     .await
@@ -105,19 +128,27 @@ async fn accept_failed(error: io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-/// One connection, start to end.
+/// One connection, start to end: the PROXY header first when expected (nothing is sent
+/// before it), then the TLS handshake of an implicit-TLS listener, then the session.
 async fn session(
-    policy: Arc<Policy>,
-    tcp: TcpStream,
+    policy: &Arc<Policy>,
+    proxy: Option<&ProxyPolicy>,
+    mut tcp: TcpStream,
     peer: SocketAddr,
-    tls: TlsUpgrade,
+    tls: &TlsUpgrade,
     implicit_tls: bool,
+    drain: DrainWatch,
 ) {
     let _ = tcp.set_nodelay(true);
-    let mut handler = TokioServer(ServerSession::new(policy, peer, implicit_tls));
+    // Refused: closed with nothing answered (logged by the proxy module).
+    let Ok(admitted) = admit_tokio(proxy, &mut tcp, peer, implicit_tls).await else {
+        return;
+    };
+    let session = ServerSession::new(policy.clone(), &admitted, implicit_tls);
+    let mut handler = TokioServer(session);
     let stream = if implicit_tls {
         // The machine's greeting timeout does not run yet: bound the handshake here.
-        match tokio::time::timeout(HANDSHAKE, Stream::implicit_tls(tcp, &tls)).await {
+        match tokio::time::timeout(HANDSHAKE, Stream::implicit_tls(tcp, tls)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => return handler.0.ended(&Err(error)),
             Err(_) => return handler.0.ended(&Err(io::ErrorKind::TimedOut.into())),
@@ -126,7 +157,10 @@ async fn session(
         Stream::Plain(tcp)
     };
     let mut machine = Connection::new(handler.0.machine_config());
-    let ended = driver::run(&mut machine, stream, &tls, &mut handler).await;
+    // What the client sent right behind the PROXY header is the protocol's (ARCHITECTURE.md,
+    // "The session contract", rule 1: `receive` only buffers; the greeting still goes first).
+    machine.receive(&admitted.early);
+    let ended = driver::run_draining(&mut machine, stream, tls, &mut handler, drain).await;
     handler.0.ended(&ended);
 }
 
@@ -146,5 +180,10 @@ impl Handler<Connection> for TokioServer {
                 Ok(Flow::Continue)
             }
         }
+    }
+
+    /// Idle: 421 4.3.2 and close now; in a transaction: after it (RFC 5321 section 3.8).
+    fn on_shutdown(&mut self, conn: &mut Connection) {
+        conn.shutdown();
     }
 }

@@ -162,6 +162,23 @@ impl Pop3Server {
     pub(crate) fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to end by itself, at most `limit`.
+    pub(crate) fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
 }
 
 impl Drop for Pop3Server {
@@ -303,7 +320,11 @@ pub(crate) struct Raw {
 impl Raw {
     /// Connects and reads the greeting.
     pub(crate) fn connect(addr: SocketAddr) -> (Self, String) {
-        let tcp = TcpStream::connect(addr).unwrap();
+        Self::over(TcpStream::connect(addr).unwrap())
+    }
+
+    /// Reads the greeting on a connection made already (after a PROXY header, say).
+    pub(crate) fn over(tcp: TcpStream) -> (Self, String) {
         tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut raw = Self {
             reader: BufReader::new(tcp),

@@ -184,7 +184,7 @@ pub(crate) fn wait_for_greeting(addr: SocketAddr, proc: &mut Proc) {
 }
 
 /// The address the server logged on its line holding `what` (`... what addr=IP:PORT`).
-fn logged_address(proc: &mut Proc, what: &str) -> SocketAddr {
+pub(crate) fn logged_address(proc: &mut Proc, what: &str) -> SocketAddr {
     let start = Instant::now();
     loop {
         proc.assert_running();
@@ -516,11 +516,28 @@ pub(crate) struct Raw {
 impl Raw {
     /// Connects and reads the greeting.
     pub(crate) fn connect(addr: SocketAddr) -> Raw {
-        let tcp = TcpStream::connect(addr).expect("connect");
+        Self::over(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// Reads the greeting on a connection made already (after a PROXY header, say).
+    pub(crate) fn over(tcp: TcpStream) -> Raw {
         tcp.set_read_timeout(Some(SOCKET_TIMEOUT)).unwrap();
         let mut raw = Raw {
             reader: BufReader::new(RawStream::Plain(tcp)),
         };
+        let greeting = raw.reply();
+        assert_eq!(greeting.code, 220, "greeting {greeting:?}");
+        raw
+    }
+
+    /// Runs a TLS handshake on a connection made already (implicit TLS; any certificate
+    /// accepted), then reads the greeting.
+    pub(crate) fn over_tls(tcp: TcpStream) -> Raw {
+        tcp.set_read_timeout(Some(SOCKET_TIMEOUT)).unwrap();
+        let plain = Raw {
+            reader: BufReader::new(RawStream::Plain(tcp)),
+        };
+        let mut raw = plain.start_tls();
         let greeting = raw.reply();
         assert_eq!(greeting.code, 220, "greeting {greeting:?}");
         raw
