@@ -192,6 +192,9 @@ fn banner(args: &Args, cert: &Path) {
         args.pop3_listen, args.pop3s_listen
     );
     println!("  certificate: {cert} (self-signed: clients trust it with --cacert / --ca)");
+    if let Some(proxy) = args.proxy.policy() {
+        println!("  behind a load balancer: PROXY protocol expected from {proxy}");
+    }
     for account in &args.users {
         println!(
             "  account: user {} password {} (mail to {}@{host})",

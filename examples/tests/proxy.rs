@@ -125,8 +125,8 @@ fn refusals(server: &Instance, what: &str) {
 
     // From an address outside --proxy-from: closed at once, even with a valid header.
     let mut tcp = connect_from("127.0.0.3".parse().unwrap(), server.addr);
-    tcp.write_all(&v1("192.0.2.10:1000", "198.51.100.1:25"))
-        .unwrap();
+    // The server may have closed already (it does at once): a failed write is fine.
+    let _ = tcp.write_all(&v1("192.0.2.10:1000", "198.51.100.1:25"));
     let (received, _) = read_until_closed(&mut tcp, limit);
     assert!(
         received.is_empty(),

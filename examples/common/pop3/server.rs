@@ -161,6 +161,9 @@ pub fn announce(options: &ServerOptions, plain: SocketAddr, implicit: Option<Soc
     if options.insecure_auth {
         println!("warning: plaintext authentication allowed without TLS (--insecure-auth)");
     }
+    if let Some(proxy) = &options.proxy {
+        println!("PROXY protocol expected from {proxy}");
+    }
 }
 
 /// Logs a new connection: the client (behind a PROXY header, the real one) and the proxy.

@@ -23,6 +23,7 @@
 
 pub mod cidr;
 
+use std::fmt;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -96,6 +97,17 @@ impl ProxyPolicy {
         } else {
             Err(Refusal::Untrusted)
         }
+    }
+}
+
+/// For the log: `127.0.0.1/32, 2001:db8::/64 (header within 5s)`.
+impl fmt::Display for ProxyPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, network) in self.trusted.iter().enumerate() {
+            let separator = if i == 0 { "" } else { ", " };
+            write!(f, "{separator}{network}")?;
+        }
+        write!(f, " (header within {:?})", self.timeout)
     }
 }
 

@@ -64,7 +64,7 @@ pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     tracing::info!(hostname = %args.tls.hostname, "{mode}");
     if let Some(proxy) = &shared.proxy {
-        tracing::info!(trusted = ?args.proxy.proxy_from, timeout = ?proxy.timeout(), "PROXY protocol expected");
+        tracing::info!(trusted = %proxy, "PROXY protocol expected");
     }
 
     let mut addrs = Vec::new();

@@ -53,7 +53,7 @@ pub async fn serve_until(
     };
     tracing::info!(hostname = %args.tls.hostname, "{mode}");
     if let Some(proxy) = &proxy {
-        tracing::info!(trusted = ?args.proxy.proxy_from, timeout = ?proxy.timeout(), "PROXY protocol expected");
+        tracing::info!(trusted = %proxy, "PROXY protocol expected");
     }
 
     let drain = Drain::new();

@@ -36,27 +36,29 @@ pub(crate) const POP3_ALICE: &str = "alice:wonder land";
 /// as 127.0.0.2 tells the client apart from the balancer on 127.0.0.1). std cannot bind
 /// before connecting; tokio's `TcpSocket` can.
 pub(crate) fn connect_from(source: IpAddr, to: SocketAddr) -> TcpStream {
+    try_connect_from(source, to).unwrap_or_else(|e| panic!("connecting from {source} to {to}: {e}"))
+}
+
+/// [`connect_from`], or the error (nothing listens yet, say). Within 5 s.
+pub(crate) fn try_connect_from(source: IpAddr, to: SocketAddr) -> io::Result<TcpStream> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .expect("runtime");
-    let tcp = runtime
-        .block_on(async {
-            let socket = match source {
-                IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-                IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-            };
-            socket.bind(SocketAddr::new(source, 0))?;
-            let tcp = tokio::time::timeout(Duration::from_secs(5), socket.connect(to))
-                .await
-                .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
-            let tcp = tcp.into_std()?;
-            tcp.set_nonblocking(false)?;
-            Ok::<_, io::Error>(tcp)
-        })
-        .unwrap_or_else(|e| panic!("connecting from {source} to {to}: {e}"));
-    tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    tcp
+        .build()?;
+    let tcp = runtime.block_on(async {
+        let socket = match source {
+            IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.bind(SocketAddr::new(source, 0))?;
+        let tcp = tokio::time::timeout(Duration::from_secs(5), socket.connect(to))
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+        let tcp = tcp.into_std()?;
+        tcp.set_nonblocking(false)?;
+        Ok::<_, io::Error>(tcp)
+    })?;
+    tcp.set_read_timeout(Some(Duration::from_secs(15)))?;
+    Ok(tcp)
 }
 
 /// A TCP connection to `to` from 127.0.0.1 (the trusted proxy's address).
