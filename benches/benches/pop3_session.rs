@@ -4,11 +4,13 @@
 //!
 //! `cargo bench -p benches --bench pop3_session`
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
-use pop3_proto::client::{self, TlsMode};
+use pop3_proto::client;
 use pop3_proto::server::{self, Maildrop};
-use pop3_proto::{MsgNumber, UniqueId};
+use pop3_proto::{CloseReason, MsgNumber, Next, TlsMode, UniqueId};
 
 const MESSAGES: usize = 100;
 const MESSAGE_SIZE: usize = 10 * 1024;
@@ -38,15 +40,56 @@ fn session(maildrop: &[Bytes]) -> usize {
             .with_tls(TlsMode::Implicit)
             .with_password("alice", "secret"),
     );
-    let mut server = server::Connection::new(server::Config::default().with_implicit_tls(true));
+    let mut server = server::Connection::new(server::Config::default().with_tls(TlsMode::Implicit));
+    // The two directions of the connection: one transmit per read.
+    let mut to_server: VecDeque<Bytes> = VecDeque::new();
+    let mut to_client: VecDeque<Bytes> = VecDeque::new();
     let mut received = 0;
-    let mut done = false;
-    while !done {
+    loop {
+        // The client, until it writes (the server reads that first, as from a socket) or
+        // waits for the server.
         let mut progress = false;
-        while let Some(event) = server.poll_event() {
+        loop {
+            match client.poll() {
+                Next::Transmit(bytes) => {
+                    to_server.push_back(bytes);
+                    progress = true;
+                    break;
+                }
+                Next::Event(client::Event::Authenticated(_)) => {
+                    client.uidl(None).unwrap();
+                    for n in 1..=maildrop.len() {
+                        client.retr(MsgNumber::new(n as u32).unwrap()).unwrap();
+                    }
+                    client.quit().unwrap();
+                }
+                Next::Event(client::Event::MessageData(chunk)) => {
+                    received += black_box(chunk).len()
+                }
+                Next::Event(client::Event::Quit(outcome)) => assert!(outcome.committed),
+                Next::Event(client::Event::Failed(error)) => panic!("{error}"),
+                Next::Event(_) => {}
+                Next::Read(_) => match to_client.pop_front() {
+                    Some(bytes) => client.receive(&bytes),
+                    None => break,
+                },
+                Next::Closed(reason) => {
+                    assert_eq!(reason, CloseReason::Quit);
+                    return received;
+                }
+                other => panic!("unexpected from the client: {other:?}"),
+            }
             progress = true;
-            match event {
-                server::Event::Login(_) => {
+        }
+        // The server, likewise.
+        loop {
+            match server.poll() {
+                Next::Transmit(bytes) => {
+                    to_client.push_back(bytes);
+                    progress = true;
+                    break;
+                }
+                Next::Event(server::Event::Login(_)) => {
                     let mut listing = Maildrop::with_capacity(maildrop.len());
                     for (i, body) in maildrop.iter().enumerate() {
                         listing.push(
@@ -56,46 +99,26 @@ fn session(maildrop: &[Bytes]) -> usize {
                     }
                     server.accept(listing).unwrap();
                 }
-                server::Event::Retrieve(retrieve) => {
+                Next::Event(server::Event::Retrieve(retrieve)) => {
                     server
                         .send_message_chunk(&maildrop[retrieve.index])
                         .unwrap();
                     server.end_message().unwrap();
                 }
-                server::Event::Commit { .. } => server.commit_succeeded().unwrap(),
-                _ => {}
+                Next::Event(server::Event::Commit { .. }) => server.commit_succeeded().unwrap(),
+                Next::Event(_) => {}
+                Next::Read(_) => match to_server.pop_front() {
+                    Some(bytes) => server.receive(&bytes),
+                    None => break,
+                },
+                // Its last reply is on its way to the client.
+                Next::Closed(_) => break,
+                other => panic!("unexpected from the server: {other:?}"),
             }
-        }
-        while let Some(bytes) = server.poll_transmit() {
             progress = true;
-            client.receive(&bytes);
         }
-        while let Some(event) = client.poll_event() {
-            progress = true;
-            match event {
-                client::Event::Authenticated(_) => {
-                    client.uidl(None).unwrap();
-                    for n in 1..=maildrop.len() {
-                        client.retr(MsgNumber::new(n as u32).unwrap()).unwrap();
-                    }
-                    client.quit().unwrap();
-                }
-                client::Event::MessageData(chunk) => received += black_box(chunk).len(),
-                client::Event::Quit(outcome) => {
-                    assert!(outcome.committed);
-                    done = true;
-                }
-                client::Event::Failed(error) => panic!("{error}"),
-                _ => {}
-            }
-        }
-        while let Some(bytes) = client.poll_transmit() {
-            progress = true;
-            server.receive(&bytes);
-        }
-        assert!(progress || done, "session stalled");
+        assert!(progress, "session stalled");
     }
-    received
 }
 
 fn bench(c: &mut Criterion) {

@@ -5,11 +5,13 @@
 //!
 //! `cargo bench -p benches --bench smtp_session`
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use smtp_proto::client::{self, Envelope};
 use smtp_proto::server::{self, Extensions};
-use smtp_proto::{Domain, ForwardPath, Mailbox, ReversePath};
+use smtp_proto::{Domain, ForwardPath, Mailbox, Next, ReversePath, TlsMode};
 
 /// A 10 KiB message: header lines, text lines of 76 octets, some starting with a dot.
 fn message() -> Bytes {
@@ -32,6 +34,10 @@ fn message() -> Bytes {
 struct Session {
     client: client::Connection,
     server: server::Connection,
+    /// What the client wrote and the server has not read yet, one transmit per read.
+    to_server: VecDeque<Bytes>,
+    /// What the server wrote and the client has not read yet.
+    to_client: VecDeque<Bytes>,
     envelope: Envelope,
     body: Bytes,
     received: usize,
@@ -39,16 +45,17 @@ struct Session {
 
 impl Session {
     fn new(chunking: bool) -> Session {
-        let server_config = server::Config::new(Domain::new("mx.example").unwrap())
-            .with_extensions(Extensions {
-                chunking,
-                ..Extensions::default()
-            });
+        let mut extensions = Extensions::default();
+        extensions.chunking = chunking;
+        let server_config =
+            server::Config::new(Domain::new("mx.example").unwrap()).with_extensions(extensions);
         let client_config = client::Config::new(client::EhloName::new("client.example").unwrap())
-            .with_tls(client::TlsPolicy::None);
+            .with_tls(TlsMode::Disabled);
         let mut session = Session {
             client: client::Connection::new(client_config),
             server: server::Connection::new(server_config),
+            to_server: VecDeque::new(),
+            to_client: VecDeque::new(),
             envelope: Envelope::new(
                 ReversePath::Mailbox(Mailbox::parse("jane@example.com").unwrap()),
                 vec![ForwardPath::Mailbox(
@@ -59,37 +66,58 @@ impl Session {
             received: 0,
         };
         // Greeting and EHLO.
-        while !matches!(session.step(), Some(client::Event::Ready)) {}
+        loop {
+            match session.step() {
+                Some(client::Event::Ready) => break,
+                Some(_) => {}
+                None => panic!("session stalled before Ready"),
+            }
+        }
         session
     }
 
-    /// Moves bytes both ways and answers the server's decisions; gives the next client event.
+    /// Drives the client (and, whenever it waits for a reply, the server) until the client
+    /// has an event; `None` when neither machine can go on.
     fn step(&mut self) -> Option<client::Event> {
         loop {
-            if let Some(event) = self.client.poll_event() {
-                return Some(event);
+            match self.client.poll() {
+                Next::Transmit(bytes) => self.to_server.push_back(bytes),
+                Next::Event(event) => return Some(event),
+                Next::Read(_) => match self.to_client.pop_front() {
+                    Some(bytes) => self.client.receive(&bytes),
+                    None if self.run_server() => {}
+                    None => return None,
+                },
+                Next::AwaitApp => return None,
+                Next::UpgradeTls(_) => panic!("TLS is disabled"),
+                Next::Closed(reason) => panic!("session closed: {reason}"),
             }
-            let mut moved = false;
-            while let Some(bytes) = self.client.poll_transmit() {
-                self.server.receive(&bytes);
-                moved = true;
-            }
-            while let Some(event) = self.server.poll_event() {
-                match event {
-                    server::Event::Mail { .. } | server::Event::Rcpt { .. } => {
-                        self.server.accept().unwrap()
-                    }
-                    server::Event::MessageData(data) => self.received += data.len(),
-                    server::Event::MessageEnd { .. } => self.server.accept_message("Q1").unwrap(),
-                    other => panic!("unexpected server event {other:?}"),
+        }
+    }
+
+    /// Drives the server, answering its decisions, until it writes (the client reads that
+    /// first, as from a socket) or waits for input the client has not written; whether it
+    /// wrote anything.
+    fn run_server(&mut self) -> bool {
+        loop {
+            match self.server.poll() {
+                Next::Transmit(bytes) => {
+                    self.to_client.push_back(bytes);
+                    return true;
                 }
-            }
-            while let Some(bytes) = self.server.poll_transmit() {
-                self.client.receive(&bytes);
-                moved = true;
-            }
-            if !moved {
-                return None;
+                Next::Event(server::Event::Mail { .. } | server::Event::Rcpt { .. }) => {
+                    self.server.accept().unwrap()
+                }
+                Next::Event(server::Event::MessageData(data)) => self.received += data.len(),
+                Next::Event(server::Event::MessageEnd { .. }) => {
+                    self.server.accept_message("Q1").unwrap()
+                }
+                Next::Event(other) => panic!("unexpected server event {other:?}"),
+                Next::Read(_) => match self.to_server.pop_front() {
+                    Some(bytes) => self.server.receive(&bytes),
+                    None => return false,
+                },
+                other => panic!("unexpected from the server: {other:?}"),
             }
         }
     }

@@ -3,6 +3,7 @@
 //! QUIT), and an application that accepts everything.
 
 use bytes::Bytes;
+use smtp_proto::Next;
 use smtp_proto::server::{Connection, Event};
 
 /// Octets of the message body.
@@ -40,24 +41,30 @@ DATA\r\n";
     ]
 }
 
-/// Feeds `writes` to `conn`, answering like an application that accepts everything, and
-/// returns (octets of message data delivered, octets of replies written).
+/// Feeds `writes` to `conn`, one per [`Next::Read`], answering like an application that
+/// accepts everything, and returns (octets of message data delivered, octets of replies
+/// written). Returns when the machine wants to read and every write was fed, or when the
+/// session closed (after QUIT).
 pub fn serve(conn: &mut Connection, writes: &[Bytes]) -> (usize, usize) {
     let mut data = 0;
     let mut written = 0;
-    for write in writes {
-        conn.receive(write);
-        while let Some(event) = conn.poll_event() {
-            match event {
-                Event::MessageData(chunk) => data += chunk.len(),
-                Event::MessageEnd { .. } => conn.accept_message("4XyZ1").expect("end pending"),
-                event if event.is_decision() => conn.accept().expect("decision pending"),
-                _ => {}
+    let mut writes = writes.iter();
+    loop {
+        match conn.poll() {
+            Next::Transmit(out) => written += out.len(),
+            Next::Event(Event::MessageData(chunk)) => data += chunk.len(),
+            Next::Event(Event::MessageEnd { .. }) => {
+                conn.accept_message("4XyZ1").expect("end pending")
             }
-        }
-        while let Some(out) = conn.poll_transmit() {
-            written += out.len();
+            Next::Event(event) if event.is_decision() => conn.accept().expect("decision pending"),
+            Next::Event(_) => {}
+            Next::Read(_) => match writes.next() {
+                Some(write) => conn.receive(write),
+                None => return (data, written),
+            },
+            Next::UpgradeTls(_) => panic!("no STARTTLS in the workload"),
+            Next::AwaitApp => panic!("every decision is answered at once"),
+            Next::Closed(_) => return (data, written),
         }
     }
-    (data, written)
 }

@@ -14,12 +14,14 @@
 //!
 //! The figures are printed (`cargo test -p benches --test pop3_session_alloc -- --nocapture`).
 
+use std::collections::VecDeque;
+
 use benches::alloc_counter::{CountingAllocator, counted, set_counting};
 use benches::body;
 use bytes::Bytes;
-use pop3_proto::client::{self, Request, TlsMode};
+use pop3_proto::client::{self, Request};
 use pop3_proto::server::{self, Maildrop};
-use pop3_proto::{MsgNumber, UniqueId};
+use pop3_proto::{MsgNumber, Next, TlsMode, UniqueId};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -35,6 +37,10 @@ const ROUNDS: usize = 200;
 struct Pair {
     client: client::Connection,
     server: server::Connection,
+    /// What the client wrote and the server has not read yet, one transmit per read.
+    to_server: VecDeque<Bytes>,
+    /// What the server wrote and the client has not read yet.
+    to_client: VecDeque<Bytes>,
     contents: Vec<Bytes>,
     /// Results the client delivered (one per command).
     answers: usize,
@@ -60,7 +66,9 @@ impl Pair {
                     .with_tls(TlsMode::Implicit)
                     .with_password("alice", "secret"),
             ),
-            server: server::Connection::new(server::Config::default().with_implicit_tls(true)),
+            server: server::Connection::new(server::Config::default().with_tls(TlsMode::Implicit)),
+            to_server: VecDeque::new(),
+            to_client: VecDeque::new(),
             contents,
             answers: 0,
             received: 0,
@@ -72,35 +80,56 @@ impl Pair {
 
     /// Moves bytes and events until neither machine has anything more to do.
     fn pump(&mut self) {
+        while self.run_server() | self.run_client() {}
+    }
+
+    /// Polls the server, answering its decisions at once, until it writes (the client reads
+    /// that first, as from a socket) or waits on input the client has not written; whether
+    /// anything happened.
+    fn run_server(&mut self) -> bool {
+        let mut progress = false;
         loop {
-            let mut progress = false;
-            while let Some(event) = self.server.poll_event() {
-                progress = true;
-                match event {
-                    server::Event::Login(_) => {
-                        let mut maildrop = Maildrop::with_capacity(self.contents.len());
-                        for (i, content) in self.contents.iter().enumerate() {
-                            let uid = UniqueId::new(format!("uid-{i}")).unwrap();
-                            maildrop.push(content.len() as u64, uid);
-                        }
-                        self.server.accept(maildrop).unwrap();
-                    }
-                    server::Event::Retrieve(retrieve) => {
-                        // The application's content, as one `Bytes`: a reference count.
-                        let content = self.contents[retrieve.index].clone();
-                        self.server.send_message_chunk(content).unwrap();
-                        self.server.end_message().unwrap();
-                    }
-                    other => panic!("unexpected server event {other:?}"),
+            match self.server.poll() {
+                Next::Transmit(bytes) => {
+                    self.to_client.push_back(bytes);
+                    return true;
                 }
+                Next::Event(server::Event::Login(_)) => {
+                    let mut maildrop = Maildrop::with_capacity(self.contents.len());
+                    for (i, content) in self.contents.iter().enumerate() {
+                        let uid = UniqueId::new(format!("uid-{i}")).unwrap();
+                        maildrop.push(content.len() as u64, uid);
+                    }
+                    self.server.accept(maildrop).unwrap();
+                }
+                Next::Event(server::Event::Retrieve(retrieve)) => {
+                    // The application's content, as one `Bytes`: a reference count.
+                    let content = self.contents[retrieve.index].clone();
+                    self.server.send_message_chunk(content).unwrap();
+                    self.server.end_message().unwrap();
+                }
+                Next::Event(other) => panic!("unexpected server event {other:?}"),
+                Next::Read(_) => match self.to_server.pop_front() {
+                    Some(bytes) => self.server.receive(&bytes),
+                    None => return progress,
+                },
+                other => panic!("unexpected from the server: {other:?}"),
             }
-            while let Some(bytes) = self.server.poll_transmit() {
-                progress = true;
-                self.client.receive(&bytes);
-            }
-            while let Some(event) = self.client.poll_event() {
-                progress = true;
-                match event {
+            progress = true;
+        }
+    }
+
+    /// Polls the client until it writes, or waits on the server or on the application;
+    /// whether anything happened.
+    fn run_client(&mut self) -> bool {
+        let mut progress = false;
+        loop {
+            match self.client.poll() {
+                Next::Transmit(bytes) => {
+                    self.to_server.push_back(bytes);
+                    return true;
+                }
+                Next::Event(event) => match event {
                     client::Event::MessageData(chunk) => self.received += chunk.len(),
                     client::Event::MessageStart { .. } => {}
                     client::Event::MessageEnd(end) => {
@@ -118,15 +147,16 @@ impl Pair {
                     | client::Event::Capabilities(_)
                     | client::Event::Authenticated(_) => {}
                     other => panic!("unexpected client event {other:?}"),
-                }
+                },
+                Next::Read(_) => match self.to_client.pop_front() {
+                    Some(bytes) => self.client.receive(&bytes),
+                    None => return progress,
+                },
+                // Logged in with nothing queued: the test's next command.
+                Next::AwaitApp => return progress,
+                other => panic!("unexpected from the client: {other:?}"),
             }
-            while let Some(bytes) = self.client.poll_transmit() {
-                progress = true;
-                self.server.receive(&bytes);
-            }
-            if !progress {
-                return;
-            }
+            progress = true;
         }
     }
 
