@@ -13,7 +13,7 @@ mod common;
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use smtp_proto::server::{BareLineEnding, Config, Connection, Decisions, Event, UsageError};
-use smtp_proto::{CloseReason, Code, Mechanism, Reply, ReplyText, TlsMode};
+use smtp_proto::{CloseReason, Mechanism, Reply, TlsMode, reply};
 
 use common::{App, choose, some_bytes};
 
@@ -82,13 +82,13 @@ struct Server {
 impl Server {
     fn answer(&mut self, conn: &mut Connection, decision: Decision, u: &mut Unstructured<'_>) {
         let result = match (choose(u, 10), decision) {
-            (0, Decision::MessageEnd { recipients }) if self.lmtp => {
-                conn.answer_recipients(core::iter::repeat_n(Reply::message_accepted(), recipients))
-            }
+            (0, Decision::MessageEnd { recipients }) if self.lmtp => conn.answer_recipients(
+                core::iter::repeat_n(reply!(250, (2, 0, 0), "Message accepted"), recipients),
+            ),
             (0, Decision::MessageEnd { .. }) => conn.accept_message("Q1"),
             (0 | 1, _) => conn.accept(),
-            (2, _) => conn.accept_with(reply(250, b"OK, as the application says")),
-            (3, _) => conn.reject(Reply::local_error()),
+            (2, _) => conn.accept_with(reply!(250, "OK, as the application says")),
+            (3, _) => conn.reject(Reply::temporary_failure()),
             (4, _) => conn.reject(Reply::mailbox_unavailable()),
             // 421: the session closes after it.
             (5, _) => conn.reject(Reply::service_not_available()),
@@ -97,7 +97,7 @@ impl Server {
                 // Each recipient its own answer, 2yz, 4yz or 5yz.
                 let replies: Vec<Reply> = (0..recipients)
                     .map(|_| match choose(u, 3) {
-                        0 => Reply::message_accepted(),
+                        0 => reply!(250, (2, 0, 0), "Message accepted"),
                         1 => Reply::insufficient_storage(),
                         _ => Reply::mailbox_unavailable(),
                     })
@@ -118,21 +118,15 @@ impl Server {
                 );
                 let not_negative = conn.reject(Reply::ok());
                 assert_eq!(not_negative, Err(UsageError::NotNegative));
-                let not_positive = conn.accept_with(Reply::local_error());
+                let not_positive = conn.accept_with(Reply::temporary_failure());
                 assert_eq!(not_positive, Err(UsageError::NotPositive));
                 conn.accept()
             }
-            (8, _) => conn.reject(reply(554, b"5.7.1 refused by policy")),
-            _ => conn.reject(reply(450, b"4.2.0 try again later")),
+            (8, _) => conn.reject(reply!(554, (5, 7, 1), "refused by policy")),
+            _ => conn.reject(reply!(450, (4, 2, 0), "try again later")),
         };
         result.unwrap_or_else(|error| panic!("answer to {decision:?} refused: {error}"));
     }
-}
-
-/// A reply the application makes.
-fn reply(code: u16, text: &'static [u8]) -> Reply {
-    let code = Code::new(code).expect("a valid code");
-    Reply::new(code, None, ReplyText::new(text).expect("valid text"))
 }
 
 impl App<Connection> for Server {
