@@ -908,3 +908,27 @@ fn only_server_decisions_are_decisions() {
     let decisions: Vec<bool> = kinds.iter().map(|(_, decision)| *decision).collect();
     assert_eq!(decisions, [true, false, true, true, true], "{kinds:?}");
 }
+
+/// A shutdown while the tail of an overlong line is still to come: once the tail arrives
+/// the session is idle, and it ends there, not at the client's next bytes or the autologout
+/// (found by the `pop3_server` fuzz target).
+#[test]
+fn a_shutdown_ends_the_session_once_an_overlong_line_has_passed() {
+    let mut conn = server::Connection::new(server::Config::default());
+    let (greeting, _) = server_drain(&mut conn);
+    assert!(greeting.starts_with("+OK"));
+    conn.receive(&[b'A'; 5000]);
+    let (answer, rest) = server_drain(&mut conn);
+    assert!(answer.starts_with("-ERR"), "{answer}");
+    assert!(matches!(rest, Next::Read(_)), "{rest:?}");
+    conn.shutdown();
+    assert!(
+        matches!(conn.poll(), Next::Read(_)),
+        "the line is not over yet"
+    );
+    conn.receive(b"rest\r\n");
+    let (answer, rest) = server_drain(&mut conn);
+    assert_eq!(answer, "");
+    assert_eq!(rest, Next::Closed(CloseReason::Shutdown));
+    assert_eq!(conn.discarded_deletions(), 0);
+}

@@ -407,3 +407,31 @@ fn plain_credentials_with_nul_are_never_sent() {
         "{events:?}"
     );
 }
+
+/// A failure is reported once: when the QUIT sent after it goes unanswered (or the
+/// connection drops, or a bad reply comes), the session ends as that failure, without a
+/// second `Failed` (found by the `smtp_client` fuzz target).
+#[test]
+fn a_failure_is_reported_once_even_when_its_quit_goes_wrong() {
+    for end in ["timeout", "close", "garbage"] {
+        let mut conn = Connection::new(config());
+        let (out, events) = exchange(&mut conn, b"450 busy, try later\r\n");
+        assert_eq!(out, b"QUIT\r\n");
+        assert!(
+            matches!(
+                events.as_slice(),
+                [Event::Failed(Error::GreetingRejected(_))]
+            ),
+            "{events:?}"
+        );
+        match end {
+            "timeout" => conn.handle_timeout(),
+            "close" => conn.handle_close(),
+            _ => conn.receive(b"\x00\x01 not a reply\r\n"),
+        }
+        let (out, events, rest) = drive(&mut conn);
+        assert!(out.is_empty(), "{end}: {out:?}");
+        assert!(events.is_empty(), "{end}: {events:?}");
+        assert_eq!(rest, Next::Closed(CloseReason::Failed), "{end}");
+    }
+}

@@ -687,6 +687,11 @@ impl Connection {
             return;
         }
         self.drive();
+        // What arrived may have been the tail of a line already answered (an overlong one):
+        // idle again, so the session ends now rather than at the client's next bytes.
+        if self.shutting_down && self.closed.is_none() && self.is_idle() {
+            self.end_session(CloseReason::Shutdown);
+        }
     }
 
     /// Nothing in progress and nothing partly received: a shutdown ends the session now.

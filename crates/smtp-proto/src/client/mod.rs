@@ -82,7 +82,7 @@ pub use event::{Event, Failure};
 use alloc::collections::VecDeque;
 use core::time::Duration;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use mail_wire::dot::{CrlfNormalizer, DotEncoder};
 use mail_wire::sasl::{self, ClientExchange, Credentials, Mechanism};
 use mail_wire::session::{CloseReason, Next, TlsMode, Wait};
@@ -190,6 +190,11 @@ pub struct Connection {
     framer: ReplyFramer,
     /// Commands and body being gathered into the next transmit.
     out: BytesMut,
+    /// Transmits due before `out`: BDAT chunks, handed out whole without a copy, and the
+    /// commands written before each.
+    chunks: VecDeque<Bytes>,
+    /// Octets in `chunks`.
+    chunked: usize,
     events: VecDeque<Event>,
     capabilities: Option<Capabilities>,
     /// TLS is in place (implicit, or after STARTTLS).
@@ -249,7 +254,7 @@ impl core::fmt::Debug for Connection {
             .field("phase", &self.phase)
             .field("expects", &self.expects)
             .field("rx", &Octets(self.rx.len()))
-            .field("out", &Octets(self.out.len()))
+            .field("out", &Octets(self.pending_transmit()))
             .field("events", &self.events)
             .field("capabilities", &self.capabilities)
             .field("secure", &self.secure)
@@ -277,6 +282,8 @@ impl Connection {
             rx: BytesMut::new(),
             framer: ReplyFramer::new(),
             out: BytesMut::new(),
+            chunks: VecDeque::new(),
+            chunked: 0,
             events: VecDeque::with_capacity(8),
             capabilities: None,
             secure,
@@ -355,6 +362,10 @@ impl Connection {
         if let Some(event) = self.events.pop_front() {
             return Next::Event(event);
         }
+        if let Some(chunk) = self.chunks.pop_front() {
+            self.chunked -= chunk.len();
+            return Next::Transmit(chunk);
+        }
         if !self.out.is_empty() {
             return Next::Transmit(self.out.split().freeze());
         }
@@ -375,7 +386,28 @@ impl Connection {
 
     /// Octets queued for the next [`Next::Transmit`].
     pub fn pending_transmit(&self) -> usize {
-        self.out.len()
+        self.out.len() + self.chunked
+    }
+
+    /// Queues `chunk` to go out after everything written so far, without copying it.
+    fn push_chunk(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return; // `BDAT 0 LAST`: the command says it all.
+        }
+        if !self.out.is_empty() {
+            let written = self.out.split().freeze();
+            self.chunked += written.len();
+            self.chunks.push_back(written);
+        }
+        self.chunked += chunk.len();
+        self.chunks.push_back(chunk);
+    }
+
+    /// Drops everything not yet handed out (the connection is gone or failed).
+    fn clear_output(&mut self) {
+        self.out.clear();
+        self.chunks.clear();
+        self.chunked = 0;
     }
 
     /// The deadline of the wait that [`poll`](Self::poll) gave passed: the session fails with
@@ -392,12 +424,12 @@ impl Connection {
     /// yet accepted was not delivered.
     pub fn handle_close(&mut self) {
         if self.closed.is_some() {
-            self.out.clear();
+            self.clear_output();
             return;
         }
         match self.phase {
             Phase::Quitting => {
-                self.out.clear();
+                self.clear_output();
                 let reason = self.quit_reason();
                 self.close(reason);
             }
@@ -430,7 +462,7 @@ impl Connection {
     /// Whether the session is over and everything was handed out: `poll` says
     /// [`Next::Closed`].
     pub fn is_closed(&self) -> bool {
-        self.closed.is_some() && self.out.is_empty() && self.events.is_empty()
+        self.closed.is_some() && self.pending_transmit() == 0 && self.events.is_empty()
     }
 
     /// Why the session ended, once it did (the reason `poll` gives with [`Next::Closed`]).
@@ -488,7 +520,7 @@ impl Connection {
     /// Whether the machine waits on the server now (what `poll` says is a read or a TLS
     /// handshake): the only time a timeout means anything.
     fn waits_on_server(&self) -> bool {
-        if self.closed.is_some() || !self.events.is_empty() || !self.out.is_empty() {
+        if self.closed.is_some() || !self.events.is_empty() || self.pending_transmit() != 0 {
             return false;
         }
         self.phase == Phase::TlsHandshake || (!self.wants_body() && !self.expects.is_empty())
@@ -805,6 +837,14 @@ impl Connection {
         if self.closed.is_some() {
             return;
         }
+        if self.failed {
+            // The failure was reported once, and its QUIT went wrong too (no answer, the
+            // connection dropped, a bad reply): the session ends as that failure, with no
+            // second `Failed`.
+            self.clear_output();
+            self.close(CloseReason::Failed);
+            return;
+        }
         let reason = match &error {
             Error::ServiceClosing(_) => CloseReason::ServiceClosing,
             Error::ProtocolViolation(ProtocolViolation::InputOverflow) => {
@@ -824,7 +864,7 @@ impl Connection {
             self.failed = true;
             self.send_quit();
         } else {
-            self.out.clear();
+            self.clear_output();
             self.close(reason);
         }
     }

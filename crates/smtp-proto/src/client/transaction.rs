@@ -214,10 +214,10 @@ impl Connection {
         };
         command.write(&mut self.out);
         self.expects.push_back(Expect::Bdat { last });
-        // The chunk goes out with its command in the same transmit; `staged` keeps its
-        // buffer for the next chunk.
-        self.out.extend_from_slice(&self.body.staged);
-        self.body.staged.clear();
+        // The chunk follows its command as a transmit of its own, handed over without a copy
+        // (a chunk is up to `bdat_chunk_size` octets).
+        let chunk = self.body.staged.split().freeze();
+        self.push_chunk(chunk);
     }
 
     /// Writes what the transaction can send now, and ends it once every reply is in and
@@ -362,7 +362,7 @@ impl Connection {
             if wanted && self.quit_requested {
                 // The application gave up: only dropping the connection ends a DATA without
                 // delivering an empty message.
-                self.out.clear();
+                self.clear_output();
                 return self.close(CloseReason::Shutdown);
             }
             if wanted {
