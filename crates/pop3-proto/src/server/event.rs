@@ -157,6 +157,32 @@ impl Login {
         }
     }
 
+    /// Whether this login is `user` with `password`, by [`password`](Self::password) (so
+    /// USER/PASS, PLAIN and LOGIN alike), comparing the password in time that does not
+    /// depend on where it differs.
+    ///
+    /// ```
+    /// use pop3_proto::server::Login;
+    /// use pop3_proto::{Name, Password};
+    ///
+    /// let login = Login::UserPass {
+    ///     name: Name::new("alice").unwrap(),
+    ///     password: Password::new("secret").unwrap(),
+    /// };
+    /// assert!(login.verify_password(b"alice", b"secret"));
+    /// assert!(!login.verify_password(b"alice", b"secreT"));
+    /// ```
+    pub fn verify_password(&self, user: &[u8], password: &[u8]) -> bool {
+        self.password().is_some_and(|(u, p)| {
+            let same = p.len() == password.len()
+                && p.iter()
+                    .zip(password)
+                    .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                    == 0;
+            same & (u == user)
+        })
+    }
+
     /// The user name presented (for locking the maildrop, for logs).
     pub fn user(&self) -> &[u8] {
         match self {
