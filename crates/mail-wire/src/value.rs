@@ -170,3 +170,15 @@ impl IntoBytes for Cow<'_, [u8]> {
         }
     }
 }
+
+impl IntoBytes for alloc::boxed::Box<[u8]> {
+    fn into_shared(self) -> Bytes {
+        Bytes::from(self)
+    }
+}
+
+impl IntoBytes for alloc::boxed::Box<str> {
+    fn into_shared(self) -> Bytes {
+        Bytes::from(alloc::boxed::Box::<[u8]>::from(self))
+    }
+}
