@@ -1,7 +1,7 @@
 //! The shortest SMTP server: accepts mail for one domain over plain TCP, refuses other
 //! domains with 550 5.7.1 (no open relay, ARCHITECTURE.md security invariant 8), and writes
 //! each message to DIR as a file. Usage: `embed_smtp_server ADDR DOMAIN DIR`.
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use mail_wire::session::WaitTimer;
 use smtp_proto::server::{Config, Connection, Event};
@@ -39,23 +39,15 @@ async fn session(mut socket: TcpStream, domain: Domain, dir: String) -> Result<(
     loop {
         match conn.poll() {
             Next::Transmit(bytes) => socket.write_all(&bytes).await?,
-            // Postmaster (no domain) and our own domain are accepted; anything else is relaying.
-            Next::Event(Event::Rcpt { to, .. })
-                if to
-                    .mailbox()
-                    .is_some_and(|m| !m.domain().eq_ignore_ascii_case(&domain)) =>
-            {
+            // Our domain (and Postmaster) only: anything else would be relaying.
+            Next::Event(Event::Rcpt { to, .. }) if !to.is_for_domain(&domain) => {
                 conn.reject(Reply::relay_denied())?
             }
             Next::Event(Event::MessageData(chunk)) => message.extend_from_slice(&chunk),
             Next::Event(Event::MessageAborted { .. }) => message.clear(),
             Next::Event(Event::MessageEnd { .. }) => {
                 // 250 only once the whole message is stored (security invariant 5).
-                let id = format!(
-                    "{}-{}",
-                    std::process::id(),
-                    MESSAGES.fetch_add(1, Ordering::Relaxed)
-                );
+                let id = format!("{}-{}", std::process::id(), MESSAGES.fetch_add(1, Relaxed));
                 match tokio::fs::write(format!("{dir}/{id}.eml"), std::mem::take(&mut message))
                     .await
                 {

@@ -567,6 +567,28 @@ impl<B: Storage> ReversePath<B> {
 }
 
 impl<B: Storage> ForwardPath<B> {
+    /// Whether mail to this recipient is for `domain`: its mailbox's domain is `domain`
+    /// (ASCII case ignored), or it is the bare `<Postmaster>`, which names the server it is
+    /// sent to (RFC 5321 section 4.5.1). The check of a server that is no open relay: other
+    /// recipients get [`Reply::relay_denied`](crate::Reply::relay_denied) unless the client
+    /// may relay (ARCHITECTURE.md security invariant 8).
+    ///
+    /// ```
+    /// use smtp_proto::{Domain, ForwardPath};
+    ///
+    /// let ours = Domain::new("example.org").unwrap();
+    /// let to = |text: &str| text.parse::<ForwardPath>().unwrap();
+    /// assert!(to("joe@Example.ORG").is_for_domain(&ours));
+    /// assert!(to("Postmaster").is_for_domain(&ours));
+    /// assert!(!to("joe@example.org.evil.test").is_for_domain(&ours));
+    /// ```
+    pub fn is_for_domain<C: Storage>(&self, domain: &Domain<C>) -> bool {
+        match self {
+            ForwardPath::Postmaster => true,
+            ForwardPath::Mailbox(m) => m.domain_bytes().eq_ignore_ascii_case(domain.as_bytes()),
+        }
+    }
+
     /// The mailbox, unless the path is the bare `<Postmaster>`.
     pub fn mailbox(&self) -> Option<&Mailbox<B>> {
         match self {

@@ -19,6 +19,7 @@
 //! | read an address or domain a user typed (any `&str`; `Bytes` without a copy) | `"jane@example.com".parse::<`[`Mailbox`]`>()`, [`ReversePath`], [`ForwardPath`] (`<>`, brackets optional, `Postmaster`), [`Domain`]; all `Display` |
 //! | answer with a ready reply | [`Reply::relay_denied`] (550 5.7.1), [`Reply::mailbox_unavailable`] (550 5.1.1), [`Reply::too_many_recipients`], [`Reply::insufficient_storage`] (452 4.3.1), ... |
 //! | answer with any other reply, checked when compiled | `reply!(550, (5, 7, 1), "Relaying denied")` ([`reply!`]) |
+//! | accept a recipient of your domain only (no open relay) | [`ForwardPath::is_for_domain`] |
 //! | accept the message, once stored (250) | [`server::Connection::accept_message`] |
 //! | send a message in memory, `SIZE=` from its length | [`client::Envelope::with_size_of`], then [`client::Connection::send_body`] on [`client::Event::SendBody`] |
 //! | report each recipient | [`client::Event::RecipientAccepted`] / [`RecipientRejected`](client::Event::RecipientRejected) `{ to, .. }` |
@@ -150,8 +151,8 @@
 //!     let listener = TcpListener::bind("127.0.0.1:2525")?;
 //!     for stream in listener.incoming() {
 //!         let mut stream = stream?;
-//!         let hostname = Domain::new("mx.example").expect("valid hostname");
-//!         let mut conn = Connection::new(Config::new(hostname));
+//!         let hostname: Domain = "mx.example".parse().expect("valid hostname");
+//!         let mut conn = Connection::new(Config::new(hostname.clone()));
 //!         let mut timer = WaitTimer::new();
 //!         let mut message = Vec::new();
 //!         let mut buf = [0u8; 8192];
@@ -163,11 +164,9 @@
 //!                     }
 //!                 }
 //!                 Next::Event(event) => match event {
-//!                     Event::Rcpt { to, .. } if to.mailbox().is_none() => conn.accept().unwrap(),
-//!                     Event::Rcpt { to, .. } if !to.mailbox().unwrap().domain_bytes()
-//!                         .eq_ignore_ascii_case(b"mx.example") =>
-//!                     {
-//!                         conn.reject(Reply::relay_denied()).unwrap() // no open relay
+//!                     // No open relay: mail for this domain (and Postmaster) only.
+//!                     Event::Rcpt { to, .. } if !to.is_for_domain(&hostname) => {
+//!                         conn.reject(Reply::relay_denied()).unwrap()
 //!                     }
 //!                     Event::MessageData(chunk) => message.extend_from_slice(&chunk),
 //!                     Event::MessageAborted { .. } => message.clear(),
