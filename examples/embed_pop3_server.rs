@@ -1,17 +1,16 @@
 //! The shortest POP3 server: serves the `.eml` files of DIR to USER with PASS over plain
 //! TCP and deletes those the client deleted, at QUIT only (ARCHITECTURE.md security
 //! invariant 6). Usage: `embed_pop3_server ADDR DIR USER PASS`.
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use mail_wire::session::WaitTimer;
 use pop3_proto::server::{Config, Connection, Event, LoginRefusal, Maildrop};
 use pop3_proto::{Next, UniqueId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
 use tokio::time::{Instant, timeout_at};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
-static LOCKED: AtomicBool = AtomicBool::new(false); // one session per maildrop (RFC 1939 section 8)
+static MAILDROP: Mutex<()> = Mutex::const_new(()); // one session at a time (RFC 1939 section 8)
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -25,27 +24,18 @@ async fn main() -> Result<(), Error> {
         let (socket, peer) = listener.accept().await?;
         let (dir, user, pass) = (dir.clone(), user.clone(), pass.clone());
         tokio::spawn(async move {
-            let mut locked = false;
-            if let Err(e) = session(socket, &dir, &user, &pass, &mut locked).await {
+            if let Err(e) = session(socket, &dir, &user, &pass).await {
                 eprintln!("{peer}: {e}");
-            }
-            if locked {
-                LOCKED.store(false, Ordering::Release);
             }
         });
     }
 }
 
-async fn session(
-    mut socket: TcpStream,
-    dir: &str,
-    user: &str,
-    pass: &str,
-    locked: &mut bool,
-) -> Result<(), Error> {
+async fn session(mut socket: TcpStream, dir: &str, user: &str, pass: &str) -> Result<(), Error> {
     // Plain TCP: the password travels in the clear, so this must be allowed explicitly.
     let mut conn = Connection::new(Config::default().with_plaintext_auth_without_tls(true));
     let (mut timer, mut buf, mut files) = (WaitTimer::new(), vec![0; 8192], Vec::new());
+    let mut _lock = None; // held until the session ends
     loop {
         match conn.poll() {
             Next::Transmit(bytes) => socket.write_all(&bytes).await?,
@@ -53,11 +43,11 @@ async fn session(
             Next::Event(Event::Login(login))
                 if login.verify_password(user.as_bytes(), pass.as_bytes()) =>
             {
-                if LOCKED.swap(true, Ordering::AcqRel) {
+                let Ok(lock) = MAILDROP.try_lock() else {
                     conn.reject(LoginRefusal::InUse)?;
                     continue;
-                }
-                *locked = true;
+                };
+                _lock = Some(lock);
                 let mut maildrop = Maildrop::new();
                 let mut paths: Vec<_> = std::fs::read_dir(dir)?
                     .filter_map(|entry| Some(entry.ok()?.path()))

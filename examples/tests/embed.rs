@@ -283,3 +283,53 @@ fn embed_pop3_fetch_from_embed_pop3_server_deletes_nothing() {
         "a refused login must fail the run: {output}"
     );
 }
+
+/// One POP3 line from a raw session.
+fn pop3_line(reader: &mut impl std::io::BufRead) -> String {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    line
+}
+
+/// Logs in as alice over a raw socket; gives the session and the answer to PASS.
+fn raw_login(addr: SocketAddr) -> (std::io::BufReader<std::net::TcpStream>, String) {
+    use std::io::Write;
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut session = std::io::BufReader::new(tcp);
+    assert!(pop3_line(&mut session).starts_with("+OK"));
+    session.get_mut().write_all(b"USER alice\r\n").unwrap();
+    assert!(pop3_line(&mut session).starts_with("+OK"));
+    session.get_mut().write_all(b"PASS secret\r\n").unwrap();
+    let answer = pop3_line(&mut session);
+    (session, answer)
+}
+
+#[test]
+fn embed_pop3_server_locks_the_maildrop_for_one_session() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let (_server, addr, _drop) = pop3_server(tmp.path());
+    let (mut first, answer) = raw_login(addr);
+    assert!(answer.starts_with("+OK"), "{answer}");
+    let (_, answer) = raw_login(addr);
+    assert!(
+        answer.starts_with("-ERR [IN-USE]"),
+        "a second session while locked: {answer}"
+    );
+    first.get_mut().write_all(b"QUIT\r\n").unwrap();
+    assert!(pop3_line(&mut first).starts_with("+OK"));
+    // The lock goes with the session.
+    let start = Instant::now();
+    loop {
+        let (_, answer) = raw_login(addr);
+        if answer.starts_with("+OK") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still locked: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
