@@ -1,9 +1,8 @@
 //! The shortest POP3 client: logs in as USER with PASS over plain TCP and saves every
 //! message as OUTDIR/1.eml, 2.eml, ...; deletes nothing on the server.
 //! Usage: `embed_pop3_fetch SERVER USER PASS OUTDIR`.
-use mail_wire::session::WaitTimer;
 use pop3_proto::client::{Config, Connection, Event};
-use pop3_proto::{MsgNumber, Next, TlsMode};
+use pop3_proto::{MsgNumber, Next, TlsMode, WaitTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};

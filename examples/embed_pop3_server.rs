@@ -1,9 +1,8 @@
 //! The shortest POP3 server: serves the `.eml` files of DIR to USER with PASS over plain
 //! TCP and deletes those the client deleted, at QUIT only (ARCHITECTURE.md security
 //! invariant 6). Usage: `embed_pop3_server ADDR DIR USER PASS`.
-use mail_wire::session::WaitTimer;
 use pop3_proto::server::{Config, Connection, Event, LoginRefusal, Maildrop};
-use pop3_proto::{Next, UniqueId};
+use pop3_proto::{Next, UniqueId, WaitTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;

@@ -2,9 +2,8 @@
 //! recipient's result, and exits non-zero unless the message went to every recipient.
 //! Usage: `embed_smtp_send SERVER FROM FILE TO...`.
 use bytes::Bytes;
-use mail_wire::session::WaitTimer;
 use smtp_proto::client::{Config, Connection, EhloName, Envelope, Event};
-use smtp_proto::{ForwardPath, Next, TlsMode};
+use smtp_proto::{ForwardPath, Next, TlsMode, WaitTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};

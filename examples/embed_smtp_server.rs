@@ -3,9 +3,8 @@
 //! each message to DIR as a file. Usage: `embed_smtp_server ADDR DOMAIN DIR`.
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use mail_wire::session::WaitTimer;
 use smtp_proto::server::{Config, Connection, Event};
-use smtp_proto::{Domain, Next, Reply};
+use smtp_proto::{Domain, Next, Reply, WaitTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, timeout_at};

@@ -275,7 +275,9 @@ mod sasl;
 pub mod server;
 
 pub use bytes::{Bytes, BytesMut};
-pub use mail_wire::session::{CloseReason, Next, TlsMode};
+// The session vocabulary both protocol crates share (ARCHITECTURE.md, "One vocabulary"):
+// a program that drives a machine needs no other crate for it.
+pub use mail_wire::session::{CloseReason, Next, Session, TlsMode, Wait, WaitTimer};
 
 pub use apop::{ApopDigest, Timestamp};
 pub use capability::{Capability, ExpirePolicy, Mechanisms, OtherCapability};

@@ -136,7 +136,7 @@
 //! # Server sessions over a socket
 //!
 //! A minimal blocking server over `std::net::TcpStream` (no TLS, every message printed),
-//! with the deadlines of the waits kept by [`WaitTimer`](mail_wire::session::WaitTimer):
+//! with the deadlines of the waits kept by [`WaitTimer`]:
 //!
 //! ```no_run
 //! use std::io::{ErrorKind, Read, Write};
@@ -315,7 +315,7 @@ pub use reply::{Category, Class, Code, EnhancedCode, Reply, ReplyLines, ReplyTex
 pub use storage::Storage;
 
 // The session vocabulary both protocol crates share (ARCHITECTURE.md, "One vocabulary").
-pub use mail_wire::session::{CloseReason, Next, TlsMode, Wait};
+pub use mail_wire::session::{CloseReason, Next, Session, TlsMode, Wait, WaitTimer};
 
 // The README's examples compile and run as doc tests.
 #[cfg(doctest)]
