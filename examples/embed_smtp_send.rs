@@ -1,7 +1,6 @@
 //! The shortest SMTP client: sends FILE from FROM to each TO over plain TCP, prints each
 //! recipient's result, and exits non-zero unless the message went to every recipient.
 //! Usage: `embed_smtp_send SERVER FROM FILE TO...`.
-use bytes::Bytes;
 use smtp_proto::client::{Config, Connection, EhloName, Envelope, Event};
 use smtp_proto::{ForwardPath, Next, TlsMode, WaitTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,7 +13,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [_, server, from, file, to @ ..] = &args[..] else {
         return Err("usage: embed_smtp_send SERVER FROM FILE TO...".into());
     };
-    let body = Bytes::from(std::fs::read(file)?);
+    let body = std::fs::read(file)?;
     let to = to
         .iter()
         .map(|to| to.parse())
@@ -35,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 all_delivered = false;
                 println!("{to}: {failure}");
             }
-            Next::Event(Event::SendBody) => conn.send_body(body.clone())?,
+            Next::Event(Event::SendBody) => conn.send_body(&body)?,
             Next::Event(Event::MessageAccepted(reply)) => {
                 println!("message: {reply}");
                 accepted = true;

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use bytes::{BufMut, Bytes};
 use mail_wire::session::CloseReason;
+use mail_wire::value::IntoBytes;
 
 use crate::address::ForwardPath;
 use crate::capability::Extension;
@@ -162,9 +163,10 @@ impl Connection {
 
     /// Sends the whole body at once and ends it (after [`Event::SendBody`]):
     /// [`send_body_chunk`](Self::send_body_chunk) then [`end_body`](Self::end_body), for a
-    /// message already in memory. Line ends are normalised as there.
-    pub fn send_body(&mut self, body: Bytes) -> Result<(), UsageError> {
-        self.send_body_chunk(body)?;
+    /// message already in memory: a `Bytes` moves in, a borrowed `&[u8]` or `&str` is
+    /// copied ([`IntoBytes`]). Line ends are normalised as there.
+    pub fn send_body(&mut self, body: impl IntoBytes) -> Result<(), UsageError> {
+        self.send_body_chunk(body.into_shared())?;
         self.end_body()
     }
 
