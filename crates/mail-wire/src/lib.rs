@@ -18,6 +18,11 @@
 //!
 //! Nothing here does I/O: every type takes bytes and gives bytes.
 //!
+//! To embed SMTP or POP3 in a program, start from `smtp-proto` and `pop3-proto` (their front
+//! pages, and the repository's `examples/embed_*.rs`): they re-export the session vocabulary
+//! ([`Next`](session::Next), [`WaitTimer`](session::WaitTimer), ...), so a program needs no
+//! direct dependency on this crate.
+//!
 //! # Example
 //!
 //! A server reads a command line, then a message body, from whatever its socket delivered:

@@ -8,6 +8,7 @@
 //! PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login) and XOAUTH2 messages, and small
 //! exchange machines for each role, so that the two protocol crates run the same code.
 
+use crate::value::IntoBytes;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -287,8 +288,8 @@ impl Default for SaslData {
 
 impl SaslData {
     /// Checks base64 text ([`is_base64`]).
-    pub fn new(base64: impl Into<Bytes>) -> Result<SaslData, ValueError> {
-        SaslData::parse(base64.into())
+    pub fn new(base64: impl IntoBytes) -> Result<SaslData, ValueError> {
+        SaslData::parse(base64.into_shared())
     }
 
     /// Encodes raw octets as base64 (allocates).

@@ -66,3 +66,119 @@ pub enum ValueError {
         what: &'static str,
     },
 }
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+use bytes::{Bytes, BytesMut};
+
+/// What the value constructors of SMTP and POP3 take (`Mailbox::parse`, `Domain::new`,
+/// `Name::new`, ...): owned buffers move in without a copy (`Bytes`, `BytesMut`,
+/// `Vec<u8>`, `String`); borrowed text of any lifetime is copied (`&str`, `&[u8]`,
+/// `&String`, a byte string literal).
+///
+/// `impl Into<Bytes>` alone would accept a borrowed `&str` only when it is `'static`, so
+/// `Mailbox::parse(arg.as_str())` on a command-line argument would not compile.
+///
+/// ```
+/// use bytes::Bytes;
+/// use mail_wire::value::IntoBytes;
+///
+/// let arg = String::from("jane@example.com");
+/// assert_eq!(arg.as_str().into_shared(), Bytes::from_static(b"jane@example.com"));
+/// assert_eq!(b"abc".into_shared(), "abc".into_shared());
+/// ```
+pub trait IntoBytes {
+    /// The bytes, shared: moved when owned, copied when borrowed.
+    fn into_shared(self) -> Bytes;
+}
+
+impl IntoBytes for Bytes {
+    fn into_shared(self) -> Bytes {
+        self
+    }
+}
+
+impl IntoBytes for &Bytes {
+    fn into_shared(self) -> Bytes {
+        self.clone()
+    }
+}
+
+impl IntoBytes for BytesMut {
+    fn into_shared(self) -> Bytes {
+        self.freeze()
+    }
+}
+
+impl IntoBytes for Vec<u8> {
+    fn into_shared(self) -> Bytes {
+        Bytes::from(self)
+    }
+}
+
+impl IntoBytes for String {
+    fn into_shared(self) -> Bytes {
+        Bytes::from(self)
+    }
+}
+
+impl IntoBytes for &[u8] {
+    fn into_shared(self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
+impl<const N: usize> IntoBytes for &[u8; N] {
+    fn into_shared(self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
+impl IntoBytes for &str {
+    fn into_shared(self) -> Bytes {
+        Bytes::copy_from_slice(self.as_bytes())
+    }
+}
+
+impl IntoBytes for &String {
+    fn into_shared(self) -> Bytes {
+        Bytes::copy_from_slice(self.as_bytes())
+    }
+}
+
+impl IntoBytes for &Vec<u8> {
+    fn into_shared(self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
+impl IntoBytes for Cow<'_, str> {
+    fn into_shared(self) -> Bytes {
+        match self {
+            Cow::Owned(s) => s.into_shared(),
+            Cow::Borrowed(s) => s.into_shared(),
+        }
+    }
+}
+
+impl IntoBytes for Cow<'_, [u8]> {
+    fn into_shared(self) -> Bytes {
+        match self {
+            Cow::Owned(v) => v.into_shared(),
+            Cow::Borrowed(v) => v.into_shared(),
+        }
+    }
+}
+
+impl IntoBytes for alloc::boxed::Box<[u8]> {
+    fn into_shared(self) -> Bytes {
+        Bytes::from(self)
+    }
+}
+
+impl IntoBytes for alloc::boxed::Box<str> {
+    fn into_shared(self) -> Bytes {
+        Bytes::from(alloc::boxed::Box::<[u8]>::from(self))
+    }
+}

@@ -5,6 +5,7 @@
 //! of the timestamp (angle brackets included) followed by the shared secret.
 
 use core::fmt;
+use mail_wire::value::IntoBytes;
 
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
@@ -22,8 +23,8 @@ impl Timestamp {
     const WHAT: &'static str = "APOP timestamp";
 
     /// Validates a timestamp such as `<1896.697170952@dbc.mtview.ca.us>`.
-    pub fn new(timestamp: impl Into<Bytes>) -> Result<Self, ValueError> {
-        let timestamp = timestamp.into();
+    pub fn new(timestamp: impl IntoBytes) -> Result<Self, ValueError> {
+        let timestamp = timestamp.into_shared();
         if Self::is_valid(&timestamp) {
             Ok(Self(timestamp))
         } else {

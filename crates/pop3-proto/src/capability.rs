@@ -3,6 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use mail_wire::decimal;
+use mail_wire::value::IntoBytes;
 
 use crate::lexical::{self, split_space};
 use crate::listing::ListingEntry;
@@ -216,8 +217,8 @@ pub struct Mechanisms(Bytes);
 
 impl Mechanisms {
     /// Validates a space-separated list of mechanism names (may be empty).
-    pub fn new(list: impl Into<Bytes>) -> Result<Self, ValueError> {
-        Self::from_bytes(list.into())
+    pub fn new(list: impl IntoBytes) -> Result<Self, ValueError> {
+        Self::from_bytes(list.into_shared())
     }
 
     fn from_bytes(list: Bytes) -> Result<Self, ValueError> {
@@ -259,8 +260,8 @@ impl OtherCapability {
     const WHAT: &'static str = "capability";
 
     /// Validates a whole capability line (without CRLF) that is not one of the typed ones.
-    pub fn new(line: impl Into<Bytes>) -> Result<Self, ValueError> {
-        let line = line.into();
+    pub fn new(line: impl IntoBytes) -> Result<Self, ValueError> {
+        let line = line.into_shared();
         lexical::check_text(&line, Self::WHAT, Limits::RESPONSE_LINE - 2)?;
         match Capability::parse_entry(line) {
             Ok(Capability::Other(other)) => Ok(other),

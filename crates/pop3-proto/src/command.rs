@@ -3,6 +3,7 @@
 
 use core::fmt;
 use core::num::NonZeroU32;
+use mail_wire::value::IntoBytes;
 
 use bytes::{Bytes, BytesMut};
 use mail_wire::decimal;
@@ -203,8 +204,8 @@ impl Name {
     const WHAT: &'static str = "mailbox name";
 
     /// Validates a name against the RFC limit of 40 octets.
-    pub fn new(name: impl Into<Bytes>) -> Result<Self, ValueError> {
-        Self::with_limit(name.into(), Limits::ARGUMENT)
+    pub fn new(name: impl IntoBytes) -> Result<Self, ValueError> {
+        Self::with_limit(name.into_shared(), Limits::ARGUMENT)
     }
 
     fn with_limit(name: Bytes, limit: usize) -> Result<Self, ValueError> {
@@ -223,6 +224,28 @@ impl Name {
     }
 }
 
+/// Reads a name as typed (a config file, a command line), copying it.
+impl core::str::FromStr for Name {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<Self, ValueError> {
+        Self::new(text)
+    }
+}
+
+/// The name as text, for logs (octets that are not UTF-8 show as U+FFFD).
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{FFFD}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The PASS argument: the rest of the line after `PASS `, spaces included
 /// (RFC 1939 section 7). Its `Debug` output hides the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -233,8 +256,8 @@ impl Password {
 
     /// Validates a password: non-empty, no CR, LF or NUL, and short enough for a PASS line
     /// within [`Limits::PASS_LINE`].
-    pub fn new(password: impl Into<Bytes>) -> Result<Self, ValueError> {
-        let password = password.into();
+    pub fn new(password: impl IntoBytes) -> Result<Self, ValueError> {
+        let password = password.into_shared();
         if password.is_empty() {
             return Err(ValueError::Empty { what: Self::WHAT });
         }
@@ -272,8 +295,8 @@ impl LangRange {
     const WHAT: &'static str = "language range";
 
     /// Validates a language range: ASCII letters, digits, `-` and `*` only.
-    pub fn new(range: impl Into<Bytes>) -> Result<Self, ValueError> {
-        Self::with_limit(range.into(), Limits::ARGUMENT)
+    pub fn new(range: impl IntoBytes) -> Result<Self, ValueError> {
+        Self::with_limit(range.into_shared(), Limits::ARGUMENT)
     }
 
     fn with_limit(range: Bytes, limit: usize) -> Result<Self, ValueError> {

@@ -1,6 +1,31 @@
 //! POP3 (RFC 1939 and its extensions) for sans-IO programs: the wire format, and the client
 //! and server session machines, which never touch a socket, a clock or a thread.
 //!
+//! # Embedding: where to start
+//!
+//! Two complete programs, one file each over this crate and tokio, are the shortest way in
+//! (plain TCP; the repository's `examples/`, run with `cargo run -p examples --example`):
+//!
+//! - `embed_pop3_server.rs ADDR DIR USER PASS`: serves the `.eml` files of a directory and
+//!   deletes, at QUIT only, what the client deleted;
+//! - `embed_pop3_fetch.rs SERVER USER PASS OUTDIR`: saves every message, deleting nothing.
+//!
+//! The calls every server makes:
+//!
+//! | to | call |
+//! |---|---|
+//! | check a password, whatever way the client sent it (USER/PASS, AUTH PLAIN as curl does, AUTH LOGIN) | [`Login::verify_password`](server::Login::verify_password), or [`Login::password`](server::Login::password) for the pair |
+//! | check APOP | [`ApopLogin::verify`](server::ApopLogin::verify) against the stored secret |
+//! | check XOAUTH2 | the bearer token in [`Login::Sasl`](server::Login::Sasl) `{ credentials: Credentials::OAuth2(..) }`, with its issuer |
+//! | list a message from its stored bytes (LF or CRLF lines) with the size LIST must say | [`Maildrop::push_message`](server::Maildrop::push_message) |
+//! | serve it | [`send_message_chunk`](server::Connection::send_message_chunk) (CRLF and dot-stuffing done), [`end_message`](server::Connection::end_message) |
+//! | delete at QUIT | [`Event::Commit`](server::Event::Commit), then [`commit_succeeded`](server::Connection::commit_succeeded) |
+//!
+//! Names and ids a user types parse with `str::parse` ([`Name`], [`UniqueId`]) and print
+//! with `Display`; constructors take `&str` of any lifetime, or `Bytes` without a copy.
+//!
+//! # The session loop
+//!
 //! A session machine is driven by one call, [`poll`](client::Connection::poll), which says
 //! what to do next as a [`Next`]: a loop is a single `match` on it. Here a client fetches and
 //! deletes a message from a server whose answers are scripted (RFC 1939 section 10: APOP, no
@@ -138,7 +163,7 @@
 //! use std::time::Instant;
 //!
 //! use mail_wire::session::WaitTimer;
-//! use pop3_proto::server::{Config, Connection, Event, Login, LoginRefusal, Maildrop};
+//! use pop3_proto::server::{Config, Connection, Event, LoginRefusal, Maildrop};
 //! use pop3_proto::{Next, UniqueId};
 //!
 //! let mut store: Vec<&[u8]> = vec![b"Subject: hello\r\n\r\nHi!\r\n"];
@@ -150,12 +175,11 @@
 //! let reason = loop {
 //!     match conn.poll() {
 //!         Next::Transmit(bytes) => socket.write_all(&bytes)?,
-//!         Next::Event(Event::Login(Login::UserPass { name, password }))
-//!             if name.as_bytes() == b"alice" && password.expose() == b"secret" =>
-//!         {
+//!         // USER/PASS, AUTH PLAIN and AUTH LOGIN alike: a client that prefers SASL works.
+//!         Next::Event(Event::Login(login)) if login.verify_password(b"alice", b"secret") => {
 //!             let mut maildrop = Maildrop::new();
 //!             for (i, message) in store.iter().enumerate() {
-//!                 maildrop.push(message.len() as u64, UniqueId::new(format!("m{i}"))?);
+//!                 maildrop.push_message(message, UniqueId::new(format!("m{i}"))?);
 //!             }
 //!             conn.accept(maildrop)?;
 //!         }
@@ -224,7 +248,9 @@
 //!         }
 //!         Event::MessageData(chunk) => message.extend_from_slice(&chunk),
 //!         Event::MessageEnd(_) => message.clear(), // store the message first
-//!         Event::Failed(error) => eprintln!("session failed: {error}"),
+//!         // The session is over; nothing fetched after this point: the caller reports
+//!         // the error from the `Closed` reason (and exits non-zero).
+//!         Event::Failed(_) => {}
 //!         _ => {}
 //!     }
 //!     Ok(())
@@ -249,7 +275,9 @@ mod sasl;
 pub mod server;
 
 pub use bytes::{Bytes, BytesMut};
-pub use mail_wire::session::{CloseReason, Next, TlsMode};
+// The session vocabulary both protocol crates share (ARCHITECTURE.md, "One vocabulary"):
+// a program that drives a machine needs no other crate for it.
+pub use mail_wire::session::{CloseReason, Next, Session, TlsMode, Wait, WaitTimer};
 
 pub use apop::{ApopDigest, Timestamp};
 pub use capability::{Capability, ExpirePolicy, Mechanisms, OtherCapability};

@@ -13,6 +13,7 @@
 
 use core::fmt;
 use core::marker::PhantomData;
+use mail_wire::value::IntoBytes;
 
 use bytes::{Bytes, BytesMut};
 use mail_wire::decimal;
@@ -66,8 +67,8 @@ impl UniqueId {
     pub const MAX_LEN: usize = 70;
 
     /// Validates a unique id.
-    pub fn new(uid: impl Into<Bytes>) -> Result<Self, ValueError> {
-        let uid = uid.into();
+    pub fn new(uid: impl IntoBytes) -> Result<Self, ValueError> {
+        let uid = uid.into_shared();
         if uid.is_empty() {
             return Err(ValueError::Empty { what: Self::WHAT });
         }
@@ -89,6 +90,22 @@ impl UniqueId {
     /// The id's octets.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+}
+
+/// Reads a unique id as typed, copying it.
+impl core::str::FromStr for UniqueId {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<Self, ValueError> {
+        Self::new(text)
+    }
+}
+
+/// The id as text (always printable ASCII).
+impl fmt::Display for UniqueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(core::str::from_utf8(&self.0).unwrap_or_default())
     }
 }
 

@@ -8,6 +8,7 @@
 //! message never has to fit in memory.
 
 use core::fmt;
+use mail_wire::value::IntoBytes;
 
 use bytes::{Bytes, BytesMut};
 use mail_wire::decimal;
@@ -26,8 +27,8 @@ impl Text {
     pub const MAX_LEN: usize = Limits::RESPONSE_LINE - b"-ERR \r\n".len();
 
     /// Validates a text: no CR, LF or NUL, at most [`Text::MAX_LEN`] octets.
-    pub fn new(text: impl Into<Bytes>) -> Result<Self, ValueError> {
-        let text = text.into();
+    pub fn new(text: impl IntoBytes) -> Result<Self, ValueError> {
+        let text = text.into_shared();
         lexical::check_text(&text, Self::WHAT, Self::MAX_LEN)?;
         Ok(Self(text))
     }
@@ -176,8 +177,8 @@ impl OtherCode {
     const WHAT: &'static str = "response code";
 
     /// Validates a code (without brackets) that is none of the named ones.
-    pub fn new(code: impl Into<Bytes>) -> Result<Self, ValueError> {
-        match ResponseCode::parse(code.into())? {
+    pub fn new(code: impl IntoBytes) -> Result<Self, ValueError> {
+        match ResponseCode::parse(code.into_shared())? {
             ResponseCode::Other(code) => Ok(code),
             // A named code written as Other would read back as the named one.
             _ => Err(ValueError::Malformed { what: Self::WHAT }),

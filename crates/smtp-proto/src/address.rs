@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 use core::str::FromStr;
+use mail_wire::value::IntoBytes;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use nom::branch::alt;
@@ -237,8 +238,8 @@ pub struct Domain<B = Bytes>(B);
 impl Domain {
     /// Checks and wraps a domain; UTF-8 U-labels are accepted (the caller uses them only
     /// with SMTPUTF8, RFC 6531).
-    pub fn new(domain: impl Into<Bytes>) -> Result<Domain, AddressError> {
-        Domain::parse(domain.into(), true)
+    pub fn new(domain: impl IntoBytes) -> Result<Domain, AddressError> {
+        Domain::parse(domain.into_shared(), true)
     }
 }
 
@@ -361,8 +362,19 @@ impl Mailbox {
     }
 
     /// Parses a mailbox written without brackets, `local-part@domain`; UTF-8 is accepted.
-    pub fn parse(mailbox: impl Into<Bytes>) -> Result<Mailbox, AddressError> {
-        let raw = mailbox.into();
+    /// Takes a `Bytes` without a copy, or borrowed text of any lifetime (copied; see
+    /// [`IntoBytes`]); `"jane@example.com".parse::<Mailbox>()` reads the same.
+    ///
+    /// ```
+    /// use smtp_proto::Mailbox;
+    ///
+    /// let arg = String::from("jane@example.com"); // say, from `std::env::args()`
+    /// let mailbox = Mailbox::parse(arg.as_str()).unwrap();
+    /// assert_eq!(mailbox.domain_bytes(), b"example.com");
+    /// assert_eq!(arg.parse::<Mailbox>().unwrap(), mailbox);
+    /// ```
+    pub fn parse(mailbox: impl IntoBytes) -> Result<Mailbox, AddressError> {
+        let raw = mailbox.into_shared();
         Mailbox::parse_with(&raw, &raw, true, limits::LOCAL_PART)
     }
 }
@@ -555,6 +567,28 @@ impl<B: Storage> ReversePath<B> {
 }
 
 impl<B: Storage> ForwardPath<B> {
+    /// Whether mail to this recipient is for `domain`: its mailbox's domain is `domain`
+    /// (ASCII case ignored), or it is the bare `<Postmaster>`, which names the server it is
+    /// sent to (RFC 5321 section 4.5.1). The check of a server that is no open relay: other
+    /// recipients get [`Reply::relay_denied`](crate::Reply::relay_denied) unless the client
+    /// may relay (ARCHITECTURE.md security invariant 8).
+    ///
+    /// ```
+    /// use smtp_proto::{Domain, ForwardPath};
+    ///
+    /// let ours = Domain::new("example.org").unwrap();
+    /// let to = |text: &str| text.parse::<ForwardPath>().unwrap();
+    /// assert!(to("joe@Example.ORG").is_for_domain(&ours));
+    /// assert!(to("Postmaster").is_for_domain(&ours));
+    /// assert!(!to("joe@example.org.evil.test").is_for_domain(&ours));
+    /// ```
+    pub fn is_for_domain<C: Storage>(&self, domain: &Domain<C>) -> bool {
+        match self {
+            ForwardPath::Postmaster => true,
+            ForwardPath::Mailbox(m) => m.domain_bytes().eq_ignore_ascii_case(domain.as_bytes()),
+        }
+    }
+
     /// The mailbox, unless the path is the bare `<Postmaster>`.
     pub fn mailbox(&self) -> Option<&Mailbox<B>> {
         match self {
@@ -568,6 +602,98 @@ impl<B: Storage> ForwardPath<B> {
         match self {
             ForwardPath::Postmaster => out.extend_from_slice(b"<Postmaster>"),
             ForwardPath::Mailbox(m) => m.write_path(out),
+        }
+    }
+}
+
+/// Reads a domain as typed (UTF-8 U-labels accepted), copying it: `"example.org".parse()`.
+impl core::str::FromStr for Domain {
+    type Err = AddressError;
+
+    fn from_str(text: &str) -> Result<Domain, AddressError> {
+        Domain::new(text)
+    }
+}
+
+/// Reads a mailbox as typed, `local-part@domain`, without brackets (a config file, a command
+/// line), copying it: `"jane@example.com".parse()`.
+impl core::str::FromStr for Mailbox {
+    type Err = AddressError;
+
+    fn from_str(text: &str) -> Result<Mailbox, AddressError> {
+        Mailbox::parse(text)
+    }
+}
+
+/// Strips one pair of angle brackets, when the text has them.
+fn unbracket(text: &str) -> &str {
+    text.strip_prefix('<')
+        .and_then(|t| t.strip_suffix('>'))
+        .unwrap_or(text)
+}
+
+/// Reads a sender as typed: `<>` (or nothing) for the null path, else a mailbox with or
+/// without its angle brackets (RFC 5321 section 4.1.2). Copies the text.
+///
+/// ```
+/// use smtp_proto::ReversePath;
+///
+/// let from: ReversePath = "jane@example.com".parse().unwrap();
+/// assert_eq!(from.to_string(), "<jane@example.com>");
+/// assert_eq!("<>".parse::<ReversePath>().unwrap(), ReversePath::Null);
+/// ```
+impl core::str::FromStr for ReversePath {
+    type Err = AddressError;
+
+    fn from_str(text: &str) -> Result<ReversePath, AddressError> {
+        match unbracket(text) {
+            "" => Ok(ReversePath::Null),
+            mailbox => Mailbox::parse(mailbox).map(ReversePath::Mailbox),
+        }
+    }
+}
+
+/// Reads a recipient as typed: a mailbox with or without its angle brackets, or the bare
+/// `Postmaster` (any case, RFC 5321 section 4.5.1). Copies the text.
+///
+/// ```
+/// use smtp_proto::ForwardPath;
+///
+/// let to: ForwardPath = "<joe@example.org>".parse().unwrap();
+/// assert_eq!(to.mailbox().unwrap().domain_bytes(), b"example.org");
+/// assert_eq!(to.to_string(), "<joe@example.org>");
+/// assert_eq!("postmaster".parse::<ForwardPath>().unwrap(), ForwardPath::Postmaster);
+/// ```
+impl core::str::FromStr for ForwardPath {
+    type Err = AddressError;
+
+    fn from_str(text: &str) -> Result<ForwardPath, AddressError> {
+        match unbracket(text) {
+            "" => Err(AddressError::Empty),
+            postmaster if postmaster.eq_ignore_ascii_case("postmaster") => {
+                Ok(ForwardPath::Postmaster)
+            }
+            mailbox => Mailbox::parse(mailbox).map(ForwardPath::Mailbox),
+        }
+    }
+}
+
+/// The path as sent, with its angle brackets: `<>`, `<jane@example.com>`.
+impl<B: Storage> fmt::Display for ReversePath<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReversePath::Null => f.write_str("<>"),
+            ReversePath::Mailbox(m) => write!(f, "<{m}>"),
+        }
+    }
+}
+
+/// The path as sent, with its angle brackets: `<Postmaster>`, `<joe@example.org>`.
+impl<B: Storage> fmt::Display for ForwardPath<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ForwardPath::Postmaster => f.write_str("<Postmaster>"),
+            ForwardPath::Mailbox(m) => write!(f, "<{m}>"),
         }
     }
 }

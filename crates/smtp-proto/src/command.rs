@@ -1,6 +1,7 @@
 //! Commands (RFC 5321 section 4.1.1 and extensions): parse one command line, write one.
 
 use core::fmt;
+use mail_wire::value::IntoBytes;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use mail_wire::decimal;
@@ -23,8 +24,8 @@ impl Argument {
     const WHAT: &'static str = "argument";
 
     /// Checks an argument: not empty, printable ASCII, HT, or UTF-8.
-    pub fn new(text: impl Into<Bytes>) -> Result<Argument, ValueError> {
-        let text = text.into();
+    pub fn new(text: impl IntoBytes) -> Result<Argument, ValueError> {
+        let text = text.into_shared();
         if let Some(byte) = syntax::forbidden_byte(&text) {
             return Err(ValueError::ForbiddenOctet {
                 what: Argument::WHAT,

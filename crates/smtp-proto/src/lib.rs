@@ -2,6 +2,30 @@
 //! RFC 5321 and its extensions, parsed from and written to bytes, and the server and client
 //! sessions that use them. No sockets, no clocks, no threads.
 //!
+//! # Embedding: where to start
+//!
+//! Two complete programs, one file each over this crate and tokio, are the shortest way in
+//! (plain TCP; the repository's `examples/`, run with `cargo run -p examples --example`):
+//!
+//! - `embed_smtp_server.rs ADDR DOMAIN DIR`: accepts mail for one domain, refuses others
+//!   with 550 5.7.1, writes each message to a file;
+//! - `embed_smtp_send.rs SERVER FROM FILE TO...`: sends one message, prints each
+//!   recipient's result, exits non-zero on any refusal.
+//!
+//! The calls they make, the common path:
+//!
+//! | to | call |
+//! |---|---|
+//! | read an address or domain a user typed (any `&str`; `Bytes` without a copy) | `"jane@example.com".parse::<`[`Mailbox`]`>()`, [`ReversePath`], [`ForwardPath`] (`<>`, brackets optional, `Postmaster`), [`Domain`]; all `Display` |
+//! | answer with a ready reply | [`Reply::relay_denied`] (550 5.7.1), [`Reply::mailbox_unavailable`] (550 5.1.1), [`Reply::too_many_recipients`], [`Reply::insufficient_storage`] (452 4.3.1), ... |
+//! | answer with any other reply, checked when compiled | `reply!(550, (5, 7, 1), "Relaying denied")` ([`reply!`]) |
+//! | accept a recipient of your domain only (no open relay) | [`ForwardPath::is_for_domain`] |
+//! | accept the message, once stored (250) | [`server::Connection::accept_message`] |
+//! | send a message in memory, `SIZE=` from its length | [`client::Envelope::with_size_of`], then [`client::Connection::send_body`] on [`client::Event::SendBody`] |
+//! | report each recipient | [`client::Event::RecipientAccepted`] / [`RecipientRejected`](client::Event::RecipientRejected) `{ to, .. }` |
+//!
+//! # The session loop
+//!
 //! A session is driven by one loop, a single `match` on `poll()` (the contract of
 //! ARCHITECTURE.md, [`mail_wire::session`]): write what it transmits, hand its events to the
 //! application, read when it waits for the peer (before the wait's deadline), upgrade to TLS
@@ -112,7 +136,7 @@
 //! # Server sessions over a socket
 //!
 //! A minimal blocking server over `std::net::TcpStream` (no TLS, every message printed),
-//! with the deadlines of the waits kept by [`WaitTimer`](mail_wire::session::WaitTimer):
+//! with the deadlines of the waits kept by [`WaitTimer`]:
 //!
 //! ```no_run
 //! use std::io::{ErrorKind, Read, Write};
@@ -127,8 +151,8 @@
 //!     let listener = TcpListener::bind("127.0.0.1:2525")?;
 //!     for stream in listener.incoming() {
 //!         let mut stream = stream?;
-//!         let hostname = Domain::new("mx.example").expect("valid hostname");
-//!         let mut conn = Connection::new(Config::new(hostname));
+//!         let hostname: Domain = "mx.example".parse().expect("valid hostname");
+//!         let mut conn = Connection::new(Config::new(hostname.clone()));
 //!         let mut timer = WaitTimer::new();
 //!         let mut message = Vec::new();
 //!         let mut buf = [0u8; 8192];
@@ -140,11 +164,9 @@
 //!                     }
 //!                 }
 //!                 Next::Event(event) => match event {
-//!                     Event::Rcpt { to, .. } if to.mailbox().is_none() => conn.accept().unwrap(),
-//!                     Event::Rcpt { to, .. } if !to.mailbox().unwrap().domain_bytes()
-//!                         .eq_ignore_ascii_case(b"mx.example") =>
-//!                     {
-//!                         conn.reject(Reply::mailbox_unavailable()).unwrap() // no open relay
+//!                     // No open relay: mail for this domain (and Postmaster) only.
+//!                     Event::Rcpt { to, .. } if !to.is_for_domain(&hostname) => {
+//!                         conn.reject(Reply::relay_denied()).unwrap()
 //!                     }
 //!                     Event::MessageData(chunk) => message.extend_from_slice(&chunk),
 //!                     Event::MessageAborted { .. } => message.clear(),
@@ -188,7 +210,8 @@
 //!
 //! [`client::Connection`] is the client side of a whole SMTP session: greeting, EHLO (HELO
 //! fallback), STARTTLS, AUTH, then any number of transactions (PIPELINING, SIZE, 8BITMIME,
-//! SMTPUTF8, CHUNKING), and QUIT. A minimal blocking send loop:
+//! SMTPUTF8, CHUNKING), and QUIT. A minimal blocking send loop, which exits non-zero unless
+//! the message was accepted for every recipient:
 //!
 //! ```no_run
 //! use std::io::{ErrorKind, Read, Write};
@@ -198,7 +221,7 @@
 //! use bytes::Bytes;
 //! use mail_wire::session::WaitTimer;
 //! use smtp_proto::client::{Config, Connection, EhloName, Envelope, Event};
-//! use smtp_proto::{ForwardPath, Mailbox, Next, ReversePath, TlsMode};
+//! use smtp_proto::{Next, TlsMode};
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let mut socket = TcpStream::connect("mx.example.org:25")?;
@@ -206,33 +229,32 @@
 //!     let config = Config::new(EhloName::new("client.example")?).with_tls(TlsMode::Disabled);
 //!     let mut conn = Connection::new(config);
 //!     let mut timer = WaitTimer::new();
-//!     let mut envelope = Some(Envelope::new(
-//!         ReversePath::Mailbox(Mailbox::parse("jane@example.com")?),
-//!         vec![ForwardPath::Mailbox(Mailbox::parse("joe@example.org")?)],
-//!     ));
-//!     let mut body = Some(Bytes::from_static(b"Subject: hello\r\n\r\nHi Joe.\r\n"));
+//!     let body = Bytes::from_static(b"Subject: hello\r\n\r\nHi Joe.\r\n");
+//!     let to = vec!["joe@example.org".parse()?, "ann@example.org".parse()?];
+//!     // SIZE= from the body, when the server offers SIZE (RFC 1870).
+//!     let mut envelope = Some(Envelope::new("jane@example.com".parse()?, to).with_size_of(&body));
+//!     let (mut accepted, mut refused) = (false, false);
 //!     let mut buf = [0u8; 4096];
 //!     loop {
 //!         match conn.poll() {
 //!             Next::Transmit(bytes) => socket.write_all(&bytes)?,
+//!             Next::Event(Event::Ready) => conn.send_mail(envelope.take().ok_or("sent")?)?,
+//!             Next::Event(Event::RecipientAccepted { to, reply, .. }) => println!("{to}: {reply}"),
+//!             Next::Event(Event::RecipientRejected { to, failure, .. }) => {
+//!                 refused = true;
+//!                 println!("{to}: {failure}");
+//!             }
+//!             Next::Event(Event::SendBody) => conn.send_body(body.clone())?,
 //!             Next::Event(Event::MessageAccepted(reply)) => {
+//!                 accepted = true;
 //!                 println!("sent: {reply}");
 //!                 conn.quit()?;
 //!             }
-//!             Next::Event(Event::Failed(error)) => eprintln!("failed: {error}"),
+//!             // The transaction ended without delivery; `Failed` comes before `Closed`.
 //!             Next::Event(
 //!                 Event::MessageRejected(_) | Event::SenderRejected(_) | Event::NoRecipientAccepted,
 //!             ) => conn.quit()?,
 //!             Next::Event(_) => {}
-//!             // The application's turn: push the body, or start the one transaction.
-//!             Next::AwaitApp if conn.wants_body() => match body.take() {
-//!                 Some(chunk) => conn.send_body_chunk(chunk)?,
-//!                 None => conn.end_body()?,
-//!             },
-//!             Next::AwaitApp => match envelope.take() {
-//!                 Some(envelope) => conn.send_mail(envelope)?,
-//!                 None => conn.quit()?,
-//!             },
 //!             Next::Read(wait) => {
 //!                 let left = timer
 //!                     .deadline(wait, Instant::now())
@@ -251,11 +273,10 @@
 //!                     Err(_) => conn.handle_close(),
 //!                 }
 //!             }
-//!             Next::UpgradeTls(_) => conn.handle_close(), // TLS is disabled above
-//!             Next::Closed(reason) => {
-//!                 println!("session ended: {reason}");
-//!                 return Ok(());
-//!             }
+//!             // TLS is disabled above; every transaction event is answered at once.
+//!             Next::UpgradeTls(_) | Next::AwaitApp => conn.handle_close(),
+//!             Next::Closed(_) if accepted && !refused => return Ok(()),
+//!             Next::Closed(reason) => return Err(format!("not delivered to all ({reason})").into()),
 //!         }
 //!     }
 //! }
@@ -294,7 +315,7 @@ pub use reply::{Category, Class, Code, EnhancedCode, Reply, ReplyLines, ReplyTex
 pub use storage::Storage;
 
 // The session vocabulary both protocol crates share (ARCHITECTURE.md, "One vocabulary").
-pub use mail_wire::session::{CloseReason, Next, TlsMode, Wait};
+pub use mail_wire::session::{CloseReason, Next, Session, TlsMode, Wait, WaitTimer};
 
 // The README's examples compile and run as doc tests.
 #[cfg(doctest)]

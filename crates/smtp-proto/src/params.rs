@@ -3,6 +3,7 @@
 
 use alloc::vec::Vec;
 use core::fmt;
+use mail_wire::value::IntoBytes;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use mail_wire::decimal;
@@ -75,8 +76,8 @@ pub struct XText<B = Bytes>(B);
 
 impl XText {
     /// Checks a value already in xtext form.
-    pub fn new(encoded: impl Into<Bytes>) -> Result<XText, ValueError> {
-        let encoded = encoded.into();
+    pub fn new(encoded: impl IntoBytes) -> Result<XText, ValueError> {
+        let encoded = encoded.into_shared();
         if let Some(byte) = syntax::forbidden_byte(&encoded) {
             return Err(ValueError::ForbiddenOctet {
                 what: "xtext",

@@ -2,6 +2,7 @@
 //! (RFC 3463, RFC 2034) and one or more lines of text.
 
 use core::fmt;
+use mail_wire::value::IntoBytes;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use mail_wire::decimal;
@@ -258,8 +259,8 @@ pub struct ReplyText<B = Bytes>(B);
 
 impl ReplyText {
     /// Checks `text`: any octet but CR, LF and NUL (UTF-8 text is the sender's business).
-    pub fn new(text: impl Into<Bytes>) -> Result<ReplyText, ValueError> {
-        let text = text.into();
+    pub fn new(text: impl IntoBytes) -> Result<ReplyText, ValueError> {
+        let text = text.into_shared();
         match syntax::forbidden_byte(&text) {
             Some(byte) => Err(ValueError::ForbiddenOctet {
                 what: "reply text",
@@ -425,7 +426,7 @@ impl Reply {
     pub fn new(
         code: u16,
         enhanced: Option<EnhancedCode>,
-        text: impl Into<Bytes>,
+        text: impl IntoBytes,
     ) -> Result<Reply, ValueError> {
         Reply::multiline(code, enhanced, [text])
     }
@@ -447,13 +448,13 @@ impl Reply {
     ) -> Result<Reply, ValueError>
     where
         I: IntoIterator<Item = T>,
-        T: Into<Bytes>,
+        T: IntoBytes,
     {
         let code = checked_code(code, enhanced)?;
         let mut raw = BytesMut::new();
         let mut count = 0u32;
         for line in lines {
-            let line: Bytes = line.into();
+            let line: Bytes = line.into_shared();
             check_line(code, enhanced, &line, count == 0)?;
             if count as usize == limits::REPLY_LINES {
                 return Err(ValueError::TooLong {

@@ -189,10 +189,12 @@ impl Script for Client {
             Event::Authenticated(reply) => format!("authenticated {}", reply.code()),
             Event::AuthRejected(f) => format!("auth-rejected {}", failure(f)),
             Event::Ready => "ready".into(),
-            Event::RecipientAccepted { index, reply } => {
+            Event::RecipientAccepted { index, reply, .. } => {
                 format!("rcpt-accepted {index} {}", reply.code())
             }
-            Event::RecipientRejected { index, failure: f } => {
+            Event::RecipientRejected {
+                index, failure: f, ..
+            } => {
                 format!("rcpt-rejected {index} {}", failure(f))
             }
             Event::SendBody => "send-body".into(),

@@ -288,10 +288,10 @@ impl Submission {
                     quit(conn);
                 }
             }
-            Event::RecipientAccepted { index, reply } => {
+            Event::RecipientAccepted { index, reply, .. } => {
                 println!("{}: {reply}", self.recipient(index));
             }
-            Event::RecipientRejected { index, failure } => {
+            Event::RecipientRejected { index, failure, .. } => {
                 println!("{}: {}", self.recipient(index), failure.reply());
                 self.refused_recipients += 1;
             }

@@ -55,7 +55,7 @@
 //!             conn.quit()?;
 //!         }
 //!         Next::Event(Event::MessageData(chunk)) => { /* append to the local mailbox */ let _ = chunk; }
-//!         Next::Event(Event::Failed(error)) => eprintln!("{error}"),
+//!         Next::Event(Event::Failed(error)) => return Err(error.into()), // exit non-zero
 //!         Next::Event(_) => {}
 //!         Next::Read(wait) => {
 //!             // The deadline is fixed when the wait is first seen: trickled bytes do not
@@ -82,7 +82,9 @@
 //!         Next::Closed(reason) => break reason,
 //!     }
 //! };
-//! println!("session ended: {reason}");
+//! if !reason.is_normal() {
+//!     return Err(format!("session ended: {reason}").into());
+//! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

@@ -123,6 +123,66 @@ pub enum Login {
 }
 
 impl Login {
+    /// The user name and password, however the client sent them: USER/PASS (RFC 1939
+    /// section 7), AUTH PLAIN (RFC 4616) or AUTH LOGIN. A server that checks passwords
+    /// answers every login with this one call, so a client that prefers SASL (curl, when
+    /// CAPA lists SASL) is not refused.
+    ///
+    /// `None` for a login that carries no password: APOP (check it with
+    /// [`ApopLogin::verify`] against the stored secret) and XOAUTH2 (validate its bearer
+    /// token with the token's issuer); and for PLAIN with an authorization identity other
+    /// than the user (RFC 4616 section 2): acting as another user needs a policy of its own.
+    ///
+    /// ```
+    /// use pop3_proto::server::Login;
+    /// use pop3_proto::{Name, Password};
+    ///
+    /// let login = Login::UserPass {
+    ///     name: Name::new("alice").unwrap(),
+    ///     password: Password::new("secret").unwrap(),
+    /// };
+    /// assert_eq!(login.password(), Some((&b"alice"[..], &b"secret"[..])));
+    /// ```
+    pub fn password(&self) -> Option<(&[u8], &[u8])> {
+        match self {
+            Self::UserPass { name, password } => Some((name.as_bytes(), password.expose())),
+            Self::Sasl {
+                credentials: Credentials::Password(p),
+                ..
+            } => match &p.authzid {
+                Some(authzid) if *authzid != p.username => None,
+                _ => Some((p.username.as_bytes(), p.password.expose())),
+            },
+            Self::Apop(_) | Self::Sasl { .. } => None,
+        }
+    }
+
+    /// Whether this login is `user` with `password`, by [`password`](Self::password) (so
+    /// USER/PASS, PLAIN and LOGIN alike), comparing the password in time that does not
+    /// depend on where it differs.
+    ///
+    /// ```
+    /// use pop3_proto::server::Login;
+    /// use pop3_proto::{Name, Password};
+    ///
+    /// let login = Login::UserPass {
+    ///     name: Name::new("alice").unwrap(),
+    ///     password: Password::new("secret").unwrap(),
+    /// };
+    /// assert!(login.verify_password(b"alice", b"secret"));
+    /// assert!(!login.verify_password(b"alice", b"secreT"));
+    /// ```
+    pub fn verify_password(&self, user: &[u8], password: &[u8]) -> bool {
+        self.password().is_some_and(|(u, p)| {
+            let same = p.len() == password.len()
+                && p.iter()
+                    .zip(password)
+                    .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                    == 0;
+            same & (u == user)
+        })
+    }
+
     /// The user name presented (for locking the maildrop, for logs).
     pub fn user(&self) -> &[u8] {
         match self {

@@ -38,7 +38,9 @@ impl Maildrop {
         }
     }
 
-    /// Adds the next message.
+    /// Adds the next message, with the size the client will be told (CRLF line ends,
+    /// before dot-stuffing). For a message whose bytes are at hand, use
+    /// [`push_message`](Self::push_message), which computes it.
     pub fn push(&mut self, size: u64, uid: UniqueId) {
         self.messages.push(Message {
             size,
@@ -47,6 +49,25 @@ impl Maildrop {
         });
         self.live_count += 1;
         self.live_size = self.live_size.saturating_add(size);
+    }
+
+    /// Adds the next message from its bytes as stored (LF or CRLF line ends): the size is
+    /// the one [`send_message_chunk`](super::Connection::send_message_chunk) will put on the
+    /// wire, CRLF line ends and a final CRLF, before dot-stuffing (RFC 1939 section 5,
+    /// "exact size"). The bytes are only measured, not kept.
+    ///
+    /// ```
+    /// use pop3_proto::server::Maildrop;
+    /// use pop3_proto::UniqueId;
+    ///
+    /// let mut maildrop = Maildrop::new();
+    /// maildrop.push_message(b"Subject: hi\n\nHello\n", UniqueId::new("m1").unwrap());
+    /// assert_eq!(maildrop.live(), (1, 22)); // 19 octets, three LFs became CRLFs
+    /// ```
+    pub fn push_message(&mut self, message: &[u8], uid: UniqueId) {
+        let mut crlf = mail_wire::dot::CrlfNormalizer::new();
+        let size = crlf.measure(message) + crlf.finish_len();
+        self.push(size, uid);
     }
 
     /// All messages, marked or not.

@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
+use mail_wire::value::IntoBytes;
 
 use bytes::Bytes;
 use mail_wire::Secret;
@@ -36,7 +37,7 @@ pub struct EhloName(Domain);
 
 impl EhloName {
     /// Checks a domain or address literal (RFC 5321 section 4.1.2) that is ASCII only.
-    pub fn new(name: impl Into<Bytes>) -> Result<EhloName, AddressError> {
+    pub fn new(name: impl IntoBytes) -> Result<EhloName, AddressError> {
         EhloName::try_from(Domain::new(name)?)
     }
 

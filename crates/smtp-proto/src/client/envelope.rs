@@ -56,6 +56,26 @@ impl Envelope {
         self
     }
 
+    /// With the size hint of this body (as stored: LF or CRLF line ends): its length with
+    /// CRLF line ends, as the session sends it (RFC 1870 section 5: the size of the message
+    /// content, before dot-stuffing). `SIZE=` then goes with MAIL FROM whenever the server
+    /// advertises SIZE, and a body over the server's limit is refused before anything is
+    /// sent. The body is only measured.
+    ///
+    /// ```
+    /// use smtp_proto::client::Envelope;
+    /// use smtp_proto::ReversePath;
+    ///
+    /// let to = vec!["joe@example.org".parse().unwrap()];
+    /// let envelope = Envelope::new(ReversePath::Null, to).with_size_of(b"Subject: hi\n\nHi\n");
+    /// assert_eq!(envelope.size_hint, Some(19));
+    /// ```
+    pub fn with_size_of(self, body: &[u8]) -> Envelope {
+        let mut crlf = mail_wire::dot::CrlfNormalizer::new();
+        let size = crlf.measure(body) + crlf.finish_len();
+        self.with_size_hint(size)
+    }
+
     /// With an 8-bit body (or not).
     pub fn with_8bit_body(mut self, on: bool) -> Envelope {
         self.body_8bit = on;

@@ -1,5 +1,6 @@
 //! What the client session tells the application.
 
+use crate::address::ForwardPath;
 use crate::capability::Capabilities;
 use crate::reply::{Class, Reply};
 
@@ -79,6 +80,8 @@ pub enum Event {
     RecipientAccepted {
         /// Index in [`Envelope::to`](super::Envelope::to).
         index: usize,
+        /// The recipient, `Envelope::to[index]`: what a program prints or logs.
+        to: ForwardPath,
         /// The server's reply.
         reply: Reply,
     },
@@ -86,6 +89,8 @@ pub enum Event {
     RecipientRejected {
         /// Index in [`Envelope::to`](super::Envelope::to).
         index: usize,
+        /// The recipient, `Envelope::to[index]`: what a program prints or logs.
+        to: ForwardPath,
         /// The server's reply.
         failure: Failure,
     },

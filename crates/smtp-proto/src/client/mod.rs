@@ -10,8 +10,9 @@
 //! refused with 500 or 502), STARTTLS as [`Config::tls`] says, AUTH with the first configured
 //! mechanism the server offers. Then the application sends any number of messages:
 //! [`Connection::send_mail`] with an [`Envelope`], a body pushed in chunks after
-//! [`Event::SendBody`] while [`Connection::wants_body`] says so, [`Connection::end_body`], and
-//! one transaction-ending event. [`Connection::quit`] ends the session.
+//! [`Event::SendBody`] while [`Connection::wants_body`] says so, [`Connection::end_body`]
+//! (or, for a body in memory, [`Connection::send_body`] once, with the size hint from
+//! [`Envelope::with_size_of`]), and one transaction-ending event. [`Connection::quit`] ends the session.
 //!
 //! ```
 //! use bytes::Bytes;

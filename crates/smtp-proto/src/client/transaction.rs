@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use bytes::{BufMut, Bytes};
 use mail_wire::session::CloseReason;
+use mail_wire::value::IntoBytes;
 
 use crate::address::ForwardPath;
 use crate::capability::Extension;
@@ -160,6 +161,15 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends the whole body at once and ends it (after [`Event::SendBody`]):
+    /// [`send_body_chunk`](Self::send_body_chunk) then [`end_body`](Self::end_body), for a
+    /// message already in memory: a `Bytes` moves in, a borrowed `&[u8]` or `&str` is
+    /// copied ([`IntoBytes`]). Line ends are normalised as there.
+    pub fn send_body(&mut self, body: impl IntoBytes) -> Result<(), UsageError> {
+        self.send_body_chunk(body.into_shared())?;
+        self.end_body()
+    }
+
     /// Ends the body: over DATA a final CRLF if missing and the `.` line; over BDAT the last
     /// chunk as `BDAT n LAST` (`BDAT 0 LAST` when nothing is left).
     pub fn end_body(&mut self) -> Result<(), UsageError> {
@@ -309,12 +319,19 @@ impl Connection {
                 txn.replied += 1;
                 // After a refused MAIL, the RCPT replies (503) say nothing about recipients.
                 if txn.mail_failure.is_none() {
+                    // A reply per RCPT written, so the index is in range; Postmaster stands
+                    // in rather than panic should that ever not hold.
+                    let to = txn
+                        .recipients
+                        .get(index)
+                        .cloned()
+                        .unwrap_or(ForwardPath::Postmaster);
                     let event = match Failure::from_reply(reply.clone()) {
                         None => {
                             txn.accepted += 1;
-                            Event::RecipientAccepted { index, reply }
+                            Event::RecipientAccepted { index, to, reply }
                         }
-                        Some(failure) => Event::RecipientRejected { index, failure },
+                        Some(failure) => Event::RecipientRejected { index, to, failure },
                     };
                     self.events.push_back(event);
                 }
