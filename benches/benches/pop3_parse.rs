@@ -3,8 +3,8 @@
 //! UIDL, 10-line CAPA), each in MB/s and in ns per item. `commands/bytes` parses the
 //! session as one pipelined buffer; `commands/bytes_per_line` gives each command its own
 //! `Bytes`, the way `smtp_parse` measures SMTP commands. `smtp_reference` parses
-//! `smtp_parse`'s SMTP command mix the same way, in MB/s, for the per-byte comparison of
-//! issue 4 within one run.
+//! `smtp_parse`'s SMTP command mix the same way, in MB/s, for the per-byte comparison
+//! within one run.
 //!
 //! `cargo bench -p benches --bench pop3_parse`
 
@@ -52,8 +52,8 @@ fn responses(c: &mut Criterion) {
 }
 
 /// The SMTP command mix of `smtp_parse`, parsed the same way but reported in bytes, so that
-/// this run prints both parsers' MB/s side by side (issue 4's target: POP3 commands at least
-/// as fast per byte as SMTP commands).
+/// this run prints both parsers' MB/s side by side (the target: POP3 commands at least as
+/// fast per byte as SMTP commands).
 fn smtp_reference(c: &mut Criterion) {
     let lines = smtp_mix::as_bytes(smtp_mix::COMMANDS);
     let octets: usize = lines.iter().map(Bytes::len).sum();

@@ -1,4 +1,4 @@
-//! The POP3 parse workload of issue 4: a command mix (a download session) and a response
+//! The POP3 parse workload: a command mix (a download session) and a response
 //! mix (greeting with APOP timestamp, `+OK`/`-ERR` with response codes, STAT, 100-line LIST
 //! and UIDL listings, a 10-line CAPA listing). Shared by the `pop3_parse` bench and the
 //! zero-allocation test.

@@ -1,5 +1,5 @@
 //! The SMTP workload of the `smtp_parse` bench and the `smtp_alloc` test: one submission
-//! session's commands and the replies a server sends in it (issue 3).
+//! session's commands and the replies a server sends in it.
 
 use bytes::Bytes;
 
