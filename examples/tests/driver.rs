@@ -104,19 +104,19 @@ impl Toy {
 
 /// The toy's only misuse: TLS reported when it did not ask for it.
 #[derive(Debug)]
-struct NotUpgrading;
+struct NoTlsUpgrade;
 
-impl std::fmt::Display for NotUpgrading {
+impl std::fmt::Display for NoTlsUpgrade {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("no TLS upgrade pending")
     }
 }
 
-impl std::error::Error for NotUpgrading {}
+impl std::error::Error for NoTlsUpgrade {}
 
 impl Session for Toy {
     type Event = ToyEvent;
-    type UsageError = NotUpgrading;
+    type UsageError = NoTlsUpgrade;
 
     fn receive(&mut self, bytes: &[u8]) {
         // Plain text sent before the handshake is dropped (CVE-2011-0411).
@@ -163,9 +163,9 @@ impl Session for Toy {
         }
     }
 
-    fn tls_established(&mut self) -> Result<(), NotUpgrading> {
+    fn tls_established(&mut self) -> Result<(), NoTlsUpgrade> {
         if !self.upgrading {
-            return Err(NotUpgrading);
+            return Err(NoTlsUpgrade);
         }
         // What arrived before the handshake was plaintext: dropped (CVE-2011-0411).
         self.input.clear();
