@@ -3,6 +3,7 @@
 //! QUIT), and an application that accepts everything.
 
 use bytes::Bytes;
+use mail_wire::session::Next;
 use smtp_proto::server::{Connection, Event};
 
 /// Octets of the message body.
@@ -47,16 +48,19 @@ pub fn serve(conn: &mut Connection, writes: &[Bytes]) -> (usize, usize) {
     let mut written = 0;
     for write in writes {
         conn.receive(write);
-        while let Some(event) = conn.poll_event() {
-            match event {
-                Event::MessageData(chunk) => data += chunk.len(),
-                Event::MessageEnd { .. } => conn.accept_message("4XyZ1").expect("end pending"),
-                event if event.is_decision() => conn.accept().expect("decision pending"),
-                _ => {}
+        loop {
+            match conn.poll() {
+                Next::Event(Event::MessageData(chunk)) => data += chunk.len(),
+                Next::Event(Event::MessageEnd { .. }) => {
+                    conn.accept_message("4XyZ1").expect("end pending")
+                }
+                Next::Event(event) if event.is_decision() => {
+                    conn.accept().expect("decision pending")
+                }
+                Next::Event(_) => {}
+                Next::Transmit(out) => written += out.len(),
+                _ => break,
             }
-        }
-        while let Some(out) = conn.poll_transmit() {
-            written += out.len();
         }
     }
     (data, written)
