@@ -84,11 +84,14 @@ impl Stream {
         let Self::Plain(tcp) = self else {
             return Err(io::Error::other("TLS is already established"));
         };
+        // The handshake's future holds a whole rustls connection (over 1 KiB): boxed, it
+        // takes memory only while a handshake runs, not in every session's task for its
+        // whole life (an idle plain session would carry it).
         let stream = match tls {
             TlsUpgrade::None => return Err(io::Error::other("no TLS configured")),
-            TlsUpgrade::Server(acceptor) => TlsStream::from(acceptor.accept(tcp).await?),
+            TlsUpgrade::Server(acceptor) => TlsStream::from(Box::pin(acceptor.accept(tcp)).await?),
             TlsUpgrade::Client(connector, name) => {
-                TlsStream::from(connector.connect(name.clone(), tcp).await?)
+                TlsStream::from(Box::pin(connector.connect(name.clone(), tcp)).await?)
             }
         };
         Ok(Self::Tls(Box::new(stream)))
