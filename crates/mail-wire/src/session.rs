@@ -321,7 +321,8 @@ pub trait Session {
     /// buffers (input, output, event queue), so an idle session holds almost no heap; the
     /// next bytes allocate again. Called only when a read would block, not at every `Read`:
     /// within a burst the buffers are reused and a busy session allocates nothing. Changes
-    /// nothing the peer or the application can see. The default releases nothing.
+    /// nothing the peer or the application can see (ARCHITECTURE.md, "The session contract",
+    /// rule 6). The default releases nothing.
     fn release_idle_buffers(&mut self) {}
 }
 

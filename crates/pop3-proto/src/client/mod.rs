@@ -436,11 +436,11 @@ impl Connection {
         }
     }
 
-    /// The session goes idle (the adapter's read would block): the capacity of the empty
-    /// buffers (input, output, event queue) is given back, so an idle session holds almost no
-    /// heap; the next bytes allocate again. Within a burst the buffers are reused, so call this
-    /// only when the socket has nothing to read, not at every [`Next::Read`]. Nothing the peer
-    /// or the application can see changes.
+    /// The session goes idle (the adapter's read would block; ARCHITECTURE.md, "The session
+    /// contract", rule 6): the capacity of the empty buffers (input, output, event queue) is
+    /// given back, so an idle session holds almost no heap; the next bytes allocate again.
+    /// Within a burst the buffers are reused, so call this only when the socket has nothing to
+    /// read, not at every [`Next::Read`]. Nothing the peer or the application can see changes.
     pub fn release_idle_buffers(&mut self) {
         // Replacing (not `clear`): a `BytesMut` keeps its allocation, shared with the `Bytes`
         // it handed out, for as long as it lives.
