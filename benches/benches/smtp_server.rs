@@ -40,6 +40,17 @@ fn transaction(c: &mut Criterion) {
     group.bench_function("transaction_same_connection", |b| {
         b.iter(|| black_box(smtp_server_mix::serve(&mut conn, black_box(&steady[1..]))))
     });
+    // The same, with the session going idle after each transaction (the socket loops'
+    // `release_idle_buffers` when a read would block): what giving the buffers back costs.
+    let mut conn = Connection::new(config.clone());
+    smtp_server_mix::serve(&mut conn, &steady);
+    group.bench_function("transaction_same_connection_idle_between", |b| {
+        b.iter(|| {
+            let served = smtp_server_mix::serve(&mut conn, black_box(&steady[1..]));
+            conn.release_idle_buffers();
+            black_box(served)
+        })
+    });
     group.finish();
 }
 

@@ -16,6 +16,8 @@ thread_local! {
     // `const` initialisers: reading them never allocates (no recursion into the allocator).
     static COUNTING: Cell<bool> = const { Cell::new(false) };
     static COUNT: Cell<usize> = const { Cell::new(0) };
+    /// Octets allocated minus octets freed by this thread while counting was on.
+    static HELD: Cell<isize> = const { Cell::new(0) };
 }
 
 fn count() {
@@ -24,29 +26,45 @@ fn count() {
     }
 }
 
+/// Notes `delta` octets taken (positive) or given back (negative), while counting is on.
+fn hold(delta: isize) {
+    if COUNTING.with(Cell::get) {
+        HELD.with(|held| held.set(held.get().saturating_add(delta)));
+    }
+}
+
+/// An allocation's size as a signed count (sizes never exceed `isize::MAX`: `Layout` says so).
+fn octets(size: usize) -> isize {
+    isize::try_from(size).unwrap_or(isize::MAX)
+}
+
 // SAFETY: every call is forwarded unchanged to `System`; counting touches only
 // const-initialised thread-locals, which never allocate.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
+        hold(octets(layout.size()));
         // SAFETY: the caller's contract is passed on as is.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count();
+        hold(octets(layout.size()));
         // SAFETY: as above.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count();
+        hold(octets(new_size) - octets(layout.size()));
         // SAFETY: as above.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        hold(-octets(layout.size()));
         // SAFETY: as above.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -69,4 +87,15 @@ pub fn count_allocations<R>(work: impl FnOnce() -> R) -> (R, usize) {
     let result = work();
     set_counting(false);
     (result, counted() - before)
+}
+
+/// Runs `work` with counting on; gives its result and the heap octets it left held: allocated
+/// and not freed by this thread (what a value built in `work` and returned keeps alive).
+/// Allocator bookkeeping and rounding are not included: these are the octets asked for.
+pub fn heap_held<R>(work: impl FnOnce() -> R) -> (R, isize) {
+    let before = HELD.with(Cell::get);
+    set_counting(true);
+    let result = work();
+    set_counting(false);
+    (result, HELD.with(Cell::get) - before)
 }

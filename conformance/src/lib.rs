@@ -20,7 +20,8 @@
 //!
 //! [`run`] feeds scripted peer input in chunks of given sizes; [`run_pair`] connects a client
 //! machine to a server machine in memory and moves bytes across at seeded random splits, in
-//! the style of quinn-proto's `Pair`; [`trickle`] feeds one byte per tick against a simulated
+//! the style of quinn-proto's `Pair` (a side with nothing to read is told it is idle,
+//! `release_idle_buffers`, as the socket loops do); [`trickle`] feeds one byte per tick against a simulated
 //! clock and reports when the machine gave up (rule 3, slowloris).
 //!
 //! [`transcript`] replays conversations kept as data files, one format for all four machines:
@@ -437,6 +438,10 @@ where
                     conn.handle_close();
                     *progressed = true;
                 } else {
+                    // Nothing to read: the session is idle, as a socket loop tells it when its
+                    // read would block. Giving its buffers back must change nothing the pair
+                    // sees.
+                    conn.release_idle_buffers();
                     return false;
                 }
             }

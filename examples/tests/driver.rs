@@ -36,6 +36,8 @@ struct Toy {
     /// The timeout of every wait: the toy's configuration.
     timeout: Duration,
     wait: u64,
+    /// Times the loop said the session went idle (`release_idle_buffers`).
+    released: usize,
 }
 
 #[derive(Debug, PartialEq)]
@@ -58,6 +60,7 @@ impl Toy {
             closed: None,
             timeout,
             wait: 0,
+            released: 0,
         }
     }
 
@@ -173,6 +176,19 @@ impl Session for Toy {
         self.upgrading = false;
         self.wait += 1;
         Ok(())
+    }
+
+    fn release_idle_buffers(&mut self) {
+        // Only when the machine waits on the peer: the loop calls it from a read.
+        assert!(
+            self.events.is_empty() && self.out.is_empty() && !self.asking,
+            "released while the machine had work"
+        );
+        self.released += 1;
+        if self.input.is_empty() {
+            self.input = BytesMut::new();
+        }
+        self.out = BytesMut::new();
     }
 }
 
@@ -655,6 +671,53 @@ fn blocking_loop_whole_lines_each_start_a_new_wait() {
 #[test]
 fn tokio_loop_whole_lines_each_start_a_new_wait() {
     whole_lines_each_start_a_new_wait(Loop::Tokio);
+}
+
+/// A session that waits on an idle peer is told so (`release_idle_buffers`, from inside the
+/// read: the tokio loop when the socket has nothing, the blocking one after a wait of 200 ms),
+/// and goes on as before once bytes come.
+fn an_idle_session_releases_its_buffers(which: Loop) {
+    let (machine, mut peer) = pair();
+    let server = drive(
+        which,
+        Toy::new(TIMEOUT * 5),
+        Recorder::default(),
+        machine,
+        None,
+    );
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(peer.try_clone().unwrap());
+    peer.write_all(b"hello\r\n").unwrap();
+    let mut echo = String::new();
+    reader.read_line(&mut echo).unwrap();
+    assert_eq!(echo, "HELLO\r\n", "{which:?}");
+    // Idle past the blocking loop's grace (200 ms), within the toy's timeout.
+    std::thread::sleep(TIMEOUT);
+    peer.write_all(b"world\r\nQUIT\r\n").unwrap();
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "WORLD\r\nBYE\r\n", "{which:?}");
+    let (ended, toy, _) = server.join().unwrap();
+    assert_eq!(
+        ended.unwrap(),
+        Ended::Session(CloseReason::Quit),
+        "{which:?}"
+    );
+    assert!(
+        toy.released >= 1,
+        "{which:?}: never told the session was idle"
+    );
+}
+
+#[test]
+fn blocking_loop_an_idle_session_releases_its_buffers() {
+    an_idle_session_releases_its_buffers(Loop::Blocking);
+}
+
+#[test]
+fn tokio_loop_an_idle_session_releases_its_buffers() {
+    an_idle_session_releases_its_buffers(Loop::Tokio);
 }
 
 /// `AwaitApp` is the application's turn: no deadline runs, `on_await` answers; when it has

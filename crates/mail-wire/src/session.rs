@@ -315,6 +315,15 @@ pub trait Session {
     /// it and not yet processed is discarded (CVE-2011-0411). Refused when no upgrade was
     /// asked for, so a session is never marked secure by mistake.
     fn tls_established(&mut self) -> Result<(), Self::UsageError>;
+
+    /// The session goes idle: the adapter is about to wait for the peer after [`Next::Read`]
+    /// and the socket has nothing to read. The machine gives back the capacity of its empty
+    /// buffers (input, output, event queue), so an idle session holds almost no heap; the
+    /// next bytes allocate again. Called only when a read would block, not at every `Read`:
+    /// within a burst the buffers are reused and a busy session allocates nothing. Changes
+    /// nothing the peer or the application can see (ARCHITECTURE.md, "The session contract",
+    /// rule 6). The default releases nothing.
+    fn release_idle_buffers(&mut self) {}
 }
 
 #[cfg(test)]

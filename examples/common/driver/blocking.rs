@@ -15,6 +15,10 @@ use super::{DrainWatch, Ended, Flow, Gather, READ_BUFFER, Stopping};
 /// [`run_draining`]).
 pub const DRAIN_POLL: Duration = Duration::from_millis(200);
 
+/// How long a read waits before the session counts as idle and its machine gives its empty
+/// buffers back (a blocking read cannot tell that it is about to wait, as tokio's can).
+const IDLE_GRACE: Duration = Duration::from_millis(200);
+
 /// The application side of a session: answers the machine's events.
 pub trait BlockingHandler<S: Session> {
     /// One event. Decisions are answered on `conn` before returning.
@@ -329,7 +333,11 @@ where
     H: BlockingHandler<S>,
 {
     let mut stopping = Stopping::new(drain);
+    // One read buffer for the session's thread, its whole life: a thread per connection is
+    // the unit of cost here, and its stack weighs more.
     let mut buf = vec![0u8; READ_BUFFER];
+    // The buffers were given back since the last read that had bytes.
+    let mut released = false;
     let mut gather = Gather::default();
     let mut timer = WaitTimer::new();
     let mut socket = Socket {
@@ -368,11 +376,28 @@ where
                 } else {
                     deadline
                 };
+                // A read still waiting after IDLE_GRACE finds the session idle: the machine
+                // and the gather buffer give their capacity back, once (a busy session's
+                // reads return sooner and reuse them).
+                let until = if released {
+                    until
+                } else {
+                    until.min(Instant::now() + IDLE_GRACE)
+                };
                 match stream.read_within(&mut buf, until) {
                     Ok(0) => conn.handle_close(),
-                    Ok(n) => conn.receive(&buf[..n]),
+                    Ok(n) => {
+                        released = false;
+                        conn.receive(&buf[..n]);
+                    }
                     // The deadline is checked again before the next read.
-                    Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                        if !released && is_timeout(&e) {
+                            conn.release_idle_buffers();
+                            gather.release();
+                            released = true;
+                        }
+                    }
                     Err(error) => socket.failed(conn, error),
                 }
             }

@@ -171,6 +171,13 @@ struct Gather {
 }
 
 impl Gather {
+    /// Gives the buffer's capacity back when it holds nothing (the session goes idle).
+    fn release(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        }
+    }
+
     /// Takes `piece`; returns the writes it makes due now: the gathered bytes (when `piece`
     /// does not fit) and `piece` itself (when it is large).
     fn push<'a>(&'a mut self, piece: &'a [u8]) -> [Option<&'a [u8]>; 2] {

@@ -1,12 +1,15 @@
 //! The tokio socket loop.
 
-use std::future::Future;
+use std::cell::RefCell;
+use std::future::{Future, poll_fn};
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use mail_wire::session::{Next, Session, WaitTimer};
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
@@ -81,21 +84,61 @@ impl Stream {
         let Self::Plain(tcp) = self else {
             return Err(io::Error::other("TLS is already established"));
         };
+        // The handshake's future holds a whole rustls connection (over 1 KiB): boxed, it
+        // takes memory only while a handshake runs, not in every session's task for its
+        // whole life (an idle plain session would carry it).
         let stream = match tls {
             TlsUpgrade::None => return Err(io::Error::other("no TLS configured")),
-            TlsUpgrade::Server(acceptor) => TlsStream::from(acceptor.accept(tcp).await?),
+            TlsUpgrade::Server(acceptor) => TlsStream::from(Box::pin(acceptor.accept(tcp)).await?),
             TlsUpgrade::Client(connector, name) => {
-                TlsStream::from(connector.connect(name.clone(), tcp).await?)
+                TlsStream::from(Box::pin(connector.connect(name.clone(), tcp)).await?)
             }
         };
         Ok(Self::Tls(Box::new(stream)))
     }
 
-    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Self::Plain(s) => s.read(buf).await,
-            Self::Tls(s) => s.read(buf).await,
+    /// One read straight into the machine (`receive`), through this thread's scratch buffer:
+    /// a buffer is borrowed only for the poll that has bytes, never held while the session
+    /// waits. When nothing is there (`Pending`: the burst is over, the session goes idle), the
+    /// machine and the gather buffer give their spare capacity back. Gives the octets read;
+    /// 0 is the end of the stream.
+    fn poll_receive<S: Session>(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut S,
+        gather: &mut Gather,
+    ) -> Poll<io::Result<usize>> {
+        let polled = SCRATCH
+            .try_with(|scratch| match scratch.try_borrow_mut() {
+                Ok(mut buf) => self.poll_read_into(cx, conn, &mut buf),
+                // Never expected (nothing polls a read inside a read), but a panic is no
+                // answer: a buffer of its own for this read.
+                Err(_) => self.poll_read_into(cx, conn, &mut vec![0; READ_BUFFER]),
+            })
+            // The thread is ending (its locals are being destroyed): likewise.
+            .unwrap_or_else(|_| self.poll_read_into(cx, conn, &mut vec![0; READ_BUFFER]));
+        if polled.is_pending() {
+            conn.release_idle_buffers();
+            gather.release();
         }
+        polled
+    }
+
+    fn poll_read_into<S: Session>(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut S,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        let polled = match self {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, &mut buf),
+            Self::Tls(s) => Pin::new(&mut **s).poll_read(cx, &mut buf),
+        };
+        polled.map_ok(|()| {
+            conn.receive(buf.filled());
+            buf.filled().len()
+        })
     }
 
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
@@ -131,6 +174,14 @@ async fn flush(stream: &mut Stream, gather: &mut Gather) -> io::Result<()> {
         written?;
     }
     Ok(())
+}
+
+thread_local! {
+    /// The read buffer of every session this runtime thread drives. A read copies out of it
+    /// into the machine within one poll (cancel-safe: nothing stays in it between polls), so
+    /// one per thread serves them all; a 16 KiB buffer per connection would be most of what
+    /// an idle session costs.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUFFER]);
 }
 
 /// The socket, while it is usable, and the first error it gave.
@@ -219,7 +270,6 @@ where
     H: Handler<S> + Send,
 {
     let mut stopping = Stopping::new(drain);
-    let mut buf = vec![0u8; READ_BUFFER];
     let mut gather = Gather::default();
     let mut timer = WaitTimer::new();
     let mut socket = Socket {
@@ -249,12 +299,14 @@ where
                     continue;
                 }
                 let deadline = timer.deadline(wait, Instant::now());
-                let read = tokio::time::timeout_at(deadline, stream.read(&mut buf));
+                let read = poll_fn(|cx| stream.poll_receive(cx, conn, &mut gather));
+                let read = tokio::time::timeout_at(deadline, read);
                 tokio::select! {
                     read = read => match read {
                         Err(_elapsed) => conn.handle_timeout(),
                         Ok(Ok(0)) => conn.handle_close(),
-                        Ok(Ok(n)) => conn.receive(&buf[..n]),
+                        // Already given to the machine, inside the read.
+                        Ok(Ok(_)) => {}
                         Ok(Err(error)) => socket.failed(conn, error),
                     },
                     () = stopping.fired(), if stopping.pending() => {}

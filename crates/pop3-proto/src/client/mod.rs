@@ -284,6 +284,10 @@ impl mail_wire::session::Session for Connection {
     fn tls_established(&mut self) -> Result<(), UsageError> {
         Connection::tls_established(self)
     }
+
+    fn release_idle_buffers(&mut self) {
+        Connection::release_idle_buffers(self)
+    }
 }
 
 impl Connection {
@@ -431,6 +435,25 @@ impl Connection {
             self.peer_closed = true;
             self.out.clear();
             self.queue.clear();
+        }
+    }
+
+    /// The session goes idle (the adapter's read would block; ARCHITECTURE.md, "The session
+    /// contract", rule 6): the capacity of the empty buffers (input, output, event queue) is
+    /// given back, so an idle session holds almost no heap; the next bytes allocate again.
+    /// Within a burst the buffers are reused, so call this only when the socket has nothing to
+    /// read, not at every [`Next::Read`]. Nothing the peer or the application can see changes.
+    pub fn release_idle_buffers(&mut self) {
+        // Replacing (not `clear`): a `BytesMut` keeps its allocation, shared with the `Bytes`
+        // it handed out, for as long as it lives.
+        if self.input.is_empty() {
+            self.input = BytesMut::new();
+        }
+        if self.out.is_empty() {
+            self.out = BytesMut::new();
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
         }
     }
 

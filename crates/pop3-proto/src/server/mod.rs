@@ -258,6 +258,10 @@ impl mail_wire::session::Session for Connection {
     fn tls_established(&mut self) -> Result<(), UsageError> {
         Connection::tls_established(self)
     }
+
+    fn release_idle_buffers(&mut self) {
+        Connection::release_idle_buffers(self)
+    }
 }
 
 impl Connection {
@@ -296,7 +300,7 @@ impl Connection {
             overflow: false,
             out,
             encoder: DotEncoder::new(),
-            events: VecDeque::with_capacity(2),
+            events: VecDeque::new(),
             bad_commands: 0,
             failed_logins: 0,
             committed: false,
@@ -397,6 +401,25 @@ impl Connection {
     pub fn handle_close(&mut self) {
         self.out.clear();
         self.end_session(CloseReason::ConnectionLost);
+    }
+
+    /// The session goes idle (the adapter's read would block; ARCHITECTURE.md, "The session
+    /// contract", rule 6): the capacity of the empty buffers (input, output, event queue) is
+    /// given back, so an idle session holds almost no heap; the next bytes allocate again.
+    /// Within a burst the buffers are reused, so call this only when the socket has nothing to
+    /// read, not at every [`Next::Read`]. Nothing the peer or the application can see changes.
+    pub fn release_idle_buffers(&mut self) {
+        // Replacing (not `clear`): a `BytesMut` keeps its allocation, shared with the `Bytes`
+        // it handed out, for as long as it lives.
+        if self.input.is_empty() {
+            self.input = BytesMut::new();
+        }
+        if self.out.is_empty() {
+            self.out = BytesMut::new();
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
     }
 
     /// The TLS handshake that [`Next::UpgradeTls`] asked for succeeded. Input received before

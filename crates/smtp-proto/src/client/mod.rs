@@ -246,6 +246,10 @@ impl mail_wire::session::Session for Connection {
     fn tls_established(&mut self) -> Result<(), UsageError> {
         Connection::tls_established(self)
     }
+
+    fn release_idle_buffers(&mut self) {
+        Connection::release_idle_buffers(self)
+    }
 }
 
 impl core::fmt::Debug for Connection {
@@ -274,7 +278,7 @@ impl Connection {
     /// A session waiting for the server's greeting.
     pub fn new(config: Config) -> Connection {
         let secure = config.tls == TlsMode::Implicit;
-        let mut expects = VecDeque::with_capacity(8);
+        let mut expects = VecDeque::new();
         expects.push_back(Expect::Greeting);
         Connection {
             config,
@@ -285,7 +289,7 @@ impl Connection {
             out: BytesMut::new(),
             chunks: VecDeque::new(),
             chunked: 0,
-            events: VecDeque::with_capacity(8),
+            events: VecDeque::new(),
             capabilities: None,
             secure,
             tls_refused: false,
@@ -435,6 +439,25 @@ impl Connection {
                 self.close(reason);
             }
             _ => self.fail(Error::ConnectionLost, false),
+        }
+    }
+
+    /// The session goes idle (the adapter's read would block; ARCHITECTURE.md, "The session
+    /// contract", rule 6): the capacity of the empty buffers (input, output, event queue) is
+    /// given back, so an idle session holds almost no heap; the next bytes allocate again.
+    /// Within a burst the buffers are reused, so call this only when the socket has nothing to
+    /// read, not at every [`Next::Read`]. Nothing the peer or the application can see changes.
+    pub fn release_idle_buffers(&mut self) {
+        // Replacing (not `clear`): a `BytesMut` keeps its allocation, shared with the `Bytes`
+        // it handed out, for as long as it lives.
+        if self.rx.is_empty() {
+            self.rx = BytesMut::new();
+        }
+        if self.out.is_empty() {
+            self.out = BytesMut::new();
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
         }
     }
 

@@ -78,8 +78,6 @@ use crate::options::ParseOptions;
 use crate::params::{BodyType, MailParams, RcptParams};
 use crate::reply::{Class, Code, EnhancedCode, Reply};
 
-/// Events queued at once at most: a decision, plus what a call like `handle_close` adds.
-const EVENT_QUEUE: usize = 4;
 /// Longest queue id `accept_message` takes.
 const MAX_QUEUE_ID: usize = 200;
 /// Replies queued past which `poll` hands them out before it reads more pipelined commands,
@@ -262,6 +260,10 @@ impl mail_wire::session::Session for Connection {
     fn tls_established(&mut self) -> Result<(), UsageError> {
         Connection::tls_established(self)
     }
+
+    fn release_idle_buffers(&mut self) {
+        Connection::release_idle_buffers(self)
+    }
 }
 
 impl core::fmt::Debug for Connection {
@@ -304,10 +306,10 @@ impl Connection {
             LineEnding::Crlf
         };
         let mut conn = Connection {
-            input: BytesMut::with_capacity(4096),
-            out: BytesMut::with_capacity(1024),
+            input: BytesMut::new(),
+            out: BytesMut::new(),
             framer: LineFramer::new(line_limit).with_line_ending(ending),
-            events: VecDeque::with_capacity(EVENT_QUEUE),
+            events: VecDeque::new(),
             pending: None,
             mode: Mode::Command,
             session: Session {
@@ -432,6 +434,25 @@ impl Connection {
         }
         self.abort_message(AbortReason::ConnectionLost);
         self.close(CloseReason::ConnectionLost);
+    }
+
+    /// The session goes idle (the adapter's read would block; ARCHITECTURE.md, "The session
+    /// contract", rule 6): the capacity of the empty buffers (input, output, event queue) is
+    /// given back, so an idle session holds almost no heap; the next bytes allocate again.
+    /// Within a burst the buffers are reused, so call this only when the socket has nothing to
+    /// read, not at every [`Next::Read`]. Nothing the peer or the application can see changes.
+    pub fn release_idle_buffers(&mut self) {
+        // Replacing (not `clear`): a `BytesMut` keeps its allocation, shared with the `Bytes`
+        // it handed out, for as long as it lives.
+        if self.input.is_empty() {
+            self.input = BytesMut::new();
+        }
+        if self.out.is_empty() {
+            self.out = BytesMut::new();
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
     }
 
     /// The TLS handshake that [`Next::UpgradeTls`] asked for is done. Every byte received
