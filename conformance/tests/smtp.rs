@@ -368,6 +368,50 @@ fn the_server_debug_shows_no_credentials() {
     }
 }
 
+/// The same for XOAUTH2 (RFC 7628's `user=...\x01auth=Bearer ...` message): the bearer
+/// token, the whole message and its base64 stay out of every `Debug`; the application refuses
+/// the token (535), with the initial response on the AUTH line and as a continuation.
+#[test]
+fn the_server_debug_shows_no_oauth_token() {
+    use base64::Engine as _;
+    let message = b"user=jane@example.com\x01auth=Bearer ya29.s3cret-token\x01\x01";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(message);
+    let sessions = [
+        format!("EHLO c\r\nAUTH XOAUTH2 {b64}\r\nQUIT\r\n"),
+        format!("EHLO c\r\nAUTH XOAUTH2\r\n{b64}\r\nQUIT\r\n"),
+    ];
+    let secrets = Secrets::new(&[b"ya29.s3cret-token", message]);
+    for input in &sessions {
+        for chunks in [&[input.len()][..], &[1], &[5, 3]] {
+            let mut config = server_config(TlsMode::Implicit);
+            config.sasl_mechanisms = vec![Mechanism::XOAuth2];
+            let mut conn = server::Connection::new(config);
+            let outcome = run(
+                &mut conn,
+                &mut ServerApp,
+                input.as_bytes(),
+                chunks,
+                &secrets,
+            );
+            assert_conforms(&outcome);
+            assert_eq!(outcome.closed, Some(CloseReason::Quit));
+            assert!(
+                outcome
+                    .event_lines()
+                    .iter()
+                    .any(|l| l.starts_with("Authenticate")),
+                "{:#?}",
+                outcome.event_lines()
+            );
+            assert!(
+                outcome.sent_text().contains("\r\n535 "),
+                "{}",
+                outcome.sent_text()
+            );
+        }
+    }
+}
+
 /// The client side of the same invariant, over a whole session with AUTH.
 #[test]
 fn the_client_debug_shows_no_credentials() {
