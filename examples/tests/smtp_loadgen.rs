@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! cargo build --release -p examples --examples
-//! MAIL_LOAD=loadgen cargo test --release -p examples --test smtp_loadgen -- --nocapture
+//! MAIL_LOAD=loadgen cargo test --release -p examples --test smtp_loadgen load_comparison -- --nocapture
 //! ```
 
 mod smtp_support;

@@ -304,12 +304,15 @@ impl Handler<Connection> for LoadSession<'_> {
     /// next message or asks for QUIT.
     async fn on_await(&mut self, conn: &mut Connection) -> io::Result<bool> {
         if let Some(parts) = &mut self.body {
+            // As the file-based submission does: false when the machine took nothing.
+            let mut gave = false;
             for part in parts.iter_mut().filter(|p| !p.is_empty()) {
                 if !conn.wants_body() {
-                    return Ok(true);
+                    return Ok(gave);
                 }
                 conn.send_body_chunk(std::mem::take(part))
                     .map_err(io::Error::other)?;
+                gave = true;
             }
             self.body = None;
             conn.end_body().map_err(io::Error::other)?;
