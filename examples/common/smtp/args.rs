@@ -92,6 +92,34 @@ pub struct ClientArgs {
     #[arg(long = "to", value_name = "ADDR", required = true)]
     pub to: Vec<String>,
     /// The message (headers and body); standard input when absent
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", conflicts_with = "count")]
     pub file: Option<PathBuf>,
+    /// Load generation (`smtp_client_tokio` only): `--count`, `--concurrency`,
+    /// `--new-connection-per-message`, `--size`
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// The load generator's flags: with `--count`, the client sends that many generated messages
+/// instead of one from a file (see [`super::loadgen`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadArgs {
+    /// Load generation: send N generated messages, then print the rate and the reply classes
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Sessions running at once (with --count)
+    #[arg(long, value_name = "C", default_value_t = 1, requires = "count",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: u32,
+    /// A fresh connection per message instead of C connections each sending many (with --count)
+    #[arg(long, requires = "count")]
+    pub new_connection_per_message: bool,
+    /// About how many octets each generated message has (with --count)
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 10_240,
+        requires = "count"
+    )]
+    pub size: usize,
 }

@@ -18,6 +18,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Sends the message the flags describe; see [`super::client_tokio::send`].
 pub fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>> {
+    if args.load.count.is_some() {
+        return Err("--count (load generation) is smtp_client_tokio's only".into());
+    }
     let config = submission::machine_config(&args)?;
     let message = MessageSource::open(args.file.as_deref())?;
     let envelope = submission::envelope(&args, &message)?;

@@ -29,18 +29,7 @@ pub async fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>
         client_config(&args.trust.trust())?,
         server_name(&args.server.host)?,
     );
-    let connect = async {
-        let tcp = TcpStream::connect((args.server.host.as_str(), args.server.port)).await?;
-        let _ = tcp.set_nodelay(true);
-        if args.tls {
-            Stream::implicit_tls(tcp, &tls).await
-        } else {
-            Ok(Stream::Plain(tcp))
-        }
-    };
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect)
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connecting timed out"))??;
+    let stream = connect(&args, &tls).await?;
     let mut machine = Connection::new(config);
     let mut handler = TokioClient(Submission::new(envelope, args.to.clone(), message));
     let ended = driver::run(&mut machine, stream, &tls, &mut handler).await;
@@ -51,6 +40,22 @@ pub async fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>
         (Err(why), Err(error)) => Err(format!("{why} ({error})").into()),
         (Err(why), Ok(_)) => Err(why.into()),
     }
+}
+
+/// Connects to `--server`, with implicit TLS under `--tls`, within [`CONNECT_TIMEOUT`].
+pub async fn connect(args: &ClientArgs, tls: &TlsUpgrade) -> io::Result<Stream> {
+    let connect = async {
+        let tcp = TcpStream::connect((args.server.host.as_str(), args.server.port)).await?;
+        let _ = tcp.set_nodelay(true);
+        if args.tls {
+            Stream::implicit_tls(tcp, tls).await
+        } else {
+            Ok(Stream::Plain(tcp))
+        }
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connecting timed out"))?
 }
 
 struct TokioClient(Submission);

@@ -6,6 +6,7 @@
 //!   relay, accounts, delivery through the store before the 250, the log lines.
 //! - [`trace`]: the `Return-Path:` and `Received:` lines on top of each stored message.
 //! - [`submission`]: the client's side of a session, shared by both runtimes.
+//! - [`loadgen`]: `smtp_client_tokio --count`: many generated messages over many sessions.
 //! - [`server_tokio`], [`server_blocking`], [`client_tokio`], [`client_blocking`]: listeners,
 //!   connections and the few lines that differ per runtime.
 //!
@@ -18,6 +19,7 @@
 pub mod args;
 pub mod client_blocking;
 pub mod client_tokio;
+pub mod loadgen;
 pub mod policy;
 pub mod server_blocking;
 pub mod server_tokio;

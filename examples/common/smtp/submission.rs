@@ -210,6 +210,15 @@ fn spool_stdin() -> io::Result<(File, Option<PathBuf>)> {
 
 /// The envelope for the flags and the message.
 pub fn envelope(args: &ClientArgs, message: &MessageSource) -> Result<Envelope, SubmissionError> {
+    envelope_of(args, message.size(), message.is_8bit())
+}
+
+/// The envelope for the flags and a message of `size` octets, 8-bit or not.
+pub fn envelope_of(
+    args: &ClientArgs,
+    size: u64,
+    eight_bit: bool,
+) -> Result<Envelope, SubmissionError> {
     let mailbox = |text: &str| {
         Mailbox::parse(text.to_owned())
             .map_err(|_| SubmissionError::InvalidAddress(text.to_owned()))
@@ -228,8 +237,8 @@ pub fn envelope(args: &ClientArgs, message: &MessageSource) -> Result<Envelope, 
         });
     }
     Ok(Envelope::new(from, to)
-        .with_size_hint(message.size())
-        .with_8bit_body(message.is_8bit()))
+        .with_size_hint(size)
+        .with_8bit_body(eight_bit))
 }
 
 /// The application side of the client session: one message, then QUIT.
@@ -383,7 +392,7 @@ impl Submission {
 }
 
 /// Asks the machine to end the session (it sends QUIT once nothing is in flight).
-fn quit(conn: &mut Connection) {
+pub(crate) fn quit(conn: &mut Connection) {
     if let Err(error) = conn.quit() {
         tracing::debug!(%error, "quit");
     }
