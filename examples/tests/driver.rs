@@ -772,10 +772,12 @@ fn client_hello(ca_pem: &str) -> Vec<u8> {
     hello
 }
 
-/// STARTTLS, then a ClientHello one octet at a time: the handshake is one wait, bounded
-/// as a whole by its deadline, however many reads it takes.
-fn a_trickled_handshake_cannot_hold_the_session_past_its_deadline(which: Loop) {
-    let identity = identity();
+/// A toy session on the `which` loop that has just accepted STARTTLS: the peer's
+/// socket (the plain text is over, the handshake is next) and the loop's thread.
+fn toy_after_starttls(
+    which: Loop,
+    identity: &ServerIdentity,
+) -> (TcpStream, JoinHandle<(io::Result<Ended>, Toy, Recorder)>) {
     let (machine, mut peer) = pair();
     let server = drive(
         which,
@@ -784,10 +786,20 @@ fn a_trickled_handshake_cannot_hold_the_session_past_its_deadline(which: Loop) {
         machine,
         Some(identity.config.clone()),
     );
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     peer.write_all(b"STARTTLS\r\n").unwrap();
     let mut go = [0u8; 4];
     peer.read_exact(&mut go).unwrap();
     assert_eq!(&go, b"GO\r\n", "{which:?}");
+    (peer, server)
+}
+
+/// STARTTLS, then a ClientHello one octet at a time: the handshake is one wait, bounded
+/// as a whole by its deadline, however many reads it takes.
+fn a_trickled_handshake_cannot_hold_the_session_past_its_deadline(which: Loop) {
+    let identity = identity();
+    let (peer, server) = toy_after_starttls(which, &identity);
     let hello = client_hello(identity.generated_cert_pem.as_deref().unwrap());
     let trickled = trickle(&peer, &hello);
     assert_ended_at_deadline(&trickled, which);
@@ -814,20 +826,7 @@ fn tokio_loop_a_trickled_handshake_cannot_hold_the_session_past_its_deadline() {
 /// many socket reads, and the wait's deadline bounds them all.
 fn a_trickled_tls_record_cannot_hold_the_session_past_its_deadline(which: Loop) {
     let identity = identity();
-    let (machine, mut peer) = pair();
-    let server = drive(
-        which,
-        Toy::new(TIMEOUT),
-        Recorder::default(),
-        machine,
-        Some(identity.config.clone()),
-    );
-    peer.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    peer.write_all(b"STARTTLS\r\n").unwrap();
-    let mut go = [0u8; 4];
-    peer.read_exact(&mut go).unwrap();
-    assert_eq!(&go, b"GO\r\n", "{which:?}");
+    let (mut peer, server) = toy_after_starttls(which, &identity);
     let pem = identity.generated_cert_pem.as_deref().unwrap();
     let config = client_config_with_ca_pem(pem.as_bytes()).unwrap();
     let mut client =
