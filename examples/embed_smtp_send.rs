@@ -14,40 +14,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: embed_smtp_send SERVER FROM FILE TO...".into());
     };
     let body = std::fs::read(file)?;
-    let to = to
-        .iter()
-        .map(|to| to.parse())
-        .collect::<Result<Vec<ForwardPath>, _>>()?;
+    let to: Vec<ForwardPath> = to.iter().map(|to| to.parse()).collect::<Result<_, _>>()?;
     // SIZE= goes with MAIL FROM when the server offers SIZE (RFC 1870).
     let mut envelope = Some(Envelope::new(from.parse()?, to).with_size_of(&body));
     let mut socket = TcpStream::connect(server).await?;
     let config = Config::new(EhloName::new("localhost")?).with_tls(TlsMode::Disabled);
     let mut conn = Connection::new(config);
-    let (mut timer, mut buf, mut all_delivered) = (WaitTimer::new(), vec![0; 8192], true);
-    let mut accepted = false;
+    let (mut timer, mut buf) = (WaitTimer::new(), vec![0; 8192]);
+    let (mut accepted, mut refused) = (false, false);
     loop {
         match conn.poll() {
             Next::Transmit(bytes) => socket.write_all(&bytes).await?,
             Next::Event(Event::Ready) => conn.send_mail(envelope.take().ok_or("sent already")?)?,
             Next::Event(Event::RecipientAccepted { to, reply, .. }) => println!("{to}: {reply}"),
             Next::Event(Event::RecipientRejected { to, failure, .. }) => {
-                all_delivered = false;
+                refused = true;
                 println!("{to}: {failure}");
             }
             Next::Event(Event::SendBody) => conn.send_body(&body)?,
             Next::Event(Event::MessageAccepted(reply)) => {
-                println!("message: {reply}");
                 accepted = true;
-                conn.quit()?;
+                println!("message: {reply}");
             }
             Next::Event(Event::MessageRejected(failure) | Event::SenderRejected(failure)) => {
-                all_delivered = false;
-                println!("message: {failure}");
-                conn.quit()?;
-            }
-            Next::Event(Event::NoRecipientAccepted) => {
-                all_delivered = false;
-                conn.quit()?;
+                println!("message: {failure}")
             }
             // Next::Closed follows; a transaction without MessageAccepted was not delivered.
             Next::Event(Event::Failed(error)) => eprintln!("failed: {error}"),
@@ -60,9 +50,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     Err(_) => conn.handle_timeout(),
                 }
             }
-            // TLS is disabled above; every transaction event is answered at once.
-            Next::UpgradeTls(_) | Next::AwaitApp => conn.handle_close(),
-            Next::Closed(_) if accepted && all_delivered => return Ok(()),
+            // The transaction is over, however it ended: the machine waits for our next command.
+            Next::AwaitApp => conn.quit()?,
+            Next::UpgradeTls(_) => conn.handle_close(), // TLS is disabled above
+            Next::Closed(_) if accepted && !refused => return Ok(()),
             Next::Closed(reason) => {
                 return Err(format!("not delivered to every recipient ({reason})").into());
             }
