@@ -9,3 +9,7 @@ pub use mail_wire::sasl::{Mechanism, MechanismName};
 /// Base64 text of an exchange and a client's answer line (RFC 4954 section 4): `mail_wire`'s,
 /// shared with POP3. Their `Debug` shows lengths only.
 pub use mail_wire::sasl::{AuthResponse, SaslData};
+
+/// Why a SASL message or credential is unusable (e.g. a NUL in a PLAIN field): `mail_wire`'s,
+/// carried by the client's [`Error::UnusableCredentials`](crate::client::Error::UnusableCredentials).
+pub use mail_wire::sasl::SaslError;

@@ -1,5 +1,5 @@
 //! Errors. What the peer did wrong carries the reply a server sends for it
-//! ([`CommandError::reply`]); what a caller did wrong when building a value is a
+//! ([`CommandError::reply`](crate::CommandError::reply)); what a caller did wrong when building a value is a
 //! [`ValueError`] or an [`AddressError`].
 
 /// The outcome of parsing from a buffer: `mail_wire`'s, shared with POP3 (see its rule for
@@ -9,9 +9,7 @@ pub use mail_wire::ParseError;
 pub use mail_wire::ValueError;
 use mail_wire::line::LineError;
 
-use crate::reply::Reply;
-
-/// A command line the peer sent is wrong. [`CommandError::reply`] gives the reply to send
+/// A command line the peer sent is wrong. [`CommandError::reply`](crate::CommandError::reply) gives the reply to send
 /// (RFC 5321 section 4.2.2 codes, RFC 3463 enhanced codes).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -53,26 +51,6 @@ pub enum CommandError {
 }
 
 impl CommandError {
-    /// The reply a server sends for this error.
-    pub const fn reply(&self) -> Reply {
-        match self {
-            CommandError::UnknownCommand => Reply::command_unrecognized(),
-            CommandError::Syntax(_) => Reply::syntax_error(),
-            CommandError::ParameterSyntax(_) => Reply::parameter_syntax_error(),
-            CommandError::LineTooLong { .. } => Reply::line_too_long(),
-            CommandError::ForbiddenByte(_) => {
-                crate::reply!(500, (5, 5, 2), "Line holds NUL, bare CR or bare LF")
-            }
-            CommandError::BadSender(_) => Reply::bad_sender_syntax(),
-            CommandError::BadRecipient(_) => Reply::bad_recipient_syntax(),
-            CommandError::NonAsciiAddress => Reply::non_ascii_address(),
-            CommandError::InvalidUtf8 => {
-                crate::reply!(500, (5, 5, 2), "Invalid 8-bit data")
-            }
-            CommandError::UnsupportedParameter => Reply::unsupported_parameter(),
-        }
-    }
-
     /// What a command line that `mail_wire::line` found bad is, with `limit` the command line
     /// limit in force.
     pub(crate) const fn from_line_error(error: LineError, limit: usize) -> Self {

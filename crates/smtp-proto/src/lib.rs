@@ -301,7 +301,7 @@ mod storage;
 mod syntax;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Mailbox, ReversePath};
-pub use auth::{AuthResponse, Mechanism, MechanismName, SaslData};
+pub use auth::{AuthResponse, Mechanism, MechanismName, SaslData, SaslError};
 pub use capability::{AuthMechanisms, Capabilities, Capability, Extension};
 pub use command::{Argument, Command};
 pub use error::{AddressError, CommandError, ParseError, ReplyError, ValueError};

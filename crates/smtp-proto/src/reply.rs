@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use mail_wire::decimal;
 use mail_wire::line::{self, LineEnding, LineError, LineScan};
 
-use crate::error::{ParseError, ReplyError, ValueError, forbidden_octet};
+use crate::error::{CommandError, ParseError, ReplyError, ValueError, forbidden_octet};
 use crate::limits::{self, Limits};
 use crate::storage::{Storage, share};
 use crate::syntax;
@@ -1336,6 +1336,30 @@ impl Reply {
         // The one base64 rule of both protocols (`mail_wire::sasl::is_base64`).
         let challenge = crate::SaslData::new(Bytes::copy_from_slice(challenge))?;
         Reply::new(334, None, Bytes::copy_from_slice(challenge.as_bytes()))
+    }
+}
+
+/// The reply for each command error lives here, beside the replies, so that the error types
+/// know nothing of `Reply` (the dependency runs one way: `reply` uses `error`).
+impl CommandError {
+    /// The reply a server sends for this error.
+    pub const fn reply(&self) -> Reply {
+        match self {
+            CommandError::UnknownCommand => Reply::command_unrecognized(),
+            CommandError::Syntax(_) => Reply::syntax_error(),
+            CommandError::ParameterSyntax(_) => Reply::parameter_syntax_error(),
+            CommandError::LineTooLong { .. } => Reply::line_too_long(),
+            CommandError::ForbiddenByte(_) => {
+                crate::reply!(500, (5, 5, 2), "Line holds NUL, bare CR or bare LF")
+            }
+            CommandError::BadSender(_) => Reply::bad_sender_syntax(),
+            CommandError::BadRecipient(_) => Reply::bad_recipient_syntax(),
+            CommandError::NonAsciiAddress => Reply::non_ascii_address(),
+            CommandError::InvalidUtf8 => {
+                crate::reply!(500, (5, 5, 2), "Invalid 8-bit data")
+            }
+            CommandError::UnsupportedParameter => Reply::unsupported_parameter(),
+        }
     }
 }
 

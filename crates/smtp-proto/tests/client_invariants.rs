@@ -4,7 +4,9 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use smtp_proto::client::{Config, Connection, EhloName, Envelope, Error, Event, ProtocolViolation};
-use smtp_proto::{CloseReason, ForwardPath, Mailbox, Next, ReplyError, ReversePath, TlsMode};
+use smtp_proto::{
+    CloseReason, ForwardPath, Mailbox, Next, ReplyError, ReversePath, SaslError, TlsMode,
+};
 
 fn config() -> Config {
     Config::new(EhloName::new("client.example").unwrap())
@@ -401,9 +403,13 @@ fn plain_credentials_with_nul_are_never_sent() {
         String::from_utf8_lossy(&out)
     );
     assert!(
-        events
-            .iter()
-            .any(|event| matches!(event, Event::Failed(Error::NoUsableMechanism))),
+        events.iter().any(|event| matches!(
+            event,
+            Event::Failed(Error::UnusableCredentials(SaslError::ForbiddenOctet {
+                field: "PLAIN authcid",
+                octet: 0
+            }))
+        )),
         "{events:?}"
     );
 }

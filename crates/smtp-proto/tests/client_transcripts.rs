@@ -118,6 +118,7 @@ fn error(error: &Error) -> String {
         Error::TlsRejected(f) => format!("tls-rejected {}", failure(f)),
         Error::NoUsableMechanism => "no-usable-mechanism".into(),
         Error::PlaintextAuthRefused => "plaintext-auth-refused".into(),
+        Error::UnusableCredentials(_) => "unusable-credentials".into(),
         Error::ProtocolViolation(v) => match v {
             ProtocolViolation::Malformed(_) => "protocol-violation malformed".into(),
             ProtocolViolation::Unsolicited(code) => {

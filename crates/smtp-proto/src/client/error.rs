@@ -1,6 +1,7 @@
 //! Errors: what the server did wrong or refused ([`Error`], which ends the session) and what
 //! the application did wrong ([`UsageError`], [`SendMailError`], which change nothing).
 
+use crate::SaslError;
 use crate::error::ReplyError;
 use crate::reply::{Code, Reply};
 
@@ -38,6 +39,11 @@ pub enum Error {
     /// is off (ARCHITECTURE.md security invariant 7). Nothing was sent.
     #[error("refusing to send credentials without TLS")]
     PlaintextAuthRefused,
+    /// The configured credentials cannot be sent with the chosen mechanism, e.g. a NUL in a
+    /// PLAIN field, which would split it into another field (RFC 4616 section 2,
+    /// ARCHITECTURE.md security invariant 11). Nothing was sent; the session ends with QUIT.
+    #[error("credentials unusable: {0}")]
+    UnusableCredentials(SaslError),
     /// The server broke the protocol: a malformed, unexpected or unsolicited reply, or more
     /// input than the machine holds.
     #[error("protocol violation: {0}")]

@@ -763,14 +763,11 @@ impl Connection {
             chosen = Some(mechanism);
             break;
         }
-        let exchange = chosen.and_then(|m| ClientExchange::new(m, credentials.clone()).ok());
-        let Some(mut exchange) = exchange else {
-            let error = if blocked {
-                Error::PlaintextAuthRefused
-            } else {
-                Error::NoUsableMechanism
-            };
-            return self.fail(error, true);
+        let mut exchange = match chosen.map(|m| ClientExchange::new(m, credentials.clone())) {
+            Some(Ok(exchange)) => exchange,
+            Some(Err(error)) => return self.fail(Error::UnusableCredentials(error), true),
+            None if blocked => return self.fail(Error::PlaintextAuthRefused, true),
+            None => return self.fail(Error::NoUsableMechanism, true),
         };
         self.out.reserve(64);
         self.out.put_slice(b"AUTH ");
