@@ -335,9 +335,19 @@ impl Refusal {
 
     /// [`send_blocking`](Self::send_blocking) for a tokio socket.
     pub fn send_tokio(self, socket: &tokio::net::TcpStream, implicit_tls: bool) {
-        if !implicit_tls {
-            let _ = socket.try_write(self.line());
+        if implicit_tls {
+            return;
         }
+        // tokio's `try_write` answers "would block" until its driver has seen the socket
+        // writable, which a socket accepted a moment ago has not: write through a duplicate
+        // of the descriptor (non-blocking as well: it shares the socket's flags). Dropping
+        // the duplicate does not close the connection.
+        #[cfg(unix)]
+        if let Ok(fd) = std::os::fd::AsFd::as_fd(socket).try_clone_to_owned() {
+            let _ = (&std::net::TcpStream::from(fd)).write(self.line());
+        }
+        #[cfg(not(unix))]
+        let _ = socket.try_write(self.line());
     }
 }
 
