@@ -455,6 +455,8 @@ struct Figures {
     slow_closed: usize,
     slow_reply: String,
     idle_held: usize,
+    /// From the first idle connection to the last measure.
+    wall: Duration,
 }
 
 /// What the normal clients did, checked by the caller.
@@ -475,6 +477,7 @@ fn soak(
 ) -> Figures {
     std::thread::sleep(Duration::from_millis(500));
     let rss_start = rss_kib(pid);
+    let began = Instant::now();
     let stop_sampling = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(rss_start));
     let sampler = {
@@ -546,6 +549,7 @@ fn soak(
     drop(held);
     std::thread::sleep(Duration::from_secs(2));
     let rss_end = rss_kib(pid);
+    let wall = began.elapsed();
     stop_sampling.store(true, Ordering::Relaxed);
     sampler.join().expect("the sampler");
     let rss_peak = peak.load(Ordering::Relaxed).max(rss_loaded);
@@ -605,6 +609,7 @@ fn soak(
         slow_closed: ends.len(),
         slow_reply,
         idle_held,
+        wall,
     }
 }
 
@@ -762,8 +767,9 @@ fn the_tokio_servers_survive_a_minute_of_idle_slow_and_normal_clients() {
         started.elapsed()
     );
     println!(
-        "{:<18} {:>10} {:>10} {:>12} {:>10} {:>9} {:>9} {:>7} {:>9} {:>6} {:>5}  slow senders got",
+        "{:<18} {:>6} {:>10} {:>10} {:>12} {:>10} {:>9} {:>9} {:>7} {:>9} {:>6} {:>5}  slow senders got",
         "server",
+        "run",
         "RSS start",
         "RSS peak",
         "RSS loaded",
@@ -777,8 +783,9 @@ fn the_tokio_servers_survive_a_minute_of_idle_slow_and_normal_clients() {
     );
     for row in &rows {
         println!(
-            "{:<18} {:>6} KiB {:>6} KiB {:>8} KiB {:>6} KiB {:>9.2?} {:>9.2?} {:>7} {:>9} {:>6} {:>5}  {}",
+            "{:<18} {:>5}s {:>6} KiB {:>6} KiB {:>8} KiB {:>6} KiB {:>9.2?} {:>9.2?} {:>7} {:>9} {:>6} {:>5}  {}",
             row.server,
+            row.wall.as_secs(),
             row.rss_start,
             row.rss_peak,
             row.rss_loaded,

@@ -1,4 +1,5 @@
-//! The blocking POP3 server: one thread per connection, over the blocking socket loop. Behind
+//! The blocking POP3 server: one thread per connection (at most `--max-connections`,
+//! [`crate::limits`]), over the blocking socket loop. Behind
 //! a load balancer it reads the PROXY header first ([`crate::proxy`]); on Ctrl-C / SIGTERM
 //! it drains ([`crate::driver`], "Draining"), as the tokio one does.
 

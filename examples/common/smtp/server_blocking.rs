@@ -1,4 +1,5 @@
-//! The SMTP server with blocking sockets: one thread per connection, one per listener, the
+//! The SMTP server with blocking sockets: one thread per connection (at most
+//! `--max-connections`, [`crate::limits`]), one per listener, the
 //! PROXY protocol when behind a load balancer ([`crate::proxy`]), and a graceful stop on
 //! Ctrl-C / SIGTERM (the signal is awaited on a small tokio runtime: std has no portable
 //! signal API): the listeners close, every session is drained ([`crate::driver`],
