@@ -129,6 +129,7 @@ impl ConnectionLimits {
         if counts.open >= self.shared.total {
             return Err(LimitExceeded::Total(counts.open));
         }
+        let client = client.map(client_key);
         if let Some(client) = client {
             self.shared.charge(&mut counts, client)?;
         }
@@ -226,6 +227,20 @@ impl Shared {
     }
 }
 
+/// What the per-client limit counts by: the address, an IPv4-mapped IPv6 one as the IPv4
+/// address it is (a dual-stack listener), and IPv6 addresses by their /64 (one client, one
+/// host or one home network, usually holds a whole /64 and could otherwise take a slot per
+/// address).
+fn client_key(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// One connection's place under the limits; given back on drop.
 #[derive(Debug)]
 #[must_use = "the slot is freed when dropped: hold it for the connection's life"]
@@ -239,6 +254,7 @@ impl Slot {
     /// A slot already charged to another address moves to this one. On refusal the slot
     /// keeps its share of the total until dropped.
     pub fn charge_client(&mut self, client: IpAddr) -> Result<(), LimitExceeded> {
+        let client = client_key(client);
         if self.client == Some(client) {
             return Ok(());
         }
@@ -416,6 +432,29 @@ mod tests {
         drop((second, third, fourth));
         assert_eq!(limits.open(), 0);
         assert!(limits.shared.lock().by_client.is_empty(), "no entry left");
+    }
+
+    #[test]
+    fn mapped_addresses_count_as_ipv4_and_ipv6_ones_by_their_64() {
+        let limits = ConnectionLimits::new(100, 1);
+        let _v4 = limits.admit(Some(A)).unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(
+            limits.admit(Some(mapped)).unwrap_err(),
+            LimitExceeded::PerClient("192.0.2.1".parse().unwrap(), 1)
+        );
+        let _one: Slot = limits
+            .admit(Some("2001:db8:1:2::1".parse().unwrap()))
+            .unwrap();
+        assert!(
+            limits
+                .admit(Some("2001:db8:1:2:ffff::9".parse().unwrap()))
+                .is_err(),
+            "same /64"
+        );
+        let _other = limits
+            .admit(Some("2001:db8:1:3::1".parse().unwrap()))
+            .unwrap();
     }
 
     #[test]
