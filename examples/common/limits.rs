@@ -36,8 +36,8 @@ pub struct LimitArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
     /// Most connections open at once from one client address (behind --proxy-protocol, the
-    /// address the PROXY header names), so one client cannot take every slot; as Postfix's
-    /// default (half its process limit)
+    /// address the PROXY header names; IPv6 by /64), so one client cannot take every slot;
+    /// as Postfix's default (half its process limit)
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PER_CLIENT,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections_per_client: u32,
