@@ -12,7 +12,8 @@
 //! under `mail/`. A demo account is printed at start, with curl commands that send a message
 //! and fetch it back over TLS. Ctrl-C or SIGTERM stops both servers gracefully
 //! (`--shutdown-grace`). Behind a load balancer, `--proxy-protocol --proxy-from CIDR` applies
-//! to all four listeners.
+//! to all four listeners; `--max-connections` and `--max-connections-per-client` to each
+//! server.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use adapters::cli::{ShutdownArgs, UserPass};
+use adapters::limits::LimitArgs;
 use adapters::maildir::MaildropLocks;
 use adapters::pop3::accounts::Accounts;
 use adapters::pop3::server::ServerOptions;
@@ -55,6 +57,9 @@ struct Args {
     proxy: ProxyArgs,
     #[command(flatten)]
     shutdown: ShutdownArgs,
+    /// The connection caps, for each of the two servers
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[tokio::main]
@@ -95,6 +100,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         locks: MaildropLocks::new(),
         proxy: args.proxy.policy(),
         grace: args.shutdown.grace(),
+        autologout: pop3_proto::server::Config::AUTOLOGOUT,
+        limits: args.limits.clone(),
     });
     let pop3_plain = tokio::net::TcpListener::bind(args.pop3_listen).await?;
     let pop3_implicit = tokio::net::TcpListener::bind(args.pop3s_listen).await?;
@@ -121,6 +128,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     flag("--proxy-timeout", args.proxy.proxy_timeout.to_string());
     flag("--shutdown-grace", args.shutdown.shutdown_grace.to_string());
+    if let Some(max) = args.limits.max_connections {
+        flag("--max-connections", max.to_string());
+    }
+    flag(
+        "--max-connections-per-client",
+        args.limits.max_connections_per_client.to_string(),
+    );
     if args.proxy.proxy_protocol {
         smtp_argv.push("--proxy-protocol".into());
     }

@@ -22,6 +22,7 @@
 //! - [`cli`]: shared clap flags, `USER:PASS` and `HOST:PORT` values, logging.
 //! - [`proxy`]: the PROXY protocol on the servers' listeners (behind a load balancer):
 //!   trusted networks, the header read before the greeting.
+//! - [`limits`]: how many connections a server holds at once, in all and per client.
 //! - [`driver`]: the socket loops (tokio, blocking) that drive any session machine.
 //! - [`pop3`]: the POP3 servers and clients (tokio, blocking) over Maildirs.
 //! - [`smtp`]: the SMTP servers and clients (tokio, blocking), Maildir delivery, no open relay.
@@ -50,6 +51,7 @@
 
 pub mod cli;
 pub mod driver;
+pub mod limits;
 pub mod maildir;
 pub mod pop3;
 pub mod proxy;

@@ -183,7 +183,8 @@ pub enum StoreError {
     /// A recipient's local part is refused (answer 550 5.1.3).
     #[error(transparent)]
     InvalidLocalPart(#[from] InvalidLocalPart),
-    /// The file system failed (answer 451 4.3.0: try again later).
+    /// The file system failed (answer 452 4.3.1 when it is full, else 451 4.3.0: try again
+    /// later; see [`crate::smtp::policy::storage_failure`]).
     #[error("cannot store the message: {0}")]
     Io(#[from] io::Error),
 }

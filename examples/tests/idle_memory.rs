@@ -38,6 +38,14 @@ const TLS: usize = 2_000;
 const WARM_UP: usize = 100;
 /// The blocking servers get this fraction of the connections (a thread each).
 const BLOCKING_SHARE: usize = 5;
+/// The servers' connection caps lifted for the run: every connection comes from 127.0.0.1,
+/// and the tokio servers get more than their default cap.
+const UNCAPPED: [&str; 4] = [
+    "--max-connections",
+    "20000",
+    "--max-connections-per-client",
+    "20000",
+];
 /// Every read and write on a test socket ends by then.
 const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -278,7 +286,7 @@ fn idle_connections_cost_little_resident_memory() {
         } else {
             "smtp_server_blocking"
         };
-        let server = smtp_support::Server::start_in(&parent, name, false, &[]);
+        let server = smtp_support::Server::start_in(&parent, name, false, &UNCAPPED);
         let pid = server.proc.id();
         rows.push(measure(
             name,
@@ -295,8 +303,13 @@ fn idle_connections_cost_little_resident_memory() {
         let cert = pop3_support::TestCert::generate(dir.path());
         let root = dir.path().join("mail");
         pop3_support::fill_maildir(&root.join("alice"), &[]);
-        let server =
-            pop3_support::Pop3Server::start(flavour, &root, &cert, &[pop3_support::ALICE], &[]);
+        let server = pop3_support::Pop3Server::start(
+            flavour,
+            &root,
+            &cert,
+            &[pop3_support::ALICE],
+            &UNCAPPED,
+        );
         let name = if flavour == "tokio" {
             "pop3_server_tokio"
         } else {

@@ -15,6 +15,7 @@ use pop3_proto::{Mechanism, Text, Timestamp, TlsMode};
 use super::accounts::{Accounts, InvalidUserName};
 use super::maildrop::OpenMaildrop;
 use crate::cli::{ServerTlsArgs, ShutdownArgs, UserPass};
+use crate::limits::LimitArgs;
 use crate::maildir::MaildropLocks;
 use crate::proxy::{Admitted, ProxyArgs, ProxyPolicy};
 use crate::tls::TlsError;
@@ -42,6 +43,15 @@ pub struct ServerArgs {
     /// Offer plaintext authentication before TLS (testing only)
     #[arg(long)]
     pub insecure_auth: bool,
+    /// Seconds a client may stay silent (no whole command) before the connection is closed,
+    /// without a response and deleting nothing (RFC 1939 section 3: at least 10 minutes;
+    /// shorter for tests and load runs)
+    #[arg(long, value_name = "SECS", default_value_t = Config::AUTOLOGOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub autologout: u64,
+    /// How many connections at once: `--max-connections`, `--max-connections-per-client`
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Behind a load balancer: `--proxy-protocol`, `--proxy-from`, `--proxy-timeout`
     #[command(flatten)]
     pub proxy: ProxyArgs,
@@ -84,6 +94,11 @@ pub struct ServerOptions {
     pub proxy: Option<ProxyPolicy>,
     /// How long a stopping server lets sessions finish (`--shutdown-grace`).
     pub grace: Duration,
+    /// The inactivity timer (`--autologout`).
+    pub autologout: Duration,
+    /// The connection caps (`--max-connections`, `--max-connections-per-client`); each
+    /// runtime applies its own default.
+    pub limits: LimitArgs,
 }
 
 impl ServerOptions {
@@ -99,6 +114,8 @@ impl ServerOptions {
             locks: MaildropLocks::new(),
             proxy: args.proxy.policy(),
             grace: args.shutdown.grace(),
+            autologout: Duration::from_secs(args.autologout),
+            limits: args.limits.clone(),
         })
     }
 
@@ -114,7 +131,8 @@ impl ServerOptions {
         let mut config = Config::default()
             .with_tls(tls)
             .with_plaintext_auth_without_tls(self.insecure_auth)
-            .with_sasl_mechanisms([Mechanism::Plain, Mechanism::Login]);
+            .with_sasl_mechanisms([Mechanism::Plain, Mechanism::Login])
+            .with_autologout(self.autologout);
         if let Ok(text) = Text::new(Bytes::from_static(b"pop3-proto-example")) {
             config = config.with_implementation(text);
         }

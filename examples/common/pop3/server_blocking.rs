@@ -1,4 +1,5 @@
-//! The blocking POP3 server: one thread per connection, over the blocking socket loop. Behind
+//! The blocking POP3 server: one thread per connection (at most `--max-connections`,
+//! [`crate::limits`]), over the blocking socket loop. Behind
 //! a load balancer it reads the PROXY header first ([`crate::proxy`]); on Ctrl-C / SIGTERM
 //! it drains ([`crate::driver`], "Draining"), as the tokio one does.
 
@@ -18,8 +19,9 @@ use super::server::{
 };
 use crate::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
 use crate::driver::{Drain, DrainWatch, Ended, Flow};
+use crate::limits::{BLOCKING_MAX_CONNECTIONS, ConnectionLimits, Refusal, Slot};
 use crate::maildir::WireReader;
-use crate::proxy::{Refusal, admit_blocking};
+use crate::proxy::{Refusal as ProxyRefusal, admit_blocking};
 
 /// How long an implicit-TLS client may take over its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,12 +36,21 @@ pub fn serve(
     stopper: &Stopper,
 ) -> io::Result<()> {
     let active = Arc::new(AtomicUsize::new(0));
+    let limits = options.limits.limits(BLOCKING_MAX_CONNECTIONS);
     let mut acceptors = Vec::new();
     for (listener, implicit_tls) in [(Some(plain), false), (implicit, true)] {
         let Some(listener) = listener else { continue };
         let (options, stopper, active) = (options.clone(), stopper.clone(), active.clone());
+        let limits = limits.clone();
         acceptors.push(std::thread::spawn(move || {
-            accept_loop(&listener, &options, implicit_tls, &stopper, &active)
+            accept_loop(
+                &listener,
+                &options,
+                implicit_tls,
+                &stopper,
+                &active,
+                &limits,
+            )
         }));
     }
     // Each accept loop returns once stopped, and its listener closes with it: new
@@ -67,6 +78,7 @@ fn accept_loop(
     implicit_tls: bool,
     stopper: &Stopper,
     active: &Arc<AtomicUsize>,
+    limits: &ConnectionLimits,
 ) -> io::Result<()> {
     for tcp in listener.incoming() {
         if stopper.flag.load(Ordering::Acquire) {
@@ -81,12 +93,18 @@ fn accept_loop(
                 continue;
             }
         };
+        // Over the limit: answered and closed here, no thread started (the cap bounds them).
+        let Ok(peer) = tcp.peer_addr() else { continue };
+        let proxied = options.proxy.is_some();
+        let Some(slot) = limits.accept_blocking(&tcp, peer, proxied, implicit_tls, Refusal::Pop3)
+        else {
+            continue;
+        };
         let (options, active) = (options.clone(), active.clone());
         let drain = stopper.drain.watch();
         active.fetch_add(1, Ordering::AcqRel);
         std::thread::spawn(move || {
-            let peer = tcp.peer_addr().ok();
-            if let Err(error) = connection(&options, tcp, implicit_tls, drain) {
+            if let Err(error) = connection(&options, tcp, implicit_tls, drain, slot) {
                 tracing::info!(?peer, %error, "connection ended with an error");
             }
             active.fetch_sub(1, Ordering::AcqRel);
@@ -98,19 +116,25 @@ fn accept_loop(
 /// One connection, from greeting to close: the PROXY header first when expected (nothing is
 /// sent before it; a refusal closes the connection without a word and is not an error),
 /// then the TLS handshake of an implicit-TLS listener, then the session, drained by `drain`.
+/// `slot` is the connection's place under the connection limits, held until it ends.
 pub fn connection(
     options: &Arc<ServerOptions>,
     mut tcp: TcpStream,
     implicit_tls: bool,
     drain: DrainWatch,
+    mut slot: Slot,
 ) -> io::Result<()> {
     let peer = tcp.peer_addr()?;
     tcp.set_nodelay(true)?;
     let admitted = match admit_blocking(options.proxy.as_ref(), &mut tcp, peer, implicit_tls) {
         Ok(admitted) => admitted,
-        Err(Refusal::Io(error)) => return Err(error),
+        Err(ProxyRefusal::Io(error)) => return Err(error),
         Err(_) => return Ok(()), // logged by the proxy module
     };
+    // Behind a balancer, the client's own limit once its header named it.
+    if !slot.admit_client_blocking(&tcp, admitted.client, implicit_tls, Refusal::Pop3) {
+        return Ok(());
+    }
     let tls = BlockingTls::Server(options.tls.clone());
     let stream = if implicit_tls {
         tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;

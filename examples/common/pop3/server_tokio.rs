@@ -23,8 +23,9 @@ use super::server::{
 };
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
 use crate::driver::{Drain, DrainWatch, Ended, Flow};
+use crate::limits::{Refusal, Slot, TOKIO_MAX_CONNECTIONS};
 use crate::maildir::WireReader;
-use crate::proxy::{Refusal, admit_tokio};
+use crate::proxy::{Refusal as ProxyRefusal, admit_tokio};
 
 /// How long an implicit-TLS client may take over its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -40,6 +41,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     let drain = Drain::new();
+    let limits = options.limits.limits(TOKIO_MAX_CONNECTIONS);
     let mut sessions = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -57,10 +59,16 @@ pub async fn serve(
                 continue;
             }
         };
+        // Over the limit: answered and closed here, no task started.
+        let proxied = options.proxy.is_some();
+        let Some(slot) = limits.accept_tokio(&tcp, peer, proxied, implicit_tls, Refusal::Pop3)
+        else {
+            continue;
+        };
         let options = options.clone();
         let watch = drain.watch();
         sessions.spawn(async move {
-            if let Err(error) = connection(options, tcp, peer, implicit_tls, watch).await {
+            if let Err(error) = connection(options, tcp, peer, implicit_tls, watch, slot).await {
                 tracing::info!(%peer, %error, "connection ended with an error");
             }
         });
@@ -94,19 +102,25 @@ async fn accept_optional(listener: Option<&TcpListener>) -> io::Result<(TcpStrea
 /// One connection, from greeting to close: the PROXY header first when expected (nothing is
 /// sent before it; a refusal closes the connection without a word and is not an error),
 /// then the TLS handshake of an implicit-TLS listener, then the session, drained by `drain`.
+/// `slot` is the connection's place under the connection limits, held until it ends.
 pub async fn connection(
     options: Arc<ServerOptions>,
     mut tcp: TcpStream,
     peer: SocketAddr,
     implicit_tls: bool,
     drain: DrainWatch,
+    mut slot: Slot,
 ) -> io::Result<()> {
     tcp.set_nodelay(true)?;
     let admitted = match admit_tokio(options.proxy.as_ref(), &mut tcp, peer, implicit_tls).await {
         Ok(admitted) => admitted,
-        Err(Refusal::Io(error)) => return Err(error),
+        Err(ProxyRefusal::Io(error)) => return Err(error),
         Err(_) => return Ok(()), // logged by the proxy module
     };
+    // Behind a balancer, the client's own limit once its header named it.
+    if !slot.admit_client_tokio(&tcp, admitted.client, implicit_tls, Refusal::Pop3) {
+        return Ok(());
+    }
     let tls = TlsUpgrade::server(options.tls.clone());
     let stream = if implicit_tls {
         tokio::time::timeout(HANDSHAKE_TIMEOUT, Stream::implicit_tls(tcp, &tls))

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Parser};
 
 use crate::cli::{ClientTrustArgs, HostPort, ServerTlsArgs, ShutdownArgs, UserPass};
+use crate::limits::LimitArgs;
 use crate::maildir::Fsync;
 use crate::proxy::ProxyArgs;
 
@@ -51,6 +52,19 @@ pub struct ServerArgs {
     /// Offer AUTH before TLS (testing only)
     #[arg(long)]
     pub insecure_auth: bool,
+    /// Seconds a client has for each whole command; then 421 4.4.2 and the connection is
+    /// closed (RFC 5321 section 4.5.3.2: at least 5 minutes; shorter for tests and load runs)
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub command_timeout: u64,
+    /// Seconds a client has for each block of message data (RFC 5321 section 4.5.3.2: at
+    /// least 3 minutes)
+    #[arg(long, value_name = "SECS", default_value_t = 180,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub data_timeout: u64,
+    /// How many connections at once: `--max-connections`, `--max-connections-per-client`
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Behind a load balancer: `--proxy-protocol`, `--proxy-from`, `--proxy-timeout`
     #[command(flatten)]
     pub proxy: ProxyArgs,

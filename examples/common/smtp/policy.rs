@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use smtp_proto::server::{self, AbortReason, Connection, Credentials, Event};
 use smtp_proto::{
@@ -23,7 +23,7 @@ use super::trace;
 use crate::cli::UserPass;
 use crate::driver::Flow;
 use crate::proxy::Admitted;
-use crate::store::{Incoming, Store, Stored};
+use crate::store::{Incoming, Store, StoreError, Stored};
 
 /// Why the server cannot start with these flags.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,8 @@ pub struct Policy {
     max_size: u64,
     max_recipients: usize,
     insecure_auth: bool,
+    command_timeout: Duration,
+    data_timeout: Duration,
 }
 
 impl Policy {
@@ -73,6 +75,8 @@ impl Policy {
             max_size: args.max_size,
             max_recipients: args.max_rcpt,
             insecure_auth: args.insecure_auth,
+            command_timeout: Duration::from_secs(args.command_timeout),
+            data_timeout: Duration::from_secs(args.data_timeout),
         })
     }
 
@@ -100,6 +104,7 @@ impl Policy {
             .with_sasl_mechanisms(mechanisms)
             .with_plaintext_auth_without_tls(self.insecure_auth)
             .with_decisions(decisions)
+            .with_timeouts(self.command_timeout, self.data_timeout)
     }
 
     /// Whether `domain` is one of ours.
@@ -217,7 +222,8 @@ pub struct ServerSession {
     sender: String,
     mailboxes: Vec<String>,
     incoming: Option<Incoming>,
-    store_failed: bool,
+    /// Storing the message failed: the reply its end gets.
+    store_failed: Option<Reply>,
     message_started: Option<Instant>,
     messages: u64,
 }
@@ -247,7 +253,7 @@ impl ServerSession {
             sender: String::new(),
             mailboxes: Vec::new(),
             incoming: None,
-            store_failed: false,
+            store_failed: None,
             message_started: None,
             messages: 0,
         }
@@ -332,20 +338,15 @@ impl ServerSession {
             }
             Event::MessageData(chunk) => self.store_chunk(&chunk),
             Event::MessageEnd { .. } => {
-                if self.incoming.is_none() && !self.store_failed {
+                if self.incoming.is_none() && self.store_failed.is_none() {
                     self.begin_message(); // an empty message: no data event came
                 }
-                match self.incoming.take() {
-                    Some(incoming) if !self.store_failed => return Ok(Step::Commit(incoming)),
-                    _ => {
-                        self.store_failed = false;
+                match (self.incoming.take(), self.store_failed.take()) {
+                    (Some(incoming), None) => return Ok(Step::Commit(incoming)),
+                    (_, failed) => {
                         self.mailboxes.clear();
-                        conn.reject(reply!(
-                            451,
-                            (4, 3, 0),
-                            "Cannot store the message, try again later"
-                        ))
-                        .map_err(misuse)?;
+                        let reply = failed.unwrap_or_else(|| storage_failure(None));
+                        conn.reject(reply).map_err(misuse)?;
                     }
                 }
             }
@@ -368,7 +369,8 @@ impl ServerSession {
     }
 
     /// Answers the end of the message after the runtime committed it: 250 only when every
-    /// copy is durable, 451 otherwise (the client tries again later).
+    /// copy is durable, otherwise 452 4.3.1 when the disk is full, 451 4.3.0 for any other
+    /// failure (the client tries again later; see [`storage_failure`]).
     pub fn finish_message(
         &mut self,
         conn: &mut Connection,
@@ -393,12 +395,7 @@ impl ServerSession {
             }
             Err(error) => {
                 tracing::error!(session = self.id, %error, "storing the message failed");
-                conn.reject(reply!(
-                    451,
-                    (4, 3, 0),
-                    "Cannot store the message, try again later"
-                ))
-                .map_err(misuse)
+                conn.reject(storage_failure(Some(&error))).map_err(misuse)
             }
         }
     }
@@ -425,7 +422,11 @@ impl ServerSession {
             .policy
             .store()
             .begin(self.mailboxes.iter().map(String::as_str))
-            .map_err(io::Error::other)
+            .map_err(|error| match error {
+                // Kept as it is: a full disk is told apart by its kind.
+                StoreError::Io(error) => error,
+                other => io::Error::other(other),
+            })
             .and_then(|mut incoming| {
                 incoming.write_all(self.trace_headers().as_bytes())?;
                 Ok(incoming)
@@ -434,14 +435,14 @@ impl ServerSession {
             Ok(incoming) => self.incoming = Some(incoming),
             Err(error) => {
                 tracing::error!(session = self.id, %error, "cannot start storing a message");
-                self.store_failed = true;
+                self.store_failed = Some(storage_failure(Some(&error)));
             }
         }
     }
 
     fn store_chunk(&mut self, chunk: &[u8]) {
-        if self.store_failed {
-            return; // drained; the end gets 451
+        if self.store_failed.is_some() {
+            return; // drained; the end gets the failure's reply
         }
         if self.incoming.is_none() {
             self.begin_message();
@@ -451,14 +452,14 @@ impl ServerSession {
         {
             tracing::error!(session = self.id, %error, "writing a message failed");
             self.incoming = None; // removes the partial file
-            self.store_failed = true;
+            self.store_failed = Some(storage_failure(Some(&error)));
         }
     }
 
     /// Drops the message in progress: nothing of it is stored.
     fn abort_message(&mut self) {
         self.incoming = None;
-        self.store_failed = false;
+        self.store_failed = None;
         self.message_started = None;
     }
 
@@ -474,6 +475,27 @@ impl ServerSession {
             std::time::SystemTime::now(),
         )
     }
+}
+
+/// The reply to the end of a message that could not be stored (the client keeps it and
+/// tries again later, RFC 5321 section 4.2.5): `452 4.3.1` when the file system is full or
+/// over quota (RFC 5321 section 4.2.3, 452 insufficient system storage; RFC 3463 section
+/// 3.4, X.3.1 mail system full), `451 4.3.0` for anything else (451 local error in
+/// processing; X.3.0 other mail system status).
+pub fn storage_failure(error: Option<&io::Error>) -> Reply {
+    match error {
+        Some(error) if is_storage_full(error) => Reply::insufficient_storage(),
+        _ => reply!(451, (4, 3, 0), "Cannot store the message, try again later"),
+    }
+}
+
+/// ENOSPC or EDQUOT (std maps the OS error numbers to these kinds; an error rebuilt from a
+/// kind and a text, as a shared directory sync hands it out, keeps the kind).
+fn is_storage_full(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// A machine misuse is a bug of this adapter: end the session with an error.
@@ -499,5 +521,38 @@ impl std::fmt::Display for DisplayPath<'_> {
             ForwardPath::Postmaster => f.write_str("<postmaster>"),
             ForwardPath::Mailbox(mailbox) => write!(f, "<{}>", mailbox.as_str()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_452_4_3_1_any_other_failure_451_4_3_0() {
+        let text = |reply: Reply| {
+            let mut out = bytes::BytesMut::new();
+            reply.write(&mut out);
+            String::from_utf8(out.to_vec()).unwrap()
+        };
+        // A real ENOSPC, as the kernel gives it: /dev/full refuses every write.
+        #[cfg(target_os = "linux")]
+        {
+            let mut full = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap();
+            let enospc = full.write_all(b"x").and_then(|()| full.flush());
+            let error = enospc.unwrap_err();
+            assert!(text(storage_failure(Some(&error))).starts_with("452 4.3.1 "));
+        }
+        let quota = io::Error::from(io::ErrorKind::QuotaExceeded);
+        assert!(text(storage_failure(Some(&quota))).starts_with("452 4.3.1 "));
+        // As the shared directory sync hands a failure out: rebuilt from kind and text.
+        let rebuilt = io::Error::new(io::ErrorKind::StorageFull, "No space left on device");
+        assert!(text(storage_failure(Some(&rebuilt))).starts_with("452 4.3.1 "));
+        let other = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(text(storage_failure(Some(&other))).starts_with("451 4.3.0 "));
+        assert!(text(storage_failure(None)).starts_with("451 4.3.0 "));
     }
 }

@@ -1,4 +1,5 @@
-//! The SMTP server with blocking sockets: one thread per connection, one per listener, the
+//! The SMTP server with blocking sockets: one thread per connection (at most
+//! `--max-connections`, [`crate::limits`]), one per listener, the
 //! PROXY protocol when behind a load balancer ([`crate::proxy`]), and a graceful stop on
 //! Ctrl-C / SIGTERM (the signal is awaited on a small tokio runtime: std has no portable
 //! signal API): the listeners close, every session is drained ([`crate::driver`],
@@ -16,6 +17,7 @@ use super::args::ServerArgs;
 use super::policy::{Policy, ServerSession, Step};
 use crate::driver::blocking::{self as driver, BlockingHandler, BlockingStream, BlockingTls};
 use crate::driver::{Drain, Flow};
+use crate::limits::{BLOCKING_MAX_CONNECTIONS, ConnectionLimits, Refusal, Slot};
 use crate::proxy::{ProxyPolicy, admit_blocking};
 
 /// Longest TLS handshake of the implicit TLS listener.
@@ -29,6 +31,7 @@ struct Shared {
     stopping: AtomicBool,
     drain: Drain,
     active: AtomicUsize,
+    limits: ConnectionLimits,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -50,6 +53,7 @@ pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         stopping: AtomicBool::new(false),
         drain: Drain::new(),
         active: AtomicUsize::new(0),
+        limits: args.limits.limits(BLOCKING_MAX_CONNECTIONS),
     });
     let mut listeners = vec![(TcpListener::bind(args.listen)?, false)];
     tracing::info!(addr = %listeners[0].0.local_addr()?, "listening (SMTP, STARTTLS)");
@@ -119,12 +123,19 @@ fn accept_loop(listener: &TcpListener, implicit_tls: bool, shared: &Arc<Shared>)
             }
         };
         let Ok(peer) = tcp.peer_addr() else { continue };
+        // Over the limit: answered and closed here, no thread started (the cap bounds them).
+        let proxied = shared.proxy.is_some();
+        let Some(slot) =
+            (shared.limits).accept_blocking(&tcp, peer, proxied, implicit_tls, Refusal::Smtp)
+        else {
+            continue;
+        };
         shared.active.fetch_add(1, Ordering::SeqCst);
         let for_thread = shared.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("smtp {peer}"))
             .spawn(move || {
-                session(&for_thread, tcp, peer, implicit_tls);
+                session(&for_thread, tcp, peer, implicit_tls, slot);
                 for_thread.active.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(error) = spawned {
@@ -135,13 +146,24 @@ fn accept_loop(listener: &TcpListener, implicit_tls: bool, shared: &Arc<Shared>)
 }
 
 /// One connection, start to end: the PROXY header first when expected (nothing is sent
-/// before it), then the TLS handshake of an implicit-TLS listener, then the session.
-fn session(shared: &Shared, mut tcp: TcpStream, peer: SocketAddr, implicit_tls: bool) {
+/// before it), then the TLS handshake of an implicit-TLS listener, then the session. `slot`
+/// is its place under the connection limits, held until it ends.
+fn session(
+    shared: &Shared,
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    implicit_tls: bool,
+    mut slot: Slot,
+) {
     let _ = tcp.set_nodelay(true);
     // Refused: closed with nothing answered (logged by the proxy module).
     let Ok(admitted) = admit_blocking(shared.proxy.as_ref(), &mut tcp, peer, implicit_tls) else {
         return;
     };
+    // Behind a balancer, the client's own limit once its header named it.
+    if !slot.admit_client_blocking(&tcp, admitted.client, implicit_tls, Refusal::Smtp) {
+        return;
+    }
     let mut handler = BlockingServer(ServerSession::new(
         shared.policy.clone(),
         &admitted,

@@ -17,6 +17,7 @@ use super::args::ServerArgs;
 use super::policy::{Policy, ServerSession, Step};
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
 use crate::driver::{Drain, DrainWatch, Flow};
+use crate::limits::{Refusal, Slot, TOKIO_MAX_CONNECTIONS};
 use crate::proxy::{ProxyPolicy, admit_tokio};
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -35,6 +36,7 @@ pub async fn serve_until(
     let policy = Arc::new(Policy::from_args(&args)?);
     let proxy = args.proxy.policy().map(Arc::new);
     let grace = args.shutdown.grace();
+    let limits = args.limits.limits(TOKIO_MAX_CONNECTIONS);
     let identity = args.tls.identity()?;
     let tls = TlsUpgrade::server(identity.config.clone());
     let plain = TcpListener::bind(args.listen).await?;
@@ -68,6 +70,13 @@ pub async fn serve_until(
         };
         match accepted {
             Ok((tcp, peer)) => {
+                // Over the limit: answered and closed here, no task started.
+                let over = Refusal::Smtp;
+                let Some(slot) =
+                    limits.accept_tokio(&tcp, peer, proxy.is_some(), implicit_tls, over)
+                else {
+                    continue;
+                };
                 let (policy, proxy, tls) = (policy.clone(), proxy.clone(), tls.clone());
                 let watch = drain.watch();
                 sessions.spawn(async move {
@@ -79,6 +88,7 @@ pub async fn serve_until(
                         &tls,
                         implicit_tls,
                         watch,
+                        slot,
                     )
                     .await;
                 });
@@ -129,7 +139,9 @@ async fn accept_failed(error: io::Error) {
 }
 
 /// One connection, start to end: the PROXY header first when expected (nothing is sent
-/// before it), then the TLS handshake of an implicit-TLS listener, then the session.
+/// before it), then the TLS handshake of an implicit-TLS listener, then the session. `slot`
+/// is its place under the connection limits, held until it ends.
+#[allow(clippy::too_many_arguments)] // one call site, each argument a different thing
 async fn session(
     policy: &Arc<Policy>,
     proxy: Option<&ProxyPolicy>,
@@ -138,12 +150,17 @@ async fn session(
     tls: &TlsUpgrade,
     implicit_tls: bool,
     drain: DrainWatch,
+    mut slot: Slot,
 ) {
     let _ = tcp.set_nodelay(true);
     // Refused: closed with nothing answered (logged by the proxy module).
     let Ok(admitted) = admit_tokio(proxy, &mut tcp, peer, implicit_tls).await else {
         return;
     };
+    // Behind a balancer, the client's own limit once its header named it.
+    if !slot.admit_client_tokio(&tcp, admitted.client, implicit_tls, Refusal::Smtp) {
+        return;
+    }
     let session = ServerSession::new(policy.clone(), &admitted, implicit_tls);
     let mut handler = TokioServer(session);
     let stream = if implicit_tls {
