@@ -12,7 +12,8 @@
 //! under `mail/`. A demo account is printed at start, with curl commands that send a message
 //! and fetch it back over TLS. Ctrl-C or SIGTERM stops both servers gracefully
 //! (`--shutdown-grace`). Behind a load balancer, `--proxy-protocol --proxy-from CIDR` applies
-//! to all four listeners.
+//! to all four listeners. Mail to a local part that is no account is refused at RCPT with
+//! 550 5.1.1 (nobody could fetch it), unless `--catch-all`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,10 @@ struct Args {
     /// POP3 with implicit TLS (RFC 8314)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9950")]
     pop3s_listen: SocketAddr,
+    /// Accept mail for any local part of the host name, each into its own Maildir, even one no
+    /// account can fetch (without it: 550 5.1.1 at RCPT for a local part that is no account)
+    #[arg(long)]
+    catch_all: bool,
     #[command(flatten)]
     proxy: ProxyArgs,
     #[command(flatten)]
@@ -123,6 +128,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     flag("--shutdown-grace", args.shutdown.shutdown_grace.to_string());
     if args.proxy.proxy_protocol {
         smtp_argv.push("--proxy-protocol".into());
+    }
+    // Mail is for the accounts that fetch it: none goes into a Maildir no login reads.
+    if !args.catch_all {
+        smtp_argv.push("--accounts-only".into());
     }
     let smtp_args = adapters::smtp::args::ServerArgs::try_parse_from(&smtp_argv)?;
 
