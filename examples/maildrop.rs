@@ -77,7 +77,7 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // One stop signal for both servers, caught from before the banner is printed.
-    let signal = adapters::driver::tokio::ShutdownSignal::new()?;
+    let signal = adapters::serve::ShutdownSignal::new()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         signal.wait().await;
@@ -142,7 +142,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("SMTP: {e}"))
     };
     let pop3 = async {
-        adapters::pop3::server_tokio::serve(
+        adapters::pop3::server_tokio::serve_listeners(
             pop3,
             pop3_plain,
             Some(pop3_implicit),

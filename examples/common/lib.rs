@@ -23,6 +23,8 @@
 //! - [`proxy`]: the PROXY protocol on the servers' listeners (behind a load balancer):
 //!   trusted networks, the header read before the greeting.
 //! - [`driver`]: the socket loops (tokio, blocking) that drive any session machine.
+//! - [`serve`]: what every server and client shares in shape: the defaults (TLS handshake
+//!   timeout, connect timeout, shutdown grace) and the stop (`serve`, `serve_until`).
 //! - [`pop3`]: the POP3 servers and clients (tokio, blocking) over Maildirs.
 //! - [`smtp`]: the SMTP servers and clients (tokio, blocking), Maildir delivery, no open relay.
 //!
@@ -53,6 +55,7 @@ pub mod driver;
 pub mod maildir;
 pub mod pop3;
 pub mod proxy;
+pub mod serve;
 pub mod smtp;
 pub mod store;
 pub mod tls;

@@ -5,7 +5,6 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::time::Duration;
 
 use pop3_proto::client::{Connection, Event};
 
@@ -13,13 +12,11 @@ use super::client::{ClientArgs, ClientError, Download, Received, Summary};
 use crate::driver::Flow;
 use crate::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
 use crate::maildir::Delivery;
+use crate::serve::{CONNECT_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 
 /// Messages committed together. A batch is also committed early when no more messages are
 /// coming.
 pub const COMMIT_BATCH: usize = 32;
-
-/// How long connecting (and an implicit-TLS handshake) may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `pop3_client_blocking`: downloads as `args` say and returns the summary.
 pub fn run(args: &ClientArgs) -> Result<Summary, ClientError> {
@@ -31,7 +28,7 @@ pub fn run(args: &ClientArgs) -> Result<Summary, ClientError> {
     let tcp = connect(args)?;
     tcp.set_nodelay(true)?;
     let stream = if args.tls {
-        tcp.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+        tcp.set_read_timeout(Some(TLS_HANDSHAKE_TIMEOUT))?;
         BlockingStream::implicit_tls(tcp, &tls)?
     } else {
         BlockingStream::Plain(tcp)

@@ -17,9 +17,7 @@ use super::policy::{Policy, ServerSession, Step};
 use crate::driver::blocking::{self as driver, BlockingHandler, BlockingStream, BlockingTls};
 use crate::driver::{Drain, Flow};
 use crate::proxy::{ProxyPolicy, admit_blocking};
-
-/// Longest TLS handshake of the implicit TLS listener.
-pub const HANDSHAKE: Duration = Duration::from_secs(30);
+use crate::serve::{Shutdown, TLS_HANDSHAKE_TIMEOUT};
 
 /// What the accept threads and the main thread share.
 struct Shared {
@@ -34,13 +32,14 @@ struct Shared {
 /// Runs the server until Ctrl-C or SIGTERM.
 pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Caught from here on: a signal right after "listening" must not kill the process.
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let shutdown = {
-        let _context = signals.enter();
-        crate::driver::tokio::ShutdownSignal::new()?
-    };
+    serve_until(args, &Shutdown::on_signal()?)
+}
+
+/// Runs the server until `shutdown` is triggered (see [`crate::serve`]).
+pub fn serve_until(
+    args: ServerArgs,
+    shutdown: &Shutdown,
+) -> Result<(), Box<dyn std::error::Error>> {
     let policy = Arc::new(Policy::from_args(&args)?);
     let identity = args.tls.identity()?;
     let shared = Arc::new(Shared {
@@ -74,7 +73,7 @@ pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         std::thread::spawn(move || accept_loop(&listener, implicit_tls, &shared));
     }
 
-    signals.block_on(shutdown.wait());
+    shutdown.wait();
     shared.stopping.store(true, Ordering::SeqCst);
     for addr in addrs {
         // Wake each accept loop so it sees `stopping`, returns and closes its listener: new
@@ -150,7 +149,7 @@ fn session(shared: &Shared, mut tcp: TcpStream, peer: SocketAddr, implicit_tls: 
     let stream = if implicit_tls {
         // The machine's timeouts do not run yet: bound the handshake here.
         let handshake = tcp
-            .set_read_timeout(Some(HANDSHAKE))
+            .set_read_timeout(Some(TLS_HANDSHAKE_TIMEOUT))
             .and_then(|()| BlockingStream::implicit_tls(tcp, &shared.tls));
         match handshake {
             Ok(stream) => stream,
