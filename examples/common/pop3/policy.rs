@@ -15,10 +15,10 @@ use std::sync::Arc;
 use pop3_proto::MsgNumber;
 use pop3_proto::server::{Connection, DeletedMessage, Event, Login, LoginRefusal};
 
-use super::maildrop::{CHUNK, OpenMaildrop, read_chunk};
+use super::maildrop::{CHUNK, listing, read_chunk};
 use super::server::ServerOptions;
 use crate::driver::Ended;
-use crate::maildir::{DeleteReport, Maildir, MessageEntry, WireReader};
+use crate::maildir::{DeleteReport, Maildrop, StoredMessage, WireReader};
 use crate::proxy::Admitted;
 
 /// The application side of one POP3 server session.
@@ -29,7 +29,7 @@ pub struct Pop3Session {
     /// The client (behind a PROXY header, the real one), for the log.
     peer: SocketAddr,
     user: Option<String>,
-    maildrop: Option<OpenMaildrop>,
+    maildrop: Option<Maildrop>,
     /// The message being sent (RETR, TOP), a chunk per turn of the loop.
     reading: Option<Reading>,
     /// The read buffer between messages.
@@ -51,9 +51,9 @@ pub struct Work(Job);
 #[derive(Debug)]
 enum Job {
     Login(Arc<ServerOptions>, Login),
-    Open(Maildir, MessageEntry, MsgNumber, Vec<u8>),
+    Open(StoredMessage, MsgNumber, Vec<u8>),
     Read(Reading),
-    Commit(Option<OpenMaildrop>, Vec<DeletedMessage>),
+    Commit(Option<Maildrop>, Vec<DeletedMessage>),
 }
 
 /// What a [`Work`] came to.
@@ -62,7 +62,7 @@ pub struct Done(Outcome);
 
 #[derive(Debug)]
 enum Outcome {
-    Login(Login, Result<(String, OpenMaildrop), LoginRefusal>),
+    Login(Login, Result<(String, Maildrop), LoginRefusal>),
     Opened(MsgNumber, io::Result<(Reading, usize)>),
     Read(io::Result<(Reading, usize)>),
     Commit(Option<DeleteReport>, bool),
@@ -76,8 +76,8 @@ impl Work {
                 let opened = options.open_maildrop(&login);
                 Outcome::Login(login, opened)
             }
-            Job::Open(maildir, entry, msg, mut buf) => {
-                let opened = maildir.open_message(&entry).and_then(|mut reader| {
+            Job::Open(message, msg, mut buf) => {
+                let opened = message.open().and_then(|mut reader| {
                     let n = read_chunk(&mut reader, &mut buf)?;
                     Ok((Reading { reader, buf }, n))
                 });
@@ -87,7 +87,8 @@ impl Work {
                 read_chunk(&mut reading.reader, &mut reading.buf).map(|n| (reading, n)),
             ),
             Job::Commit(maildrop, deleted) => {
-                let report = maildrop.map(|maildrop| maildrop.commit(&deleted));
+                let positions = deleted.iter().map(|message| message.index);
+                let report = maildrop.map(|maildrop| maildrop.commit_deletions(positions));
                 // Dropping the maildrop here releases its lock, before the +OK goes out.
                 Outcome::Commit(report, !deleted.is_empty())
             }
@@ -148,13 +149,13 @@ impl Pop3Session {
                     .maildrop
                     .as_ref()
                     .and_then(|m| m.message(retrieve.index));
-                let Some((maildir, entry)) = message else {
+                let Some(message) = message else {
                     tracing::warn!(peer = %self.peer, msg = %retrieve.msg, "no such message");
                     conn.message_unavailable().map_err(usage)?;
                     return Ok(None);
                 };
                 let buf = self.spare.take().unwrap_or_else(|| vec![0; CHUNK]);
-                return Ok(Some(Work(Job::Open(maildir, entry, retrieve.msg, buf))));
+                return Ok(Some(Work(Job::Open(message, retrieve.msg, buf))));
             }
             Event::Commit { deleted } => {
                 return Ok(Some(Work(Job::Commit(self.maildrop.take(), deleted))));
@@ -187,7 +188,7 @@ impl Pop3Session {
                 match opened {
                     Ok((user, maildrop)) => {
                         tracing::info!(peer = %self.peer, user, method, messages = maildrop.len(), "login");
-                        conn.accept(maildrop.listing()).map_err(usage)?;
+                        conn.accept(listing(&maildrop)).map_err(usage)?;
                         self.user = Some(user);
                         self.maildrop = Some(maildrop);
                     }

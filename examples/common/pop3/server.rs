@@ -14,9 +14,8 @@ use pop3_proto::server::{Config, Login, LoginRefusal};
 use pop3_proto::{Mechanism, Text, Timestamp, TlsMode};
 
 use super::accounts::{Accounts, InvalidUserName};
-use super::maildrop::OpenMaildrop;
 use crate::cli::{ServerTlsArgs, ShutdownArgs, UserPass};
-use crate::maildir::MaildropLocks;
+use crate::maildir::{Maildrop, MaildropLocks};
 use crate::proxy::{ProxyArgs, ProxyPolicy};
 use crate::tls::TlsError;
 
@@ -131,12 +130,12 @@ impl ServerOptions {
 
     /// The login decision (blocking: it lists the maildrop): the credentials must prove an
     /// account, and its maildrop must be free and readable.
-    pub fn open_maildrop(&self, login: &Login) -> Result<(String, OpenMaildrop), LoginRefusal> {
+    pub fn open_maildrop(&self, login: &Login) -> Result<(String, Maildrop), LoginRefusal> {
         let user = self
             .accounts
             .verify(login)
             .ok_or(LoginRefusal::BadCredentials)?;
-        let maildrop = OpenMaildrop::open(&self.maildir_root, user, &self.locks)?;
+        let maildrop = super::maildrop::open(&self.maildir_root, user, &self.locks)?;
         Ok((user.to_owned(), maildrop))
     }
 }

@@ -114,7 +114,7 @@ impl Policy {
 
     /// The Maildir a recipient's mail goes to, or the refusal. Local domains: the local part
     /// (`<postmaster>` too, RFC 5321 section 4.5.1); with `--accounts-only`, only an
-    /// account's (see [`Self::local_mailbox`]). Other domains: relaying, for authenticated
+    /// account's (see `local_mailbox`). Other domains: relaying, for authenticated
     /// clients only (550 5.7.1 otherwise, ARCHITECTURE.md security invariant 8); with no
     /// outbound queue in this demo, the mail is kept in the Maildir named by the whole
     /// address, domain in lowercase.
