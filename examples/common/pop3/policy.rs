@@ -289,3 +289,116 @@ fn login_method(login: &Login) -> &'static str {
 fn usage(error: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("POP3 machine misuse: {error}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use clap::Parser;
+    use mail_wire::session::Next;
+
+    use super::*;
+    use crate::maildir::Maildir;
+    use crate::pop3::server::ServerArgs;
+
+    /// Feeds `input` and runs the machine until it waits on the peer, doing the session's work
+    /// in place (as the blocking wrapper does; the tokio one only runs it on its pool). Gives
+    /// what the machine sent.
+    fn exchange(session: &mut Pop3Session, conn: &mut Connection, input: &str) -> String {
+        conn.receive(input.as_bytes());
+        let mut out = Vec::new();
+        loop {
+            match conn.poll() {
+                Next::Transmit(bytes) => out.extend_from_slice(&bytes),
+                Next::Event(event) => {
+                    if let Some(work) = session.on_event(conn, event).unwrap() {
+                        session.finish(conn, work.run()).unwrap();
+                    }
+                }
+                Next::AwaitApp => match session.on_await(conn).unwrap() {
+                    Await::Idle => panic!("the session left a decision unanswered"),
+                    Await::Progressed => {}
+                    Await::Work(work) => session.finish(conn, work.run()).unwrap(),
+                },
+                Next::Read(_) | Next::Closed(_) => break,
+                _ => panic!("no TLS in this test"),
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    fn start(options: &Arc<ServerOptions>) -> (Pop3Session, Connection) {
+        let admitted = Admitted::direct("127.0.0.1:1100".parse().unwrap());
+        let mut session = Pop3Session::new(options.clone(), &admitted, false);
+        let mut conn = session.machine(&admitted.early);
+        assert!(exchange(&mut session, &mut conn, "").starts_with("+OK"));
+        (session, conn)
+    }
+
+    fn deliver(maildir: &Maildir, content: &[u8]) {
+        let mut delivery = maildir.deliver().unwrap();
+        delivery.write_all(content).unwrap();
+        delivery.commit().unwrap();
+    }
+
+    #[test]
+    fn login_retrieve_and_deletions_at_quit_only() {
+        let root = tempfile::tempdir().unwrap();
+        let maildir = Maildir::open_or_create(root.path().join("alice")).unwrap();
+        // Larger than a chunk: sent over several turns of the loop.
+        let big = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(3 * CHUNK));
+        deliver(&maildir, big.as_bytes());
+        let argv = ["pop3", "--maildir", root.path().to_str().unwrap()];
+        let args = ServerArgs::try_parse_from(argv.into_iter().chain([
+            "--user",
+            "alice:secret",
+            "--insecure-auth",
+        ]))
+        .unwrap();
+        let options = Arc::new(ServerOptions::from_args(&args).unwrap());
+
+        let (mut first, mut conn) = start(&options);
+        let refused = exchange(&mut first, &mut conn, "USER alice\r\nPASS wrong\r\n");
+        assert!(
+            refused.lines().last().unwrap().starts_with("-ERR"),
+            "{refused}"
+        );
+        let login = exchange(&mut first, &mut conn, "USER alice\r\nPASS secret\r\n");
+        assert!(login.lines().last().unwrap().starts_with("+OK"), "{login}");
+        let size = big.len();
+        assert_eq!(
+            exchange(&mut first, &mut conn, "STAT\r\n"),
+            format!("+OK 1 {size}\r\n")
+        );
+        let retr = exchange(&mut first, &mut conn, "RETR 1\r\n");
+        let (status, body) = retr.split_once("\r\n").unwrap();
+        assert!(status.starts_with("+OK"), "{status}");
+        assert_eq!(body, format!("{big}.\r\n"));
+
+        // One session per maildrop: a second login is told the maildrop is in use.
+        let (mut second, mut second_conn) = start(&options);
+        let in_use = exchange(
+            &mut second,
+            &mut second_conn,
+            "USER alice\r\nPASS secret\r\n",
+        );
+        assert!(in_use.contains("-ERR [IN-USE]"), "{in_use}");
+
+        // Marked, then the connection drops: nothing is deleted (security invariant 6).
+        assert!(exchange(&mut first, &mut conn, "DELE 1\r\n").starts_with("+OK"));
+        conn.handle_close();
+        let _ = exchange(&mut first, &mut conn, "");
+        first.closed(&Ok(Ended::ApplicationClosed), &conn);
+        assert_eq!(maildir.scan().unwrap().len(), 1);
+
+        // Marked, then QUIT: deleted, and the maildrop is free again.
+        let (mut third, mut conn) = start(&options);
+        assert!(exchange(&mut third, &mut conn, "USER alice\r\nPASS secret\r\n").contains("+OK"));
+        assert!(exchange(&mut third, &mut conn, "DELE 1\r\n").starts_with("+OK"));
+        assert!(exchange(&mut third, &mut conn, "QUIT\r\n").starts_with("+OK"));
+        assert!(maildir.scan().unwrap().is_empty());
+        let (mut fourth, mut conn) = start(&options);
+        let login = exchange(&mut fourth, &mut conn, "USER alice\r\nPASS secret\r\n");
+        assert!(login.lines().last().unwrap().starts_with("+OK"), "{login}");
+    }
+}
