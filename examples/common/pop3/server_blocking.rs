@@ -18,6 +18,26 @@ use crate::driver::{Drain, DrainWatch, Flow};
 use crate::proxy::{Refusal, admit_blocking};
 use crate::serve::{Shutdown, TLS_HANDSHAKE_TIMEOUT};
 
+/// `pop3_server_blocking`: binds, prints the addresses, serves until Ctrl-C or SIGTERM.
+pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Caught before the announcement: a signal right after it must not kill the process.
+    serve_until(args, &Shutdown::on_signal()?)
+}
+
+/// Binds, prints the addresses, serves until `shutdown` is triggered (see [`crate::serve`]).
+pub fn serve_until(
+    args: ServerArgs,
+    shutdown: &Shutdown,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let options = Arc::new(ServerOptions::from_args(&args)?);
+    let plain = TcpListener::bind(args.listen)?;
+    let implicit = args.tls_listen.map(TcpListener::bind).transpose()?;
+    let implicit_addr = implicit.as_ref().map(TcpListener::local_addr).transpose()?;
+    announce(&options, plain.local_addr()?, implicit_addr);
+    serve_listeners(options, plain, implicit, shutdown)?;
+    Ok(())
+}
+
 /// Serves `plain` (STLS offered) and `implicit` (TLS from the first byte) until `shutdown` is
 /// triggered: then the listeners are closed, the open sessions drained, and given
 /// `options.grace` to finish; the rest end with the process, which deletes nothing
@@ -173,24 +193,4 @@ impl Stopper {
             let _ = TcpStream::connect_timeout(addr, Duration::from_secs(1));
         }
     }
-}
-
-/// `pop3_server_blocking`: binds, prints the addresses, serves until Ctrl-C or SIGTERM.
-pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
-    // Caught before the announcement: a signal right after it must not kill the process.
-    serve_until(args, &Shutdown::on_signal()?)
-}
-
-/// Binds, prints the addresses, serves until `shutdown` is triggered (see [`crate::serve`]).
-pub fn serve_until(
-    args: ServerArgs,
-    shutdown: &Shutdown,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let options = Arc::new(ServerOptions::from_args(&args)?);
-    let plain = TcpListener::bind(args.listen)?;
-    let implicit = args.tls_listen.map(TcpListener::bind).transpose()?;
-    let implicit_addr = implicit.as_ref().map(TcpListener::local_addr).transpose()?;
-    announce(&options, plain.local_addr()?, implicit_addr);
-    serve_listeners(options, plain, implicit, shutdown)?;
-    Ok(())
 }
