@@ -48,7 +48,6 @@ impl Shutdown {
         let trigger = shutdown.clone();
         std::thread::spawn(move || {
             runtime.block_on(signal.wait());
-            tracing::info!("stopping");
             trigger.trigger();
         });
         Ok(shutdown)
@@ -106,7 +105,7 @@ impl ShutdownSignal {
         }
     }
 
-    /// Waits for either signal.
+    /// Waits for either signal, and logs it.
     pub async fn wait(mut self) {
         #[cfg(unix)]
         {
@@ -120,6 +119,7 @@ impl ShutdownSignal {
             let _ = &mut self;
             let _ = ::tokio::signal::ctrl_c().await;
         }
+        tracing::info!("stopping");
     }
 }
 
