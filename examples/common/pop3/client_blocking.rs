@@ -67,9 +67,9 @@ struct Handler<'a> {
 }
 
 impl Handler<'_> {
-    /// Commits the batch; each stored message is then marked for deletion on `conn` (delete
-    /// mode; without a connection it is only kept) or remembered (keep mode).
-    fn commit_batch(&mut self, mut conn: Option<&mut Connection>) -> Result<(), ClientError> {
+    /// Commits the batch, then settles it (see [`Download::settle`]): on `conn`, the stored
+    /// messages are marked for deletion in delete mode; without a connection only kept.
+    fn commit_batch(&mut self, conn: Option<&mut Connection>) -> Result<(), ClientError> {
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -78,13 +78,10 @@ impl Handler<'_> {
             .drain(..)
             .map(|received| (received.msg, received.delivery))
             .unzip();
-        for (msg, result) in msgs.into_iter().zip(Delivery::commit_all(deliveries)) {
-            let stored = self.download.committed(msg, result.map(|d| d.size));
-            if let (Some(msg), Some(conn)) = (stored, conn.as_deref_mut()) {
-                self.download.dele(conn, msg)?;
-            }
-        }
-        Ok(())
+        let results = Delivery::commit_all(deliveries)
+            .into_iter()
+            .map(|result| result.map(|delivered| delivered.size));
+        self.download.settle(conn, msgs.into_iter().zip(results))
     }
 }
 

@@ -105,20 +105,14 @@ impl SessionHandler<'_> {
         Ok(())
     }
 
-    /// A committed batch: each stored message is marked for deletion on `conn` (delete mode;
-    /// without a connection it is only kept) or remembered (keep mode).
+    /// A committed batch: see [`Download::settle`].
     fn settle(
         &mut self,
-        mut conn: Option<&mut Connection>,
+        conn: Option<&mut Connection>,
         joined: Result<Vec<CommitResult>, tokio::task::JoinError>,
     ) -> Result<(), ClientError> {
-        for (msg, result) in joined.map_err(io::Error::other)? {
-            let stored = self.download.committed(msg, result);
-            if let (Some(msg), Some(conn)) = (stored, conn.as_deref_mut()) {
-                self.download.dele(conn, msg)?;
-            }
-        }
-        Ok(())
+        let results = joined.map_err(io::Error::other)?;
+        self.download.settle(conn, results)
     }
 
     /// Settles every batch already committed, without waiting for the others.
