@@ -33,7 +33,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
 /// Binds, prints the addresses, serves until `shutdown` completes (see [`crate::serve`]).
 pub async fn serve_until(
     args: ServerArgs,
-    shutdown: impl Future<Output = ()> + Send,
+    shutdown: impl Future<Output = ()>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let options = Arc::new(ServerOptions::from_args(&args)?);
     let plain = TcpListener::bind(args.listen).await?;
@@ -55,7 +55,7 @@ pub async fn serve_listeners(
     options: Arc<ServerOptions>,
     plain: TcpListener,
     implicit: Option<TcpListener>,
-    shutdown: impl Future<Output = ()> + Send,
+    shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let drain = Drain::new();
     let mut sessions = JoinSet::new();

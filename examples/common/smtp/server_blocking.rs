@@ -67,10 +67,13 @@ pub fn serve_until(
     }
 
     let mut addrs = Vec::new();
+    let mut acceptors = Vec::new();
     for (listener, implicit_tls) in listeners {
         addrs.push(listener.local_addr()?);
         let shared = shared.clone();
-        std::thread::spawn(move || accept_loop(&listener, implicit_tls, &shared));
+        acceptors.push(std::thread::spawn(move || {
+            accept_loop(&listener, implicit_tls, &shared)
+        }));
     }
 
     shutdown.wait();
@@ -79,6 +82,10 @@ pub fn serve_until(
         // Wake each accept loop so it sees `stopping`, returns and closes its listener: new
         // connections are refused from then on (a balancer sends them elsewhere at once).
         let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+    }
+    // Closed once its loop returns: no listener outlives `serve_until`.
+    for acceptor in acceptors {
+        let _ = acceptor.join();
     }
     tracing::info!(
         sessions = shared.active.load(Ordering::SeqCst),
