@@ -13,7 +13,8 @@
 //! and fetch it back over TLS. Ctrl-C or SIGTERM stops both servers gracefully
 //! (`--shutdown-grace`). Behind a load balancer, `--proxy-protocol --proxy-from CIDR` applies
 //! to all four listeners; `--max-connections` and `--max-connections-per-client` to each
-//! server.
+//! server. Mail to a local part that is no account is refused at RCPT with 550 5.1.1
+//! (nobody could fetch it), unless `--catch-all`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,10 @@ struct Args {
     /// POP3 with implicit TLS (RFC 8314)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9950")]
     pop3s_listen: SocketAddr,
+    /// Accept mail for any local part of the host name, each into its own Maildir, even one no
+    /// account can fetch (without it: 550 5.1.1 at RCPT for a local part that is no account)
+    #[arg(long)]
+    catch_all: bool,
     #[command(flatten)]
     proxy: ProxyArgs,
     #[command(flatten)]
@@ -77,7 +82,7 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // One stop signal for both servers, caught from before the banner is printed.
-    let signal = adapters::driver::tokio::ShutdownSignal::new()?;
+    let signal = adapters::serve::ShutdownSignal::new()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         signal.wait().await;
@@ -138,6 +143,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.proxy.proxy_protocol {
         smtp_argv.push("--proxy-protocol".into());
     }
+    // Mail is for the accounts that fetch it: none goes into a Maildir no login reads.
+    if !args.catch_all {
+        smtp_argv.push("--accounts-only".into());
+    }
     let smtp_args = adapters::smtp::args::ServerArgs::try_parse_from(&smtp_argv)?;
 
     banner(&args, &cert);
@@ -147,7 +156,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("SMTP: {e}"))
     };
     let pop3 = async {
-        adapters::pop3::server_tokio::serve(
+        adapters::pop3::server_tokio::serve_listeners(
             pop3,
             pop3_plain,
             Some(pop3_implicit),

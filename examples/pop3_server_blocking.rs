@@ -16,7 +16,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = ServerArgs::parse();
     adapters::cli::init_logging();
-    match adapters::pop3::server_blocking::run(&args) {
+    match adapters::pop3::server_blocking::serve(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("pop3_server_blocking: {error}");

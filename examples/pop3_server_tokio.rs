@@ -16,7 +16,7 @@ use clap::Parser;
 async fn main() -> ExitCode {
     let args = ServerArgs::parse();
     adapters::cli::init_logging();
-    match adapters::pop3::server_tokio::run(&args).await {
+    match adapters::pop3::server_tokio::serve(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("pop3_server_tokio: {error}");

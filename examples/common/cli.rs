@@ -150,7 +150,7 @@ pub struct ShutdownArgs {
 }
 
 /// The `--shutdown-grace` of every server unless told otherwise.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub use crate::serve::SHUTDOWN_GRACE as DEFAULT_SHUTDOWN_GRACE;
 
 impl ShutdownArgs {
     /// The grace period.

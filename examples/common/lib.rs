@@ -24,6 +24,8 @@
 //!   trusted networks, the header read before the greeting.
 //! - [`limits`]: how many connections a server holds at once, in all and per client.
 //! - [`driver`]: the socket loops (tokio, blocking) that drive any session machine.
+//! - [`serve`]: what every server and client shares in shape: the defaults (TLS handshake
+//!   timeout, connect timeout, shutdown grace) and the stop (`serve`, `serve_until`).
 //! - [`pop3`]: the POP3 servers and clients (tokio, blocking) over Maildirs.
 //! - [`smtp`]: the SMTP servers and clients (tokio, blocking), Maildir delivery, no open relay.
 //!
@@ -55,6 +57,7 @@ pub mod limits;
 pub mod maildir;
 pub mod pop3;
 pub mod proxy;
+pub mod serve;
 pub mod smtp;
 pub mod store;
 pub mod tls;

@@ -1,6 +1,20 @@
 //! A Maildir store (<https://cr.yp.to/proto/maildir.html>): atomic streaming delivery for the
 //! SMTP server and the POP3 client, and the maildrop view a POP3 server serves.
 //!
+//! # The interface
+//!
+//! The protocol adapters use four things, and nothing else of the engine:
+//!
+//! - deliver: [`Maildir::open_or_create`], [`Maildir::deliver`], then [`Delivery::commit`]
+//!   (or [`Delivery::commit_all`], and their `_async` forms under tokio);
+//! - list: [`Maildrop::open`], a Maildir locked for one session and listed once
+//!   ([`Maildrop::entries`]: unique-ids, sizes as sent);
+//! - read: [`Maildrop::open_message`] (or [`Maildrop::message`], to read on another thread);
+//! - commit deletions: [`Maildrop::commit_deletions`], at the session's end only.
+//!
+//! Everything below (tmp files, group commit, the lock file, unique names, size fields) is
+//! the engine's own business, tested here (`cargo test -p examples --lib maildir`).
+//!
 //! # Delivery
 //!
 //! [`Maildir::deliver`] returns a [`Delivery`], a [`Write`]r the message streams into. The
@@ -73,6 +87,7 @@
 //!
 //! # The POP3 view
 //!
+//! [`Maildrop`] (in `maildrop`) is a session's view built on what follows.
 //! [`Maildir::scan`] lists the messages in `new/` and `cur/` with a unique-id and the size as
 //! sent (see [`MessageEntry`]); [`Maildir::open_message`] streams one in its wire form;
 //! [`Maildir::delete`] removes messages at the end of a session, reporting each failure.
@@ -81,10 +96,12 @@
 
 mod group_commit;
 mod lock;
+mod maildrop;
 mod tmp_file;
 mod wire;
 
 pub use lock::{LOCK_FILE, LockError, MaildropGuard, MaildropLocks};
+pub use maildrop::{Maildrop, StoredMessage};
 pub use wire::{WireReader, WireSize};
 
 use std::ffi::{OsStr, OsString};

@@ -477,6 +477,41 @@ fn client_against_our_server(flavour: &str) {
     assert_eq!(maildir_count(&served.dir.path().join("mail/alice")), 0);
 }
 
+/// The two servers share one session policy: the same commands, pipelined, on the same
+/// Maildir get the same answers, octet for octet, from both (the greeting aside: its APOP
+/// timestamp is unique per connection). Deletions at QUIT only, RSET undoing a mark.
+#[test]
+fn both_servers_answer_a_session_identically() {
+    let session = "CAPA\r\nUSER alice\r\nPASS wonder land\r\nSTAT\r\nLIST\r\nUIDL\r\n\
+                   RETR 1\r\nRETR 2\r\nTOP 3 0\r\nTOP 1 2\r\nRETR 99\r\nDELE 1\r\nDELE 1\r\n\
+                   LIST 1\r\nRSET\r\nDELE 2\r\nNOOP\r\nQUIT\r\n";
+    let after = "USER alice\r\nPASS wonder land\r\nSTAT\r\nUIDL\r\nQUIT\r\n";
+    let transcripts: Vec<(Vec<u8>, Vec<u8>)> = ["tokio", "blocking"]
+        .into_iter()
+        .map(|flavour| {
+            let served = serve_corpus(flavour, &["--insecure-auth"]);
+            let run = |input: &str| {
+                let (mut raw, greeting) = Raw::connect(served.server.plain);
+                assert!(greeting.starts_with("+OK"), "{flavour}: {greeting}");
+                raw.send(input.as_bytes());
+                raw.read_to_end()
+            };
+            let first = run(session);
+            (first, run(after))
+        })
+        .collect();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let (tokio, blocking) = (&transcripts[0], &transcripts[1]);
+    assert_eq!(text(&tokio.0), text(&blocking.0), "the first session");
+    assert_eq!(text(&tokio.1), text(&blocking.1), "the session after QUIT");
+    // And the answers are the right ones: one message gone, RETR 99 refused.
+    let first = text(&tokio.0);
+    assert!(first.contains("-ERR"), "{first}");
+    let stat = text(&tokio.1);
+    let want = format!("+OK {} ", corpus().len() - 1);
+    assert!(stat.lines().any(|line| line.starts_with(&want)), "{stat}");
+}
+
 macro_rules! both_flavours {
     ($($test:ident),* $(,)?) => {
         mod tokio_server {

@@ -285,13 +285,40 @@ for_both_servers! {
         assert!(srv.stored("r100").is_empty());
     }
 
+    fn accounts_only_refuses_unknown_local_parts(server: &str) {
+        // Tied to the accounts: a local part no login reads is refused at RCPT.
+        let srv = Server::start(server, true, &["--accounts-only"]);
+        let mut raw = Raw::connect(srv.addr);
+        assert_eq!(raw.command("EHLO raw.example.test").code, 250);
+        assert_eq!(raw.command("MAIL FROM:<someone@elsewhere.example>").code, 250);
+        let refused = raw.command("RCPT TO:<nobody-at-all@localhost>");
+        assert_eq!(refused.code, 550, "{refused:?}");
+        assert!(refused.text().starts_with("5.1.1"), "{refused:?}");
+        let relay = raw.command("RCPT TO:<alice@remote.example>");
+        assert_eq!(relay.code, 550, "{relay:?}");
+        assert!(relay.text().starts_with("5.7.1"), "{relay:?}");
+        assert_eq!(raw.command("RCPT TO:<alice@example.test>").code, 250);
+        // Postmaster is accepted (RFC 5321 section 4.5.1), for the first account to read.
+        assert_eq!(raw.command("RCPT TO:<postmaster>").code, 250);
+        assert_eq!(raw.command("DATA").code, 354);
+        raw.send(b"Subject: tied\r\n\r\nfor alice\r\n.\r\n");
+        assert_eq!(raw.reply().code, 250);
+        assert_eq!(raw.command("QUIT").code, 221);
+        // One copy, in alice's Maildir; no Maildir for the refused local part.
+        assert_eq!(srv.stored_bodies("alice"), vec![b"Subject: tied\r\n\r\nfor alice\r\n".to_vec()]);
+        let root = srv.maildir.as_ref().unwrap();
+        assert!(!root.join("nobody-at-all").exists());
+        assert!(!root.join("postmaster").exists());
+    }
+
     fn relay_without_auth_is_refused(server: &str) {
         let srv = Server::start(server, true, &["--insecure-auth"]);
         let mut raw = Raw::connect(srv.addr);
         assert_eq!(raw.command("EHLO raw.example.test").code, 250);
         assert_eq!(raw.command("MAIL FROM:<spammer@elsewhere.example>").code, 250);
         let refused = raw.command("RCPT TO:<someone@remote.example>");
-        assert!(matches!(refused.code, 550 | 554), "{refused:?}");
+        // RFC 5321 section 4.3.2: 550, not 554, is among RCPT's replies.
+        assert_eq!(refused.code, 550, "{refused:?}");
         assert!(refused.text().starts_with("5.7.1"), "{refused:?}");
         // Local domains are fine, in any case (RFC 5321 section 2.4).
         assert_eq!(raw.command("RCPT TO:<bob@LocalHost>").code, 250);
@@ -518,7 +545,7 @@ for_both_clients! {
         let (ok, output) = client(client_bin, &["--server", &plain, "--from", "x@example.test", "--to", "ok@localhost", "--to", "far@remote.example"], &full[0]);
         assert!(!ok, "{output}");
         assert!(output.contains("ok@localhost: 250 2.1.5"), "{output}");
-        assert!(output.contains("far@remote.example: 554 5.7.1"), "{output}");
+        assert!(output.contains("far@remote.example: 550 5.7.1"), "{output}");
         // Every recipient refused: no message.
         let (ok, output) = client(client_bin, &["--server", &plain, "--from", "x@example.test", "--to", "far@remote.example"], &full[0]);
         assert!(!ok, "{output}");

@@ -415,6 +415,23 @@ impl Download {
         None
     }
 
+    /// A committed batch, the same under both runtimes: each message stored is remembered
+    /// (keep mode) or marked with `DELE` on `conn` (delete mode; without a connection, the
+    /// session being over, it is only kept). See [`committed`](Self::committed).
+    pub fn settle(
+        &mut self,
+        mut conn: Option<&mut pop3_proto::client::Connection>,
+        results: impl IntoIterator<Item = (MsgNumber, io::Result<u64>)>,
+    ) -> Result<(), ClientError> {
+        for (msg, result) in results {
+            let stored = self.committed(msg, result);
+            if let (Some(msg), Some(conn)) = (stored, conn.as_deref_mut()) {
+                self.dele(conn, msg)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Queues `DELE msg` for a stored message.
     pub fn dele(
         &mut self,

@@ -5,7 +5,6 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::time::Duration;
 
 use pop3_proto::client::{Connection, Event};
 
@@ -13,13 +12,11 @@ use super::client::{ClientArgs, ClientError, Download, Received, Summary};
 use crate::driver::Flow;
 use crate::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
 use crate::maildir::Delivery;
+use crate::serve::{CONNECT_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 
 /// Messages committed together. A batch is also committed early when no more messages are
 /// coming.
 pub const COMMIT_BATCH: usize = 32;
-
-/// How long connecting (and an implicit-TLS handshake) may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `pop3_client_blocking`: downloads as `args` say and returns the summary.
 pub fn run(args: &ClientArgs) -> Result<Summary, ClientError> {
@@ -31,7 +28,7 @@ pub fn run(args: &ClientArgs) -> Result<Summary, ClientError> {
     let tcp = connect(args)?;
     tcp.set_nodelay(true)?;
     let stream = if args.tls {
-        tcp.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+        tcp.set_read_timeout(Some(TLS_HANDSHAKE_TIMEOUT))?;
         BlockingStream::implicit_tls(tcp, &tls)?
     } else {
         BlockingStream::Plain(tcp)
@@ -70,9 +67,9 @@ struct Handler<'a> {
 }
 
 impl Handler<'_> {
-    /// Commits the batch; each stored message is then marked for deletion on `conn` (delete
-    /// mode; without a connection it is only kept) or remembered (keep mode).
-    fn commit_batch(&mut self, mut conn: Option<&mut Connection>) -> Result<(), ClientError> {
+    /// Commits the batch, then settles it (see [`Download::settle`]): on `conn`, the stored
+    /// messages are marked for deletion in delete mode; without a connection only kept.
+    fn commit_batch(&mut self, conn: Option<&mut Connection>) -> Result<(), ClientError> {
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -81,13 +78,10 @@ impl Handler<'_> {
             .drain(..)
             .map(|received| (received.msg, received.delivery))
             .unzip();
-        for (msg, result) in msgs.into_iter().zip(Delivery::commit_all(deliveries)) {
-            let stored = self.download.committed(msg, result.map(|d| d.size));
-            if let (Some(msg), Some(conn)) = (stored, conn.as_deref_mut()) {
-                self.download.dele(conn, msg)?;
-            }
-        }
-        Ok(())
+        let results = Delivery::commit_all(deliveries)
+            .into_iter()
+            .map(|result| result.map(|delivered| delivered.size));
+        self.download.settle(conn, msgs.into_iter().zip(results))
     }
 }
 

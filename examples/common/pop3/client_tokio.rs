@@ -6,7 +6,6 @@
 //! waits for all of them.
 
 use std::io;
-use std::time::Duration;
 
 use pop3_proto::MsgNumber;
 use pop3_proto::client::{Connection, Event};
@@ -17,6 +16,7 @@ use super::client::{ClientArgs, ClientError, Download, Received, Summary};
 use crate::driver::Flow;
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
 use crate::maildir::Delivery;
+use crate::serve::{CONNECT_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 
 /// Messages committed together. A batch is also committed early when no more messages are
 /// coming.
@@ -24,9 +24,6 @@ pub const COMMIT_BATCH: usize = 32;
 
 /// Batches committing at once; receiving waits when this many are busy.
 pub const BATCHES_IN_FLIGHT: usize = 2;
-
-/// How long connecting (and an implicit-TLS handshake) may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `pop3_client_tokio`: downloads as `args` say and returns the summary.
 pub async fn run(args: &ClientArgs) -> Result<Summary, ClientError> {
@@ -41,7 +38,7 @@ pub async fn run(args: &ClientArgs) -> Result<Summary, ClientError> {
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connecting timed out"))??;
     tcp.set_nodelay(true)?;
     let stream = if args.tls {
-        tokio::time::timeout(CONNECT_TIMEOUT, Stream::implicit_tls(tcp, &tls))
+        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, Stream::implicit_tls(tcp, &tls))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??
     } else {
@@ -108,20 +105,14 @@ impl SessionHandler<'_> {
         Ok(())
     }
 
-    /// A committed batch: each stored message is marked for deletion on `conn` (delete mode;
-    /// without a connection it is only kept) or remembered (keep mode).
+    /// A committed batch: see [`Download::settle`].
     fn settle(
         &mut self,
-        mut conn: Option<&mut Connection>,
+        conn: Option<&mut Connection>,
         joined: Result<Vec<CommitResult>, tokio::task::JoinError>,
     ) -> Result<(), ClientError> {
-        for (msg, result) in joined.map_err(io::Error::other)? {
-            let stored = self.download.committed(msg, result);
-            if let (Some(msg), Some(conn)) = (stored, conn.as_deref_mut()) {
-                self.download.dele(conn, msg)?;
-            }
-        }
-        Ok(())
+        let results = joined.map_err(io::Error::other)?;
+        self.download.settle(conn, results)
     }
 
     /// Settles every batch already committed, without waiting for the others.

@@ -1,100 +1,42 @@
-//! The server's view of one user's maildrop for the length of a session: locked against a
-//! second session ([IN-USE], RFC 2449 section 8.1.1), listed once at login from
-//! [`Maildir::scan`], read message by message, and changed only at QUIT (RFC 1939 section 6,
-//! ARCHITECTURE.md security invariant 6).
+//! What POP3 makes of a [`Maildrop`] (the Maildir engine's session view: lock, snapshot,
+//! read, deletions at the end): the login's refusals (`[IN-USE]`, RFC 2449 section 8.1.1;
+//! `[SYS/TEMP]`, RFC 3206 section 4), the listing in the machine's terms, and the chunks a
+//! message is sent in. Deletions happen only at QUIT (RFC 1939 section 6, ARCHITECTURE.md
+//! security invariant 6): the session commits them through [`Maildrop::commit_deletions`].
 //!
 //! Everything here blocks on the file system; the tokio adapter calls it on the blocking pool.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
 use md5::{Digest, Md5};
 use pop3_proto::UniqueId;
-use pop3_proto::server::{DeletedMessage, LoginRefusal, Maildrop};
+use pop3_proto::server::{self, LoginRefusal};
 
-use crate::maildir::{
-    DeleteReport, LockError, Maildir, MaildropGuard, MaildropLocks, MessageEntry, WireReader,
-};
+use crate::maildir::{LockError, Maildrop, MaildropLocks};
 
 /// How much of a message is read and handed to the machine at once.
 pub const CHUNK: usize = 64 * 1024;
 
-/// A maildrop opened by a logged-in session. Dropping it releases the lock.
-#[derive(Debug)]
-pub struct OpenMaildrop {
-    maildir: Maildir,
-    entries: Vec<MessageEntry>,
-    _guard: MaildropGuard,
-}
-
-impl OpenMaildrop {
-    /// Locks the maildrop `root/<user>` and lists it. `[IN-USE]` when another session, of
-    /// this or another server process, holds it; `[SYS/TEMP]` when it cannot be locked or read
-    /// (the lock is released again).
-    pub fn open(root: &Path, user: &str, locks: &MaildropLocks) -> Result<Self, LoginRefusal> {
-        let sys_temp = |error: &dyn std::fmt::Display| {
+/// Locks the maildrop `root/<user>` and lists it. `[IN-USE]` when another session, of this or
+/// another server process, holds it; `[SYS/TEMP]` when it cannot be locked or read.
+pub fn open(root: &Path, user: &str, locks: &MaildropLocks) -> Result<Maildrop, LoginRefusal> {
+    Maildrop::open(root, user, locks).map_err(|error| match error {
+        LockError::InUse => LoginRefusal::InUse,
+        error => {
             tracing::warn!(user, %error, "cannot read the maildrop");
             LoginRefusal::SysTemp
-        };
-        let maildir = Maildir::open_or_create(root.join(user)).map_err(|e| sys_temp(&e))?;
-        let guard = match locks.try_lock(&maildir) {
-            Ok(guard) => guard,
-            Err(LockError::InUse) => return Err(LoginRefusal::InUse),
-            Err(error) => return Err(sys_temp(&error)),
-        };
-        // Listed once the lock is held: the snapshot the whole session serves.
-        let entries = maildir.scan().map_err(|e| sys_temp(&e))?;
-        Ok(Self {
-            maildir,
-            entries,
-            _guard: guard,
-        })
-    }
-
-    /// The listing the machine serves: every message's size as sent and its unique-id.
-    pub fn listing(&self) -> Maildrop {
-        let mut maildrop = Maildrop::with_capacity(self.entries.len());
-        for entry in &self.entries {
-            maildrop.push(entry.wire_size(), unique_id(entry.uid()));
         }
-        maildrop
-    }
+    })
+}
 
-    /// The number of messages listed.
-    pub fn len(&self) -> usize {
-        self.entries.len()
+/// The listing the machine serves: every message's size as sent and its unique-id.
+pub fn listing(maildrop: &Maildrop) -> server::Maildrop {
+    let mut listing = server::Maildrop::with_capacity(maildrop.len());
+    for entry in maildrop.entries() {
+        listing.push(entry.wire_size(), unique_id(entry.uid()));
     }
-
-    /// Whether the maildrop was empty at login.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// The Maildir and the entry of the message at `index` (as the machine numbers them), for
-    /// reading it elsewhere (the tokio adapter's blocking pool).
-    pub fn message(&self, index: usize) -> Option<(Maildir, MessageEntry)> {
-        let entry = self.entries.get(index)?.clone();
-        Some((self.maildir.clone(), entry))
-    }
-
-    /// Opens the message at `index` in its wire form.
-    pub fn open_message(&self, index: usize) -> io::Result<WireReader<File>> {
-        let entry = self
-            .entries
-            .get(index)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such message"))?;
-        self.maildir.open_message(entry)
-    }
-
-    /// Removes the messages the session marked (the UPDATE state); the report says which
-    /// could not be removed.
-    pub fn commit(&self, deleted: &[DeletedMessage]) -> DeleteReport {
-        let entries = deleted
-            .iter()
-            .filter_map(|message| self.entries.get(message.index));
-        self.maildir.delete(entries)
-    }
+    listing
 }
 
 /// `MessageEntry::uid` is 1 to 70 printable characters by construction, which is what
@@ -128,7 +70,7 @@ pub fn read_chunk(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pop3_proto::MsgNumber;
+    use crate::maildir::Maildir;
     use std::io::Write;
 
     fn deliver(maildir: &Maildir, content: &[u8]) {
@@ -138,40 +80,37 @@ mod tests {
     }
 
     #[test]
-    fn one_session_per_maildrop_and_deletion_only_of_marked_messages() {
+    fn the_login_refusals_and_the_listing() {
         let root = tempfile::tempdir().unwrap();
         let maildir = Maildir::open_or_create(root.path().join("alice")).unwrap();
         deliver(&maildir, b"Subject: 1\r\n\r\none\r\n");
-        deliver(&maildir, b"Subject: 2\n\ntwo\n"); // LF: served with CRLF
+        deliver(&maildir, b"Subject: 2\n\ntwo\n"); // LF: counted as served, with CRLF
         let locks = MaildropLocks::new();
 
-        let open = OpenMaildrop::open(root.path(), "alice", &locks).unwrap();
+        let open_drop = open(root.path(), "alice", &locks).unwrap();
         assert_eq!(
-            OpenMaildrop::open(root.path(), "alice", &locks).unwrap_err(),
+            open(root.path(), "alice", &locks).unwrap_err(),
             LoginRefusal::InUse
         );
-        let listing = open.listing();
+        let listing = listing(&open_drop);
         assert_eq!(listing.live(), (2, 19 + 19));
-        let mut served = Vec::new();
-        open.open_message(1)
-            .unwrap()
-            .read_to_end(&mut served)
-            .unwrap();
-        assert_eq!(served, b"Subject: 2\r\n\r\ntwo\r\n");
+        drop(open_drop);
+        // A maildrop that cannot be made (its place is a file) is a temporary failure.
+        std::fs::write(root.path().join("bob"), b"not a directory").unwrap();
+        assert_eq!(
+            open(root.path(), "bob", &locks).unwrap_err(),
+            LoginRefusal::SysTemp
+        );
+    }
 
-        let (_, second) = open.message(1).unwrap();
-        let report = open.commit(&[DeletedMessage {
-            msg: MsgNumber::new(2).unwrap(),
-            index: 1,
-            uid: UniqueId::new(second.uid().to_owned()).unwrap(),
-        }]);
-        assert!(report.is_complete());
-        drop(open);
-        let left = maildir.scan().unwrap();
-        assert_eq!(left.len(), 1);
-        assert_ne!(left[0].uid(), second.uid());
-        // The lock went with the session.
-        assert!(OpenMaildrop::open(root.path(), "alice", &locks).is_ok());
+    #[test]
+    fn a_unique_id_is_the_maildir_one_or_its_md5() {
+        assert_eq!(
+            unique_id("1700000000.P1Q2.mx").as_bytes(),
+            b"1700000000.P1Q2.mx"
+        );
+        let long = "x".repeat(71);
+        assert_eq!(unique_id(&long).as_bytes().len(), 32);
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The POP3 adapters: servers and clients, tokio and blocking, around the session machines of
 //! `pop3-proto`, over Maildirs.
 //!
-//! - [`server_tokio`], [`server_blocking`]: serve the Maildir `DIR/<user>` of each account
-//!   on a plain port (STLS offered) and optionally an implicit-TLS port (RFC 8314). The
-//!   policy they share: [`server`] (flags, per-connection machine configuration, the login
-//!   decision), [`accounts`] (password and APOP checks), [`maildrop`] (lock, listing,
-//!   deletion at QUIT only).
+//! - [`policy`]: the server's side of a session, the same under both runtimes: the login
+//!   decision, the messages served, the deletions at QUIT, the log lines; the file-system work
+//!   handed to the runtime as a value. [`server`]: the flags, the server-wide options, the
+//!   machine's configuration per connection. [`accounts`]: password and APOP checks.
+//!   [`maildrop`]: a user's maildrop for a session (lock, listing, deletion at QUIT only).
+//! - [`server_tokio`], [`server_blocking`]: the thin runtime wrappers: listeners, TLS, the
+//!   socket loop; they serve the Maildir `DIR/<user>` of each account on a plain port (STLS
+//!   offered) and optionally an implicit-TLS port (RFC 8314). Each has `serve` and
+//!   `serve_until` ([`crate::serve`]).
 //! - [`client_tokio`], [`client_blocking`]: download a maildrop into a local Maildir, deleting
 //!   on the server (`--delete`) or leaving mail there and remembering unique-ids
 //!   ([`client`], [`uid_memory`]).
@@ -21,6 +25,7 @@ pub mod client;
 pub mod client_blocking;
 pub mod client_tokio;
 pub mod maildrop;
+pub mod policy;
 pub mod server;
 pub mod server_blocking;
 pub mod server_tokio;

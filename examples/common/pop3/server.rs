@@ -1,5 +1,6 @@
-//! What the two POP3 server adapters share: the command line, the server-wide options, the
-//! machine's configuration per connection, and the login decision.
+//! What the two POP3 server adapters share besides the session ([`super::policy`]): the
+//! command line, the server-wide options, the machine's configuration per connection, and
+//! the login check.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,11 +14,10 @@ use pop3_proto::server::{Config, Login, LoginRefusal};
 use pop3_proto::{Mechanism, Text, Timestamp, TlsMode};
 
 use super::accounts::{Accounts, InvalidUserName};
-use super::maildrop::OpenMaildrop;
 use crate::cli::{ServerTlsArgs, ShutdownArgs, UserPass};
 use crate::limits::LimitArgs;
-use crate::maildir::MaildropLocks;
-use crate::proxy::{Admitted, ProxyArgs, ProxyPolicy};
+use crate::maildir::{Maildrop, MaildropLocks};
+use crate::proxy::{ProxyArgs, ProxyPolicy};
 use crate::tls::TlsError;
 
 /// The command line of `pop3_server_tokio` and `pop3_server_blocking` (tools outside this
@@ -148,12 +148,12 @@ impl ServerOptions {
 
     /// The login decision (blocking: it lists the maildrop): the credentials must prove an
     /// account, and its maildrop must be free and readable.
-    pub fn open_maildrop(&self, login: &Login) -> Result<(String, OpenMaildrop), LoginRefusal> {
+    pub fn open_maildrop(&self, login: &Login) -> Result<(String, Maildrop), LoginRefusal> {
         let user = self
             .accounts
             .verify(login)
             .ok_or(LoginRefusal::BadCredentials)?;
-        let maildrop = OpenMaildrop::open(&self.maildir_root, user, &self.locks)?;
+        let maildrop = super::maildrop::open(&self.maildir_root, user, &self.locks)?;
         Ok((user.to_owned(), maildrop))
     }
 }
@@ -182,35 +182,6 @@ pub fn announce(options: &ServerOptions, plain: SocketAddr, implicit: Option<Soc
     if let Some(proxy) = &options.proxy {
         println!("PROXY protocol expected from {proxy}");
     }
-}
-
-/// Logs a new connection: the client (behind a PROXY header, the real one) and the proxy.
-pub fn log_connection(admitted: &Admitted, implicit_tls: bool) {
-    let peer = admitted.client;
-    match admitted.via {
-        Some(proxy) => tracing::info!(%peer, %proxy, tls = implicit_tls, "connection"),
-        None => tracing::info!(%peer, tls = implicit_tls, "connection"),
-    }
-}
-
-/// A short name for a login method, for the logs.
-pub fn login_method(login: &Login) -> &'static str {
-    match login {
-        Login::UserPass { .. } => "USER/PASS",
-        Login::Apop(_) => "APOP",
-        Login::Sasl { .. } => "AUTH",
-        _ => "other",
-    }
-}
-
-/// The user name a login presents, printable for the logs.
-pub fn login_user(login: &Login) -> String {
-    String::from_utf8_lossy(login.user()).into_owned()
-}
-
-/// A machine misuse reported by `pop3-proto`: a bug in the adapter, ending the connection.
-pub fn usage(error: impl std::fmt::Display) -> std::io::Error {
-    std::io::Error::other(format!("POP3 machine misuse: {error}"))
 }
 
 #[cfg(test)]

@@ -1,40 +1,63 @@
 //! The blocking POP3 server: one thread per connection (at most `--max-connections`,
-//! [`crate::limits`]), over the blocking socket loop. Behind
-//! a load balancer it reads the PROXY header first ([`crate::proxy`]); on Ctrl-C / SIGTERM
-//! it drains ([`crate::driver`], "Draining"), as the tokio one does.
+//! [`crate::limits`]) over the blocking socket loop, the session's decisions in
+//! [`Pop3Session`]. Behind a load balancer it reads the PROXY header first
+//! ([`crate::proxy`]); on Ctrl-C / SIGTERM it drains ([`crate::serve`]), as the tokio one does.
 
-use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pop3_proto::server::{Connection, Event, LoginRefusal};
+use pop3_proto::server::{Connection, Event};
 
-use super::maildrop::{CHUNK, OpenMaildrop, read_chunk};
-use super::server::{
-    ServerArgs, ServerOptions, SetupError, announce, log_connection, login_method, login_user,
-    usage,
-};
+use super::policy::{Await, Pop3Session};
+use super::server::{ServerArgs, ServerOptions, announce};
 use crate::driver::blocking::{self, BlockingHandler, BlockingStream, BlockingTls};
-use crate::driver::{Drain, DrainWatch, Ended, Flow};
+use crate::driver::{Drain, DrainWatch, Flow};
 use crate::limits::{BLOCKING_MAX_CONNECTIONS, ConnectionLimits, Refusal, Slot};
-use crate::maildir::WireReader;
 use crate::proxy::{Refusal as ProxyRefusal, admit_blocking};
+use crate::serve::{Shutdown, TLS_HANDSHAKE_TIMEOUT};
 
-/// How long an implicit-TLS client may take over its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+/// `pop3_server_blocking`: binds, prints the addresses, serves until Ctrl-C or SIGTERM.
+pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Caught before the announcement: a signal right after it must not kill the process.
+    serve_until(args, &Shutdown::on_signal()?)
+}
 
-/// Serves `plain` (STLS offered) and `implicit` (TLS from the first byte) until `stopper`
-/// stops it (see [`Stopper`]): then the listeners are closed, the open sessions drained, and
-/// given `options.grace` to finish.
-pub fn serve(
+/// Binds, prints the addresses, serves until `shutdown` is triggered (see [`crate::serve`]).
+pub fn serve_until(
+    args: ServerArgs,
+    shutdown: &Shutdown,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let options = Arc::new(ServerOptions::from_args(&args)?);
+    let plain = TcpListener::bind(args.listen)?;
+    let implicit = args.tls_listen.map(TcpListener::bind).transpose()?;
+    let implicit_addr = implicit.as_ref().map(TcpListener::local_addr).transpose()?;
+    announce(&options, plain.local_addr()?, implicit_addr);
+    serve_listeners(options, plain, implicit, shutdown)?;
+    Ok(())
+}
+
+/// Serves `plain` (STLS offered) and `implicit` (TLS from the first byte) until `shutdown` is
+/// triggered: then the listeners are closed, the open sessions drained, and given
+/// `options.grace` to finish; the rest end with the process, which deletes nothing
+/// (ARCHITECTURE.md security invariant 6).
+pub fn serve_listeners(
     options: Arc<ServerOptions>,
     plain: TcpListener,
     implicit: Option<TcpListener>,
-    stopper: &Stopper,
+    shutdown: &Shutdown,
 ) -> io::Result<()> {
+    let mut addrs = vec![plain.local_addr()?];
+    if let Some(implicit) = &implicit {
+        addrs.push(implicit.local_addr()?);
+    }
+    let stopper = Stopper {
+        flag: Arc::new(AtomicBool::new(false)),
+        drain: Drain::new(),
+        addrs,
+    };
     let active = Arc::new(AtomicUsize::new(0));
     let limits = options.limits.limits(BLOCKING_MAX_CONNECTIONS);
     let mut acceptors = Vec::new();
@@ -53,6 +76,8 @@ pub fn serve(
             )
         }));
     }
+    shutdown.wait();
+    stopper.stop();
     // Each accept loop returns once stopped, and its listener closes with it: new
     // connections are refused from then on (a balancer sends them elsewhere at once).
     for acceptor in acceptors {
@@ -137,213 +162,58 @@ pub fn connection(
     }
     let tls = BlockingTls::Server(options.tls.clone());
     let stream = if implicit_tls {
-        tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+        // The machine's timeouts do not run yet: bound the handshake here.
+        tcp.set_read_timeout(Some(TLS_HANDSHAKE_TIMEOUT))?;
         BlockingStream::implicit_tls(tcp, &tls)?
     } else {
         BlockingStream::Plain(tcp)
     };
-    log_connection(&admitted, implicit_tls);
-    let mut conn = Connection::new(options.session_config(implicit_tls));
-    // What the client sent right behind the PROXY header is the protocol's (ARCHITECTURE.md,
-    // "The session contract", rule 1: `receive` only buffers; the greeting still goes first).
-    conn.receive(&admitted.early);
-    let mut handler = Handler {
-        options: options.clone(),
-        peer: admitted.client,
-        user: None,
-        maildrop: None,
-        reading: None,
-        buf: vec![0; CHUNK],
-    };
+    let mut handler = BlockingSession(Pop3Session::new(options.clone(), &admitted, implicit_tls));
+    let mut conn = handler.0.machine(&admitted.early);
     let ended = blocking::run_draining(&mut conn, stream, &tls, &mut handler, drain);
-    handler.closed(&ended, conn.discarded_deletions());
+    handler.0.closed(&ended, &conn);
     ended.map(drop)
 }
 
-/// The application side of one session.
-struct Handler {
-    options: Arc<ServerOptions>,
-    peer: SocketAddr,
-    user: Option<String>,
-    maildrop: Option<OpenMaildrop>,
-    /// The message being sent (RETR, TOP), a chunk per turn of the loop.
-    reading: Option<WireReader<File>>,
-    buf: Vec<u8>,
-}
+/// [`Pop3Session`] with blocking I/O: its file-system work runs right here.
+struct BlockingSession(Pop3Session);
 
-impl Handler {
-    /// The session is over: logs how, and releases the maildrop (deleting nothing unless
-    /// the commit at QUIT did).
-    fn closed(&mut self, ended: &io::Result<Ended>, discarded_deletions: u32) {
-        match ended {
-            Ok(ended) => {
-                tracing::info!(peer = %self.peer, user = ?self.user, ?ended, discarded_deletions, "closed");
-            }
-            Err(error) => {
-                tracing::info!(peer = %self.peer, user = ?self.user, %error, discarded_deletions, "closed");
-            }
-        }
-        self.reading = None;
-        self.maildrop = None;
-    }
-
-    /// Hands the machine the next chunk of the message being sent; the last one ends it.
-    fn pump(&mut self, conn: &mut Connection) -> io::Result<()> {
-        let Some(reader) = self.reading.as_mut() else {
-            return Ok(());
-        };
-        if conn.message_complete() {
-            self.reading = None;
-            return conn.end_message().map_err(usage);
-        }
-        // A read error in the middle of a message cannot be told to the client any more:
-        // the error ends the connection, and the client sees no terminating dot.
-        let n = read_chunk(reader, &mut self.buf)?;
-        if n > 0 {
-            conn.send_message_chunk(&self.buf[..n]).map_err(usage)?;
-        }
-        if n < self.buf.len() {
-            self.reading = None;
-            conn.end_message().map_err(usage)?;
-        }
-        Ok(())
-    }
-}
-
-impl BlockingHandler<Connection> for Handler {
+impl BlockingHandler<Connection> for BlockingSession {
     fn on_event(&mut self, conn: &mut Connection, event: Event) -> io::Result<Flow> {
-        match event {
-            Event::Login(login) => match self.options.open_maildrop(&login) {
-                Ok((user, maildrop)) => {
-                    tracing::info!(peer = %self.peer, user, method = login_method(&login), messages = maildrop.len(), "login");
-                    conn.accept(maildrop.listing()).map_err(usage)?;
-                    self.user = Some(user);
-                    self.maildrop = Some(maildrop);
-                }
-                Err(refusal) => {
-                    tracing::warn!(peer = %self.peer, user = login_user(&login), method = login_method(&login), ?refusal, "login refused");
-                    conn.reject(refusal).map_err(usage)?;
-                }
-            },
-            // Only PLAIN and LOGIN are offered, and the machine runs both itself.
-            Event::AuthStep { .. } => conn.reject(LoginRefusal::SysPerm).map_err(usage)?,
-            Event::Retrieve(retrieve) => {
-                let opened = match self.maildrop.as_ref() {
-                    Some(maildrop) => maildrop.open_message(retrieve.index),
-                    None => Err(io::Error::other("no maildrop")),
-                };
-                match opened {
-                    Ok(reader) => {
-                        self.reading = Some(reader);
-                        self.pump(conn)?;
-                    }
-                    Err(error) => {
-                        tracing::warn!(peer = %self.peer, msg = %retrieve.msg, %error, "message unavailable");
-                        conn.message_unavailable().map_err(usage)?;
-                    }
-                }
-            }
-            Event::Commit { deleted } => {
-                let report = self.maildrop.as_ref().map(|m| m.commit(&deleted));
-                match report {
-                    Some(report) if report.is_complete() => {
-                        tracing::info!(peer = %self.peer, user = ?self.user, deleted = report.deleted, "update");
-                        conn.commit_succeeded().map_err(usage)?;
-                    }
-                    Some(report) => {
-                        for failure in &report.failed {
-                            tracing::error!(uid = failure.uid, error = %failure.error, "cannot delete");
-                        }
-                        conn.commit_failed().map_err(usage)?;
-                    }
-                    None if deleted.is_empty() => conn.commit_succeeded().map_err(usage)?,
-                    None => conn.commit_failed().map_err(usage)?,
-                }
-                self.maildrop = None;
-            }
-            _ => {}
+        if let Some(work) = self.0.on_event(conn, event)? {
+            self.0.finish(conn, work.run())?;
         }
         Ok(Flow::Continue)
     }
 
-    /// A Retrieve being streamed: the machine transmitted the last chunk and awaits the next
-    /// (any other wait for the application is a decision, answered in `on_event`).
     fn on_await(&mut self, conn: &mut Connection) -> io::Result<bool> {
-        if self.reading.is_none() {
-            return Ok(false);
+        match self.0.on_await(conn)? {
+            Await::Idle => Ok(false),
+            Await::Progressed => Ok(true),
+            Await::Work(work) => self.0.finish(conn, work.run()).map(|()| true),
         }
-        self.pump(conn)?;
-        Ok(true)
     }
 
-    /// Idle: closed now, without a response (POP3 has no unsolicited ones); otherwise the
-    /// message being sent is finished and the next command gets `-ERR [SYS/TEMP]`.
     fn on_shutdown(&mut self, conn: &mut Connection) {
-        conn.shutdown();
+        self.0.on_shutdown(conn);
     }
 }
 
-/// Stops a blocking server: sets the flag its accept loops check, then wakes them with a
-/// connection each (a blocked `accept` has no other portable way out); [`serve`] then drains
-/// the sessions through [`Drain`].
+/// Stops the accept loops: sets the flag they check, then wakes them with a connection each
+/// (a blocked `accept` has no other portable way out); [`serve_listeners`] then drains the
+/// sessions through [`Drain`].
 #[derive(Debug, Clone)]
-pub struct Stopper {
+struct Stopper {
     flag: Arc<AtomicBool>,
     drain: Drain,
     addrs: Vec<SocketAddr>,
 }
 
 impl Stopper {
-    /// A stopper for listeners bound to `addrs`.
-    pub fn new(addrs: Vec<SocketAddr>) -> Self {
-        Self {
-            flag: Arc::new(AtomicBool::new(false)),
-            drain: Drain::new(),
-            addrs,
-        }
-    }
-
-    /// Stops accepting.
-    pub fn stop(&self) {
+    fn stop(&self) {
         self.flag.store(true, Ordering::Release);
         for addr in &self.addrs {
             let _ = TcpStream::connect_timeout(addr, Duration::from_secs(1));
         }
     }
-
-    /// Calls [`stop`](Self::stop) on Ctrl-C or SIGTERM, from a watcher thread (the signal
-    /// itself is caught with tokio's portable handler on a one-thread runtime).
-    pub fn stop_on_signal(&self) -> io::Result<()> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let signal = {
-            let _context = runtime.enter();
-            crate::driver::tokio::ShutdownSignal::new()?
-        };
-        let stopper = self.clone();
-        std::thread::spawn(move || {
-            runtime.block_on(signal.wait());
-            tracing::info!("stopping");
-            stopper.stop();
-        });
-        Ok(())
-    }
-}
-
-/// `pop3_server_blocking`: binds, prints the addresses, serves until Ctrl-C.
-pub fn run(args: &ServerArgs) -> Result<(), SetupError> {
-    let options = Arc::new(ServerOptions::from_args(args)?);
-    let plain = TcpListener::bind(args.listen)?;
-    let implicit = args.tls_listen.map(TcpListener::bind).transpose()?;
-    let mut addrs = vec![plain.local_addr()?];
-    if let Some(implicit) = &implicit {
-        addrs.push(implicit.local_addr()?);
-    }
-    // Caught before the announcement: a signal right after it must not kill the process.
-    let stopper = Stopper::new(addrs.clone());
-    stopper.stop_on_signal()?;
-    announce(&options, addrs[0], addrs.get(1).copied());
-    serve(options, plain, implicit, &stopper)?;
-    Ok(())
 }

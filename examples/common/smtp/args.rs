@@ -43,6 +43,11 @@ pub struct ServerArgs {
     /// An account for AUTH PLAIN and LOGIN (repeatable)
     #[arg(long = "user", value_name = "USER:PASS")]
     pub users: Vec<UserPass>,
+    /// Accept mail for a local domain only when its local part names a `--user` account
+    /// (550 5.1.1 otherwise, RFC 5321 section 3.6.2); `postmaster` goes to the account so
+    /// named, else to the first one. Without it, every local part gets its own Maildir
+    #[arg(long, requires = "users")]
+    pub accounts_only: bool,
     /// Largest message accepted, in octets (advertised with SIZE)
     #[arg(long, value_name = "BYTES", default_value_t = 26_214_400)]
     pub max_size: u64,

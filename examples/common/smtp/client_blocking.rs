@@ -3,7 +3,6 @@
 
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
 
 use smtp_proto::client::{Connection, Event};
 
@@ -13,8 +12,8 @@ use crate::driver::Flow;
 use crate::driver::blocking::{self as driver, BlockingHandler, BlockingStream, BlockingTls};
 use crate::tls::{client_config, server_name};
 
-/// Longest wait for the TCP connection and for the implicit TLS handshake.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for the TCP connection (the shared default).
+pub use crate::serve::CONNECT_TIMEOUT;
 
 /// Sends the message the flags describe; see [`super::client_tokio::send`].
 pub fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>> {
@@ -31,7 +30,7 @@ pub fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>> {
     let tcp = connect(&args.server.host, args.server.port)?;
     let _ = tcp.set_nodelay(true);
     let stream = if args.tls {
-        tcp.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+        tcp.set_read_timeout(Some(crate::serve::TLS_HANDSHAKE_TIMEOUT))?;
         BlockingStream::implicit_tls(tcp, &tls)?
     } else {
         BlockingStream::Plain(tcp)

@@ -1,7 +1,6 @@
 //! The SMTP client on tokio: connect, optional implicit TLS, drive the session, report.
 
 use std::io;
-use std::time::Duration;
 
 use smtp_proto::client::{Connection, Event};
 use tokio::net::TcpStream;
@@ -10,10 +9,11 @@ use super::args::ClientArgs;
 use super::submission::{self, MessageSource, Submission};
 use crate::driver::Flow;
 use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
+use crate::serve::TLS_HANDSHAKE_TIMEOUT;
 use crate::tls::{client_config, server_name};
 
-/// Longest wait for the TCP connection and the implicit TLS handshake.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for the TCP connection (the shared default).
+pub use crate::serve::CONNECT_TIMEOUT;
 
 /// Sends the message the flags describe. `Ok` with the final reply's text when the server
 /// accepted every recipient and the message; `Err` with the reason (the server's reply)
@@ -42,20 +42,20 @@ pub async fn send(args: ClientArgs) -> Result<String, Box<dyn std::error::Error>
     }
 }
 
-/// Connects to `--server`, with implicit TLS under `--tls`, within [`CONNECT_TIMEOUT`].
+/// Connects to `--server` within [`CONNECT_TIMEOUT`], with implicit TLS under `--tls` within
+/// [`TLS_HANDSHAKE_TIMEOUT`].
 pub async fn connect(args: &ClientArgs, tls: &TlsUpgrade) -> io::Result<Stream> {
-    let connect = async {
-        let tcp = TcpStream::connect((args.server.host.as_str(), args.server.port)).await?;
-        let _ = tcp.set_nodelay(true);
-        if args.tls {
-            Stream::implicit_tls(tcp, tls).await
-        } else {
-            Ok(Stream::Plain(tcp))
-        }
-    };
-    tokio::time::timeout(CONNECT_TIMEOUT, connect)
+    let connect = TcpStream::connect((args.server.host.as_str(), args.server.port));
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connecting timed out"))?
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connecting timed out"))??;
+    let _ = tcp.set_nodelay(true);
+    if !args.tls {
+        return Ok(Stream::Plain(tcp));
+    }
+    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, Stream::implicit_tls(tcp, tls))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
 }
 
 struct TokioClient(Submission);

@@ -40,6 +40,8 @@ pub struct Policy {
     /// Local domains, lowercase (domains compare without case, RFC 5321 section 2.4).
     local_domains: Vec<String>,
     accounts: Vec<UserPass>,
+    /// Local parts must name an account (`--accounts-only`): no Maildir nobody can read.
+    accounts_only: bool,
     store: Store,
     max_size: u64,
     max_recipients: usize,
@@ -71,6 +73,7 @@ impl Policy {
             hostname,
             local_domains,
             accounts: args.users.clone(),
+            accounts_only: args.accounts_only,
             store,
             max_size: args.max_size,
             max_recipients: args.max_rcpt,
@@ -115,27 +118,31 @@ impl Policy {
     }
 
     /// The Maildir a recipient's mail goes to, or the refusal. Local domains: the local part
-    /// (`<postmaster>` too, RFC 5321 section 4.5.1). Other domains: relaying, for
-    /// authenticated clients only (554 5.7.1 otherwise); with no outbound queue in this demo,
-    /// the mail is kept in the Maildir named by the whole address, domain in lowercase.
+    /// (`<postmaster>` too, RFC 5321 section 4.5.1); with `--accounts-only`, only an
+    /// account's (see `local_mailbox`). Other domains: relaying, for authenticated
+    /// clients only (550 5.7.1 otherwise, ARCHITECTURE.md security invariant 8); with no
+    /// outbound queue in this demo, the mail is kept in the Maildir named by the whole
+    /// address, domain in lowercase.
     pub fn recipient_mailbox(
         &self,
         to: &ForwardPath,
         authenticated: bool,
     ) -> Result<String, Reply> {
         let mailbox = match to {
-            ForwardPath::Postmaster => "postmaster".to_owned(),
+            ForwardPath::Postmaster => self.local_mailbox("postmaster")?,
             ForwardPath::Mailbox(mailbox) => {
                 let local_part =
                     String::from_utf8_lossy(&mailbox.local_part_unquoted()).into_owned();
                 if self.is_local(mailbox.domain_bytes()) {
-                    local_part
+                    self.local_mailbox(&local_part)?
                 } else if authenticated {
                     let domain = String::from_utf8_lossy(mailbox.domain_bytes());
                     format!("{local_part}@{}", domain.to_ascii_lowercase())
                 } else {
+                    // RFC 5321 section 4.2.3 and 3.6.2: 550 for a policy refusal at RCPT
+                    // (554 is not among RCPT's replies, section 4.3.2).
                     return Err(reply!(
-                        554,
+                        550,
                         (5, 7, 1),
                         "Relaying denied: authenticate first"
                     ));
@@ -150,6 +157,29 @@ impl Policy {
                 &format!("Mailbox name refused: {why}"),
             )),
         }
+    }
+
+    /// The Maildir of a local part of a local domain. Without `--accounts-only`, its own.
+    /// With it, only an account's: another local part would fill a Maildir no POP3 login
+    /// reads, a black hole for the sender, so it gets 550 5.1.1 now (RFC 5321 section 3.6.2
+    /// and 4.2.3; RFC 3463 X.1.1); `postmaster`, which a server must accept (RFC 5321 section
+    /// 4.5.1, any case), goes to the account so named, else to the first account. Local parts
+    /// compare exactly (RFC 5321 section 2.4), as account names do.
+    fn local_mailbox(&self, local_part: &str) -> Result<String, Reply> {
+        if !self.accounts_only || self.accounts.iter().any(|a| a.user == local_part) {
+            return Ok(local_part.to_owned());
+        }
+        if local_part.eq_ignore_ascii_case("postmaster") {
+            let account = self
+                .accounts
+                .iter()
+                .find(|a| a.user.eq_ignore_ascii_case("postmaster"))
+                .or_else(|| self.accounts.first());
+            if let Some(account) = account {
+                return Ok(account.user.clone());
+            }
+        }
+        Err(Reply::mailbox_unavailable())
     }
 
     /// Whether the credentials name an account with its password. An authorization identity
@@ -526,7 +556,68 @@ impl std::fmt::Display for DisplayPath<'_> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    fn policy(extra: &[&str]) -> Policy {
+        let argv = ["smtp", "--hostname", "mx.example", "--user", "alice:pw"];
+        let args = ServerArgs::try_parse_from(argv.iter().chain(extra)).unwrap();
+        Policy::from_args(&args).unwrap()
+    }
+
+    fn rcpt(policy: &Policy, to: &str, authenticated: bool) -> Result<String, String> {
+        let to: ForwardPath = to.parse().unwrap();
+        policy
+            .recipient_mailbox(&to, authenticated)
+            .map_err(|reply| reply.to_string())
+    }
+
+    #[test]
+    fn relay_refused_with_550_5_7_1_unless_authenticated() {
+        let policy = policy(&[]);
+        let refused = rcpt(&policy, "<bob@elsewhere.example>", false).unwrap_err();
+        assert!(refused.starts_with("550 5.7.1 "), "{refused}");
+        assert_eq!(
+            rcpt(&policy, "<bob@Elsewhere.Example>", true).unwrap(),
+            "bob@elsewhere.example"
+        );
+    }
+
+    #[test]
+    fn any_local_part_has_a_maildir_by_default() {
+        let policy = policy(&[]);
+        assert_eq!(
+            rcpt(&policy, "<nobody@mx.example>", false).unwrap(),
+            "nobody"
+        );
+        assert_eq!(rcpt(&policy, "<postmaster>", false).unwrap(), "postmaster");
+    }
+
+    #[test]
+    fn accounts_only_refuses_unknown_local_parts_with_550_5_1_1() {
+        let policy = policy(&["--accounts-only"]);
+        assert_eq!(rcpt(&policy, "<alice@MX.example>", false).unwrap(), "alice");
+        let refused = rcpt(&policy, "<nobody-at-all@mx.example>", false).unwrap_err();
+        assert!(refused.starts_with("550 5.1.1 "), "{refused}");
+        // Local parts are exact (RFC 5321 section 2.4), as account names are.
+        assert!(rcpt(&policy, "<Alice@mx.example>", false).is_err());
+        // Postmaster is always accepted (RFC 5321 section 4.5.1), for an account to read.
+        assert_eq!(rcpt(&policy, "<postmaster>", false).unwrap(), "alice");
+        assert_eq!(
+            rcpt(&policy, "<PostMaster@mx.example>", false).unwrap(),
+            "alice"
+        );
+        // Relaying is unchanged.
+        let relay = rcpt(&policy, "<bob@elsewhere.example>", false).unwrap_err();
+        assert!(relay.starts_with("550 5.7.1 "), "{relay}");
+    }
+
+    #[test]
+    fn accounts_only_needs_accounts() {
+        let argv = ["smtp", "--accounts-only"];
+        assert!(ServerArgs::try_parse_from(argv).is_err());
+    }
 
     #[test]
     fn a_full_disk_is_452_4_3_1_any_other_failure_451_4_3_0() {

@@ -19,9 +19,7 @@ use crate::driver::blocking::{self as driver, BlockingHandler, BlockingStream, B
 use crate::driver::{Drain, Flow};
 use crate::limits::{BLOCKING_MAX_CONNECTIONS, ConnectionLimits, Refusal, Slot};
 use crate::proxy::{ProxyPolicy, admit_blocking};
-
-/// Longest TLS handshake of the implicit TLS listener.
-pub const HANDSHAKE: Duration = Duration::from_secs(30);
+use crate::serve::{Shutdown, TLS_HANDSHAKE_TIMEOUT};
 
 /// What the accept threads and the main thread share.
 struct Shared {
@@ -37,13 +35,14 @@ struct Shared {
 /// Runs the server until Ctrl-C or SIGTERM.
 pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Caught from here on: a signal right after "listening" must not kill the process.
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let shutdown = {
-        let _context = signals.enter();
-        crate::driver::tokio::ShutdownSignal::new()?
-    };
+    serve_until(args, &Shutdown::on_signal()?)
+}
+
+/// Runs the server until `shutdown` is triggered (see [`crate::serve`]).
+pub fn serve_until(
+    args: ServerArgs,
+    shutdown: &Shutdown,
+) -> Result<(), Box<dyn std::error::Error>> {
     let policy = Arc::new(Policy::from_args(&args)?);
     let identity = args.tls.identity()?;
     let shared = Arc::new(Shared {
@@ -72,18 +71,25 @@ pub fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut addrs = Vec::new();
+    let mut acceptors = Vec::new();
     for (listener, implicit_tls) in listeners {
         addrs.push(listener.local_addr()?);
         let shared = shared.clone();
-        std::thread::spawn(move || accept_loop(&listener, implicit_tls, &shared));
+        acceptors.push(std::thread::spawn(move || {
+            accept_loop(&listener, implicit_tls, &shared)
+        }));
     }
 
-    signals.block_on(shutdown.wait());
+    shutdown.wait();
     shared.stopping.store(true, Ordering::SeqCst);
     for addr in addrs {
         // Wake each accept loop so it sees `stopping`, returns and closes its listener: new
         // connections are refused from then on (a balancer sends them elsewhere at once).
         let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+    }
+    // Closed once its loop returns: no listener outlives `serve_until`.
+    for acceptor in acceptors {
+        let _ = acceptor.join();
     }
     tracing::info!(
         sessions = shared.active.load(Ordering::SeqCst),
@@ -172,7 +178,7 @@ fn session(
     let stream = if implicit_tls {
         // The machine's timeouts do not run yet: bound the handshake here.
         let handshake = tcp
-            .set_read_timeout(Some(HANDSHAKE))
+            .set_read_timeout(Some(TLS_HANDSHAKE_TIMEOUT))
             .and_then(|()| BlockingStream::implicit_tls(tcp, &shared.tls));
         match handshake {
             Ok(stream) => stream,

@@ -19,16 +19,17 @@ use crate::driver::tokio::{self as driver, Handler, Stream, TlsUpgrade};
 use crate::driver::{Drain, DrainWatch, Flow};
 use crate::limits::{Refusal, Slot, TOKIO_MAX_CONNECTIONS};
 use crate::proxy::{ProxyPolicy, admit_tokio};
+use crate::serve::TLS_HANDSHAKE_TIMEOUT;
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn serve(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Caught from here on: a signal right after "listening" must not kill the process.
-    let signal = driver::ShutdownSignal::new()?;
+    let signal = crate::serve::ShutdownSignal::new()?;
     serve_until(args, signal.wait()).await
 }
 
 /// Runs the server until `shutdown` completes (a composed server such as `maildrop` shares
-/// one stop signal between its parts).
+/// one stop signal between its parts; see [`crate::serve`]).
 pub async fn serve_until(
     args: ServerArgs,
     shutdown: impl std::future::Future<Output = ()>,
@@ -165,7 +166,7 @@ async fn session(
     let mut handler = TokioServer(session);
     let stream = if implicit_tls {
         // The machine's greeting timeout does not run yet: bound the handshake here.
-        match tokio::time::timeout(HANDSHAKE, Stream::implicit_tls(tcp, tls)).await {
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, Stream::implicit_tls(tcp, tls)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => return handler.0.ended(&Err(error)),
             Err(_) => return handler.0.ended(&Err(io::ErrorKind::TimedOut.into())),
@@ -180,9 +181,6 @@ async fn session(
     let ended = driver::run_draining(&mut machine, stream, tls, &mut handler, drain).await;
     handler.0.ended(&ended);
 }
-
-/// Longest TLS handshake of the implicit TLS listener.
-pub const HANDSHAKE: Duration = Duration::from_secs(30);
 
 /// [`ServerSession`] under tokio: the commit runs on the blocking pool.
 struct TokioServer(ServerSession);
