@@ -16,18 +16,22 @@
 //! the protocols need: atomic delivery before SMTP's 250, POP3 sizes as sent, unique-ids,
 //! deletion at QUIT and one session per maildrop.
 //!
-//! - [`maildir`]: the Maildir store, delivery and the POP3 maildrop view.
-//! - [`store`]: the SMTP server's message store, a Maildir per local part or a counting sink.
-//! - [`tls`]: rustls configurations (ring provider), self-signed certificates via rcgen.
-//! - [`cli`]: shared clap flags, `USER:PASS` and `HOST:PORT` values, logging.
-//! - [`proxy`]: the PROXY protocol on the servers' listeners (behind a load balancer):
-//!   trusted networks, the header read before the greeting.
-//! - [`limits`]: how many connections a server holds at once, in all and per client.
+//! Where to read first: how a machine is driven, then the protocols' adapters; storage last.
+//!
 //! - [`driver`]: the socket loops (tokio, blocking) that drive any session machine.
 //! - [`serve`]: what every server and client shares in shape: the defaults (TLS handshake
 //!   timeout, connect timeout, shutdown grace) and the stop (`serve`, `serve_until`).
-//! - [`pop3`]: the POP3 servers and clients (tokio, blocking) over Maildirs.
-//! - [`smtp`]: the SMTP servers and clients (tokio, blocking), Maildir delivery, no open relay.
+//! - [`smtp`]: the SMTP servers and clients (tokio, blocking): one runtime-independent
+//!   session policy (no open relay, delivery before 250) under two thin runtime wrappers.
+//! - [`pop3`]: the POP3 servers and clients (tokio, blocking), laid out the same way.
+//! - [`limits`]: how many connections a server holds at once, in all and per client.
+//! - [`proxy`]: the PROXY protocol on the servers' listeners (behind a load balancer):
+//!   trusted networks, the header read before the greeting.
+//! - [`tls`]: rustls configurations (ring provider), self-signed certificates via rcgen.
+//! - [`cli`]: shared clap flags, `USER:PASS` and `HOST:PORT` values, logging.
+//! - [`maildir`]: the Maildir engine behind a narrow interface: deliver, list, read, commit
+//!   deletions (the protocol adapters use nothing else).
+//! - [`store`]: the SMTP server's message store, a Maildir per local part or a counting sink.
 //!
 //! ```
 //! use std::io::{Read, Write};
