@@ -152,14 +152,7 @@ impl ConnectionLimits {
         implicit_tls: bool,
         refusal: Refusal,
     ) -> Option<Slot> {
-        match self.admit((!proxied).then_some(peer.ip())) {
-            Ok(slot) => Some(slot),
-            Err(why) => {
-                self.shared.log_refusal(peer, why);
-                refusal.send_tokio(socket, implicit_tls);
-                None
-            }
-        }
+        self.accept(peer, proxied, || refusal.send_tokio(socket, implicit_tls))
     }
 
     /// [`accept_tokio`](Self::accept_tokio) for a blocking listener.
@@ -171,11 +164,18 @@ impl ConnectionLimits {
         implicit_tls: bool,
         refusal: Refusal,
     ) -> Option<Slot> {
+        self.accept(peer, proxied, || {
+            refusal.send_blocking(socket, implicit_tls)
+        })
+    }
+
+    /// What both `accept_*` do: a slot, or the refusal logged and `refuse` called.
+    fn accept(&self, peer: SocketAddr, proxied: bool, refuse: impl FnOnce()) -> Option<Slot> {
         match self.admit((!proxied).then_some(peer.ip())) {
             Ok(slot) => Some(slot),
             Err(why) => {
                 self.shared.log_refusal(peer, why);
-                refusal.send_blocking(socket, implicit_tls);
+                refuse();
                 None
             }
         }

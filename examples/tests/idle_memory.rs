@@ -18,6 +18,7 @@
 //! ([`BLOCKING_SHARE`]), each costing a thread (its stack's touched pages count in RSS; the
 //! kernel's own per-thread memory does not).
 
+mod load_support;
 mod pop3_support;
 mod smtp_support;
 
@@ -257,16 +258,6 @@ fn measure(
     }
 }
 
-/// The limit on open files, as a child shell sees it (this process inherited the same): the
-/// test holds one socket per connection, and so does the server.
-fn open_files_limit() -> String {
-    std::process::Command::new("sh")
-        .args(["-c", "echo soft $(ulimit -Sn), hard $(ulimit -Hn)"])
-        .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        .unwrap_or_default()
-}
-
 #[test]
 fn idle_connections_cost_little_resident_memory() {
     if std::env::var("MAIL_LOAD").as_deref() != Ok("idle") {
@@ -276,7 +267,7 @@ fn idle_connections_cost_little_resident_memory() {
     let needed = WARM_UP + 2 + PLAIN + 2 * TLS + 64;
     println!(
         "open files: {} (needed: about {needed})",
-        open_files_limit()
+        load_support::open_files_limit()
     );
     let mut rows = Vec::new();
     let parent = std::env::temp_dir();

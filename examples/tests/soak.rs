@@ -26,6 +26,7 @@
 //! MAIL_LOAD=soak cargo test --release -p examples --test soak -- --nocapture
 //! ```
 
+mod load_support;
 mod pop3_support;
 mod smtp_support;
 
@@ -739,15 +740,6 @@ fn pop3_soak() -> Figures {
     figures
 }
 
-/// The limit on open files, as a child shell sees it (this process inherited the same).
-fn open_files_limit() -> String {
-    std::process::Command::new("sh")
-        .args(["-c", "echo soft $(ulimit -Sn), hard $(ulimit -Hn)"])
-        .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        .unwrap_or_default()
-}
-
 #[test]
 fn the_tokio_servers_survive_a_minute_of_idle_slow_and_normal_clients() {
     if std::env::var("MAIL_LOAD").as_deref() != Ok("soak") {
@@ -756,7 +748,7 @@ fn the_tokio_servers_survive_a_minute_of_idle_slow_and_normal_clients() {
     }
     println!(
         "open files: {} (needed: about {})",
-        open_files_limit(),
+        load_support::open_files_limit(),
         IDLE + SLOW + NORMAL + 64
     );
     let started = Instant::now();

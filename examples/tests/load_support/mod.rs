@@ -1,5 +1,5 @@
 //! What the load tests print beside their figures: how long creating a file takes on the
-//! file system they write to, at the moment they run.
+//! file system they write to, at the moment they run, and the open-files limit they run under.
 //!
 //! Storing mail creates a file per message, so the Maildir figures follow that cost, and it
 //! is not constant. On ext4 without a journal (the disks these tests were measured on) a new
@@ -7,6 +7,8 @@
 //! `recently_deleted`): after a mass deletion (another test's temporary directories, a POP3
 //! session's deletions) a creation costs up to a millisecond of CPU instead of tens of
 //! microseconds, and the same run can be several times slower.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::fs::File;
 use std::path::Path;
@@ -30,4 +32,14 @@ pub(crate) fn file_creation_cost(parent: &Path) -> Duration {
         File::create(dir.join(n.to_string())).unwrap();
     }
     started.elapsed() / PROBES
+}
+
+/// The limit on open files, as a child shell sees it (this process inherited the same): a
+/// load test holds one socket per connection, and so does the server.
+pub(crate) fn open_files_limit() -> String {
+    std::process::Command::new("sh")
+        .args(["-c", "echo soft $(ulimit -Sn), hard $(ulimit -Hn)"])
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_default()
 }
