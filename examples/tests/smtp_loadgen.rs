@@ -8,7 +8,7 @@
 //! The comparison (a load run, printed and not asserted): 1000 messages of 10 KiB to the same
 //! `smtp-sink` in the same run from `smtp-source`, the generator and lettre's tokio transport
 //! (`AsyncSmtpTransport<Tokio1Executor>`, which does not pipeline), over one session and over
-//! 20, reusing connections and with one per message; three rounds, the clients alternating:
+//! 20, reusing connections and with one per message; five rounds, the clients alternating:
 //!
 //! ```text
 //! cargo build --release -p examples --examples
@@ -100,8 +100,8 @@ const MESSAGES: usize = 1000;
 const SESSIONS: usize = 20;
 const SIZE: usize = 10 * 1024;
 /// Each client runs once per round, the clients alternating, so that what else the machine
-/// does at the time falls on all of them; the table gives the range over the rounds.
-const ROUNDS: usize = 3;
+/// does at the time falls on all of them; the table gives the range and the median.
+const ROUNDS: usize = 5;
 /// The longest lettre run may take (over one reused connection it is the slowest client).
 const RUN_DEADLINE: Duration = Load::RUN_DEADLINE;
 
@@ -245,6 +245,20 @@ fn lettre_own_socket(runtime: &tokio::runtime::Runtime, addr: SocketAddr, nodela
     })
 }
 
+/// A row of the table.
+fn case_name(reuse: bool, sessions: usize) -> String {
+    format!(
+        "{}, {sessions} session{}",
+        if reuse { "reused" } else { "new per message" },
+        if sessions == 1 { "" } else { "s" }
+    )
+}
+
+/// "min-max (median)".
+fn cell(values: &[f64], digits: usize) -> String {
+    format!("{} ({:.digits$})", range(values, digits), median(values))
+}
+
 #[test]
 fn load_comparison_with_smtp_source_and_lettre() {
     if std::env::var("MAIL_LOAD").as_deref() != Ok("loadgen") {
@@ -266,6 +280,10 @@ fn load_comparison_with_smtp_source_and_lettre() {
     let clients = [Client::SmtpSource, Client::Ours, Client::Lettre];
     let cases = [(true, 1), (true, SESSIONS), (false, 1), (false, SESSIONS)];
     let mut rates: HashMap<(bool, usize, Client), Vec<f64>> = HashMap::new();
+    // smtp-sink's CPU time over each run's wall time: near 100% it was the bottleneck (it is
+    // one process), and the clients' figures say more about it than about them.
+    let mut busy: HashMap<(bool, usize, Client), Vec<f64>> = HashMap::new();
+    let sink_pid = sink.proc.id();
     let mut nagle = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         for &(reuse, sessions) in &cases {
@@ -278,15 +296,20 @@ fn load_comparison_with_smtp_source_and_lettre() {
                     sessions,
                     reuse,
                 };
+                let (cpu, started) = (cpu_seconds(sink_pid), Instant::now());
                 let rate = match client {
                     Client::SmtpSource => load.smtp_source(&source, sink.addr),
                     Client::Ours => load.ours(sink.addr),
                     Client::Lettre => lettre(&runtime, sink.addr, sessions, reuse),
                 };
+                let share = (cpu_seconds(sink_pid) - cpu) / started.elapsed().as_secs_f64();
                 rates
                     .entry((reuse, sessions, client))
                     .or_default()
                     .push(rate);
+                busy.entry((reuse, sessions, client))
+                    .or_default()
+                    .push(share * 100.0);
             }
         }
         nagle.0.push(lettre_own_socket(&runtime, sink.addr, false));
@@ -294,8 +317,8 @@ fn load_comparison_with_smtp_source_and_lettre() {
     }
     let mut table = format!(
         "LOADGEN {MESSAGES} messages of {SIZE} octets to smtp-sink, {ROUNDS} rounds, msg/s \
-         min-max over the rounds (ratios per round; examples built in {} mode):\n  \
-         {:<26} {:>13} {:>13} {:>13} {:>13} {:>13}\n",
+         min-max (median) over the rounds, ratios taken per round (examples built in {} \
+         mode):\n  {:<29} {:>18} {:>18} {:>18} {:>18} {:>18}\n",
         if cfg!(debug_assertions) {
             "debug"
         } else {
@@ -317,18 +340,25 @@ fn load_comparison_with_smtp_source_and_lettre() {
                 .map(|(a, b)| a / b)
                 .collect()
         };
-        let case = format!(
-            "{}, {sessions} session{}",
-            if reuse { "reused" } else { "new per message" },
-            if sessions == 1 { "" } else { "s" }
-        );
+        let case = case_name(reuse, sessions);
         table += &format!(
-            "  {case:<26} {:>13} {:>13} {:>13} {:>13} {:>13}\n",
-            range(of(Client::SmtpSource), 0),
-            range(of(Client::Ours), 0),
-            range(of(Client::Lettre), 0),
-            range(&ratio(Client::Lettre), 1),
-            range(&ratio(Client::SmtpSource), 2),
+            "  {case:<29} {:>18} {:>18} {:>18} {:>18} {:>18}\n",
+            cell(of(Client::SmtpSource), 0),
+            cell(of(Client::Ours), 0),
+            cell(of(Client::Lettre), 0),
+            cell(&ratio(Client::Lettre), 1),
+            cell(&ratio(Client::SmtpSource), 2),
+        );
+    }
+    table += "  smtp-sink's CPU time over the run's wall time, %, median:\n";
+    for &(reuse, sessions) in &cases {
+        let of = |client| median(&busy[&(reuse, sessions, client)]);
+        table += &format!(
+            "  {:<29} {:>18.0} {:>18.0} {:>18.0}\n",
+            case_name(reuse, sessions),
+            of(Client::SmtpSource),
+            of(Client::Ours),
+            of(Client::Lettre),
         );
     }
     table += &format!(
@@ -336,8 +366,8 @@ fn load_comparison_with_smtp_source_and_lettre() {
          algorithm (lettre's default), {} with TCP_NODELAY\n  \
          (smtp-source and ours timed as processes, start-up included; lettre in the test's \
          runtime)",
-        range(&nagle.0, 2),
-        range(&nagle.1, 2)
+        cell(&nagle.0, 2),
+        cell(&nagle.1, 2)
     );
     eprintln!("{table}");
 }

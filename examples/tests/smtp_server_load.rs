@@ -16,7 +16,7 @@ mod smtp_support;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use smtp_support::*;
 
@@ -60,15 +60,18 @@ fn sink_mode_beside_smtp_sink() {
     };
     let sink = start_sink(sink, &[]);
     let mut ours = Server::start("smtp_server_tokio", false, &[]);
-    let address = |target| -> SocketAddr {
+    let address = |target| -> (SocketAddr, u32) {
         match target {
-            Target::SmtpSink => sink.addr,
-            Target::SinkMode => ours.addr,
+            Target::SmtpSink => (sink.addr, sink.proc.id()),
+            Target::SinkMode => (ours.addr, ours.proc.id()),
         }
     };
     let targets = [Target::SmtpSink, Target::SinkMode];
     let clients = [Client::SmtpSource, Client::Ours];
     let mut rates: HashMap<(bool, Target, Client), Vec<f64>> = HashMap::new();
+    // The server's CPU time over the run's wall time, %: smtp-sink is one process, 100% is
+    // all it can take; the tokio server has a thread per core.
+    let mut busy: HashMap<(bool, Target, Client), Vec<f64>> = HashMap::new();
     for round in 0..ROUNDS {
         for reuse in [true, false] {
             let load = Load {
@@ -81,11 +84,17 @@ fn sink_mode_beside_smtp_sink() {
             for k in 0..targets.len() * clients.len() {
                 let k = (k + round) % (targets.len() * clients.len());
                 let (target, client) = (targets[k / clients.len()], clients[k % clients.len()]);
+                let (addr, pid) = address(target);
+                let (cpu, started) = (cpu_seconds(pid), Instant::now());
                 let rate = match client {
-                    Client::SmtpSource => load.smtp_source(&source, address(target)),
-                    Client::Ours => load.ours(address(target)),
+                    Client::SmtpSource => load.smtp_source(&source, addr),
+                    Client::Ours => load.ours(addr),
                 };
+                let share = (cpu_seconds(pid) - cpu) / started.elapsed().as_secs_f64();
                 rates.entry((reuse, target, client)).or_default().push(rate);
+                busy.entry((reuse, target, client))
+                    .or_default()
+                    .push(share * 100.0);
             }
         }
     }
@@ -109,7 +118,7 @@ fn sink_mode_beside_smtp_sink() {
 
     let mut table = format!(
         "SERVER {MESSAGES} messages of {SIZE} octets over {SESSIONS} sessions, {ROUNDS} rounds, \
-         msg/s min-max (median) over the rounds (examples built in {} mode):\n",
+         msg/s min-max (median; the server's CPU time over the wall time, median) over the rounds (examples built in {} mode):\n",
         if cfg!(debug_assertions) {
             "debug"
         } else {
@@ -141,7 +150,8 @@ fn sink_mode_beside_smtp_sink() {
             .collect();
         let cell = |target, client| {
             let v = of(target, client);
-            format!("{} ({:.0})", range(v, 0), median(v))
+            let cpu = median(&busy[&(reuse, target, client)]);
+            format!("{} ({:.0}; server CPU {cpu:.0}%)", range(v, 0), median(v))
         };
         table += &format!(
             "  {}: driven by {} (the faster): smtp-sink {}, tokio sink mode {}, \

@@ -233,7 +233,7 @@ pub(crate) fn wait_for_listener(addr: SocketAddr, proc: &mut Proc) {
 /// Postfix's `smtp-sink` (`sink`: its path, `extra`: its flags) on a free port of 127.0.0.1, killed (by its id) when dropped.
 pub(crate) struct Sink {
     pub(crate) addr: SocketAddr,
-    _proc: Proc,
+    pub(crate) proc: Proc,
     _dir: tempfile::TempDir,
 }
 
@@ -253,7 +253,7 @@ pub(crate) fn start_sink(sink: PathBuf, extra: &[&str]) -> Sink {
     wait_for_greeting(addr, &mut proc);
     Sink {
         addr,
-        _proc: proc,
+        proc,
         _dir: dir,
     }
 }
@@ -564,6 +564,24 @@ impl Load {
         assert!(output.contains(&all), "{output}");
         self.messages as f64 / elapsed.as_secs_f64()
     }
+}
+
+/// The CPU time (user and system, all threads) process `pid` has used so far, from
+/// `/proc/<pid>/stat` in clock ticks of 1/100 s (Linux's `USER_HZ`); 0 where there is none.
+/// Beside a run's wall time, it tells whether that process was the bottleneck (a
+/// single-threaded server at 100% of one core is).
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses: state is the first,
+    // utime and stime (fields 14 and 15 of the whole line) the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0
 }
 
 /// "min-max" of some figures.
