@@ -112,7 +112,7 @@ pub fn head(shared_headers: &str, index: u64, run_id: &str) -> String {
     format!("{shared_headers}Message-ID: <{index}.{run_id}>\r\n\r\n")
 }
 
-/// A body of `size` octets (at least one line): lines of [`LINE`] letters and CRLF.
+/// A body of `size` octets (at least one line): lines of 76 letters (`LINE`) and CRLF.
 pub fn body(size: usize) -> Bytes {
     let mut body = Vec::with_capacity(size + LINE + 2);
     let mut n = 0usize;
