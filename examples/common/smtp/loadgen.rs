@@ -80,16 +80,40 @@ struct Run {
 impl Run {
     /// Message `index`'s header block (its own Message-ID), then the shared body.
     fn message(&self, index: u64) -> [Bytes; 2] {
-        let head = format!(
-            "{}Message-ID: <{index}.{}>\r\n\r\n",
-            self.headers, self.run_id
-        );
-        [Bytes::from(head), self.body.clone()]
+        [
+            Bytes::from(head(&self.headers, index, &self.run_id)),
+            self.body.clone(),
+        ]
     }
 }
 
-/// A body of `size` octets (at least one line): lines of [`LINE`] letters and CRLF.
-fn body(size: usize) -> Bytes {
+// The message pieces are public so that other clients measured beside the generator (the
+// load tests) send the very same messages.
+
+/// The headers all messages of a run share: From, To, Subject.
+pub fn shared_headers(from: &str, to: &[String]) -> String {
+    format!(
+        "From: <{from}>\r\nTo: <{}>\r\nSubject: load test\r\n",
+        to.join(">, <")
+    )
+}
+
+/// A run's part of every Message-ID: the start time, the process and the EHLO name.
+pub fn run_id(helo: &str) -> String {
+    let started_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{started_at}.{}@{helo}", std::process::id())
+}
+
+/// Message `index`'s header block: the shared headers, its own Message-ID, the blank line.
+pub fn head(shared_headers: &str, index: u64, run_id: &str) -> String {
+    format!("{shared_headers}Message-ID: <{index}.{run_id}>\r\n\r\n")
+}
+
+/// A body of `size` octets (at least one line): lines of 76 letters (`LINE`) and CRLF.
+pub fn body(size: usize) -> Bytes {
     let mut body = Vec::with_capacity(size + LINE + 2);
     let mut n = 0usize;
     while body.len() + 2 < size.max(3) {
@@ -107,16 +131,8 @@ pub async fn run(args: ClientArgs) -> Result<bool, Box<dyn std::error::Error>> {
     let count = args.load.count.unwrap_or(0);
     let config = submission::machine_config(&args)?;
     let body = body(args.load.size);
-    let started_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let headers = format!(
-        "From: <{}>\r\nTo: <{}>\r\nSubject: load test\r\n",
-        args.from,
-        args.to.join(">, <")
-    );
-    let run_id = format!("{started_at}.{}@{}", std::process::id(), args.helo);
+    let headers = shared_headers(&args.from, &args.to);
+    let run_id = run_id(&args.helo);
     // The size hint: the shared part and the longest Message-ID line.
     let size = (headers.len() + body.len() + run_id.len() + 40) as u64;
     let run = Arc::new(Run {

@@ -230,6 +230,34 @@ pub(crate) fn wait_for_listener(addr: SocketAddr, proc: &mut Proc) {
     }
 }
 
+/// Postfix's `smtp-sink` (`sink`: its path, `extra`: its flags) on a free port of 127.0.0.1, killed (by its id) when dropped.
+pub(crate) struct Sink {
+    pub(crate) addr: SocketAddr,
+    pub(crate) proc: Proc,
+    _dir: tempfile::TempDir,
+}
+
+pub(crate) fn start_sink(sink: PathBuf, extra: &[&str]) -> Sink {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
+    let mut c = Command::new(sink);
+    if Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n")
+    {
+        c.args(["-u", "nobody"]); // smtp-sink refuses to run as root without it
+    }
+    c.args(extra).arg(addr.to_string()).arg("100");
+    let mut proc = Proc::spawn(c, dir.path().join("sink.log"), "smtp-sink");
+    wait_for_greeting(addr, &mut proc);
+    Sink {
+        addr,
+        proc,
+        _dir: dir,
+    }
+}
+
 /// One of the example servers, on free loopback ports, with a temporary data directory.
 pub(crate) struct Server {
     /// The process.
@@ -449,6 +477,125 @@ pub(crate) fn run(mut command: Command, stdin: &[u8]) -> (ExitStatus, String) {
     };
     let _ = writer.join();
     (status, fs::read_to_string(&out_path).unwrap_or_default())
+}
+
+/// Runs a command that must succeed (at most `deadline`, then killed by its id and the test
+/// fails) and gives how long it ran, measured from the spawn to the exit as the wait returns
+/// (no polling step: the load runs are a fraction of a second), and its stdout+stderr.
+pub(crate) fn run_timed(mut command: Command, deadline: Duration) -> (Duration, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_path = dir.path().join("out");
+    let out = File::create(&out_path).unwrap();
+    let description = format!("{command:?}");
+    let start = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {description}: {e}"));
+    let pid = child.id().to_string();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let overran = finished.recv_timeout(deadline).is_err();
+        if overran {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+        overran
+    });
+    let status = child.wait().expect("wait for the child");
+    let elapsed = start.elapsed();
+    let _ = done.send(());
+    let output = fs::read_to_string(&out_path).unwrap_or_default();
+    assert!(
+        !watchdog.join().unwrap(),
+        "{description} ran longer than {deadline:?}:\n{output}"
+    );
+    assert!(
+        status.success(),
+        "{description} failed ({status}):\n{output}"
+    );
+    (elapsed, output)
+}
+
+/// One load run of the comparisons: how many messages of what size over how many sessions,
+/// reusing connections or with one per message, against one server; each client is timed
+/// as a process (start-up included), at most `RUN_DEADLINE`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Load {
+    pub(crate) messages: usize,
+    pub(crate) size: usize,
+    pub(crate) sessions: usize,
+    pub(crate) reuse: bool,
+}
+
+impl Load {
+    /// The longest one client's run may take.
+    pub(crate) const RUN_DEADLINE: Duration = Duration::from_secs(240);
+
+    /// Postfix's smtp-source (`-d`: the next message over the same connection); msg/s.
+    pub(crate) fn smtp_source(&self, source: &Path, addr: SocketAddr) -> f64 {
+        let mut c = Command::new(source);
+        c.args(["-s", &self.sessions.to_string()])
+            .args(["-m", &self.messages.to_string()])
+            .args(["-l", &self.size.to_string(), "-M", "source.example.test"])
+            .args(["-f", "load@localhost", "-t", "sink@localhost"]);
+        if self.reuse {
+            c.arg("-d");
+        }
+        c.arg(addr.to_string());
+        let (elapsed, _) = run_timed(c, Self::RUN_DEADLINE);
+        self.messages as f64 / elapsed.as_secs_f64()
+    }
+
+    /// The load generator (`smtp_client_tokio --count`), every message accepted; msg/s.
+    pub(crate) fn ours(&self, addr: SocketAddr) -> f64 {
+        let mut c = Command::new(example_bin("smtp_client_tokio"));
+        c.args(["--server", &addr.to_string()])
+            .args(["--from", "load@localhost", "--to", "sink@localhost"])
+            .args(["--count", &self.messages.to_string()])
+            .args(["--concurrency", &self.sessions.to_string()])
+            .args(["--size", &self.size.to_string()]);
+        if !self.reuse {
+            c.arg("--new-connection-per-message");
+        }
+        let (elapsed, output) = run_timed(c, Self::RUN_DEADLINE);
+        let all = format!("2xx {0}, 4xx 0, 5xx 0, connection errors 0", self.messages);
+        assert!(output.contains(&all), "{output}");
+        self.messages as f64 / elapsed.as_secs_f64()
+    }
+}
+
+/// The CPU time (user and system, all threads) process `pid` has used so far, from
+/// `/proc/<pid>/stat` in clock ticks of 1/100 s (Linux's `USER_HZ`); 0 where there is none.
+/// Beside a run's wall time, it tells whether that process was the bottleneck (a
+/// single-threaded server at 100% of one core is).
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses: state is the first,
+    // utime and stime (fields 14 and 15 of the whole line) the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0
+}
+
+/// "min-max" of some figures.
+pub(crate) fn range(values: &[f64], digits: usize) -> String {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{min:.digits$}-{max:.digits$}")
+}
+
+/// The median of some figures.
+pub(crate) fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
 /// Runs a peer command that must succeed; gives its output.
