@@ -21,7 +21,7 @@ impl Storage for Bytes {}
 impl Storage for &[u8] {}
 
 pub(crate) mod sealed {
-    use bytes::Bytes;
+    use bytes::{Buf, Bytes};
 
     /// The operations the parsers need from a storage; private, so the trait stays sealed.
     pub trait Sealed: Sized {
@@ -45,12 +45,19 @@ pub(crate) mod sealed {
 
         #[inline(always)]
         fn slice_of(&self, part: &[u8]) -> Bytes {
-            // `Bytes::slice_ref` is an out-of-line call that checks the bounds twice; the
-            // parsers' slices are never empty and always inside, so one check and an inlined
-            // `slice` (one reference count) do.
+            // Not `Bytes::slice_ref` nor `Bytes::slice`: both are out-of-line calls that check
+            // the bounds twice. The parsers' slices are inside, so one check, then a clone
+            // (one reference count) moved to the part. The clone never has the `Vec`-backed
+            // representation (that is promoted to shared by the clone), so `truncate` only
+            // sets the length.
             let start = (part.as_ptr() as usize).wrapping_sub(self.as_ptr() as usize);
             match start.checked_add(part.len()) {
-                Some(end) if end <= self.len() => self.slice(start..end),
+                Some(end) if end <= self.len() && !part.is_empty() => {
+                    let mut slice = self.clone();
+                    slice.advance(start);
+                    slice.truncate(part.len());
+                    slice
+                }
                 _ => Bytes::new(),
             }
         }

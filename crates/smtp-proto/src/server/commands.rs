@@ -53,7 +53,7 @@ impl Connection {
             smtputf8: self.tx.smtputf8,
             leniency: self.config.leniency,
         };
-        match Command::parse_line(line, &opts) {
+        match Command::parse_framed(&line, &opts) {
             Ok(command) => self.on_command(command),
             Err(error) => self.protocol_error(&error.reply()),
         }
