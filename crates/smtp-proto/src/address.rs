@@ -123,12 +123,7 @@ fn simple_mailbox(bytes: &[u8]) -> Option<(usize, usize)> {
     let mut i = 0;
     loop {
         let start = i;
-        while bytes
-            .get(i)
-            .is_some_and(|&b| syntax::is_or_utf8(b, ATEXT, true))
-        {
-            i += 1;
-        }
+        i += run(&bytes[i..], ATEXT);
         if i == start {
             return None;
         }
@@ -142,6 +137,16 @@ fn simple_mailbox(bytes: &[u8]) -> Option<(usize, usize)> {
     Some((i + 1 + domain, i))
 }
 
+/// How many octets at the front of `bytes` are in `class` or non-ASCII (judged later, by
+/// `check_8bit`): an iterator, so no bounds check per octet.
+#[inline(always)]
+fn run(bytes: &[u8], class: u16) -> usize {
+    bytes
+        .iter()
+        .position(|&b| !syntax::is_or_utf8(b, class, true))
+        .unwrap_or(bytes.len())
+}
+
 /// Length of the domain name at the front of `bytes` when its labels are well formed
 /// (`sub-domain = Let-dig [Ldh-str]`); `None` otherwise.
 #[inline(always)]
@@ -149,12 +154,7 @@ fn simple_domain(bytes: &[u8]) -> Option<usize> {
     let mut i = 0;
     loop {
         let start = i;
-        while bytes
-            .get(i)
-            .is_some_and(|&b| syntax::is_or_utf8(b, LDH, true))
-        {
-            i += 1;
-        }
+        i += run(&bytes[i..], LDH);
         if i == start || bytes[start] == b'-' || bytes[i - 1] == b'-' {
             return None;
         }
