@@ -188,13 +188,6 @@ impl Command {
         Command::parse_line_from(&line, opts)
     }
 
-    /// [`Command::parse_line`] for a line cut by `mail_wire`'s `LineFramer`: the framer has
-    /// refused CR, LF and NUL inside it already, so the line is not scanned for them again.
-    pub(crate) fn parse_framed(line: &Bytes, opts: &ParseOptions) -> Result<Command, CommandError> {
-        debug_assert!(syntax::forbidden_byte(line).is_none());
-        Command::parse_slice(line, line, line.len() + 2, opts)
-    }
-
     /// Writes the command line, CRLF included. (A `Command<&[u8]>` is written through
     /// [`Command::to_shared`]; `write` lives on `Command` alone so that `Command::Quit.write(..)`
     /// needs no type annotation.)
@@ -213,6 +206,17 @@ impl<'a> Command<&'a [u8]> {
         opts: &ParseOptions,
     ) -> Result<(Command<&'a [u8]>, usize), ParseError<CommandError>> {
         Command::parse_from(&input, opts)
+    }
+
+    /// [`Command::parse_line_borrowed`] for a line cut by `mail_wire`'s `LineFramer`: the
+    /// framer has refused CR, LF and NUL inside it already, so the line is not scanned for
+    /// them again.
+    pub(crate) fn parse_framed(
+        line: &'a [u8],
+        opts: &ParseOptions,
+    ) -> Result<Command<&'a [u8]>, CommandError> {
+        debug_assert!(syntax::forbidden_byte(line).is_none());
+        Command::parse_slice(&line, line, line.len() + 2, opts)
     }
 
     /// [`Command::parse_line`] for a borrowed line.
