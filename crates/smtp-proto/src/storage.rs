@@ -21,7 +21,7 @@ impl Storage for Bytes {}
 impl Storage for &[u8] {}
 
 pub(crate) mod sealed {
-    use bytes::{Buf, Bytes};
+    use bytes::Bytes;
 
     /// The operations the parsers need from a storage; private, so the trait stays sealed.
     pub trait Sealed: Sized {
@@ -45,19 +45,12 @@ pub(crate) mod sealed {
 
         #[inline(always)]
         fn slice_of(&self, part: &[u8]) -> Bytes {
-            // Not `Bytes::slice_ref` nor `Bytes::slice`: both are out-of-line calls that check
-            // the bounds twice. The parsers' slices are inside, so one check, then a clone
-            // (one reference count) moved to the part. The clone never has the `Vec`-backed
-            // representation (that is promoted to shared by the clone), so `truncate` only
-            // sets the length.
+            // Not `Bytes::slice_ref`: an out-of-line call that checks the bounds twice and
+            // then calls `slice`. The parsers' slices lie inside, so one check and one
+            // `slice` (one reference count); an empty part takes none.
             let start = (part.as_ptr() as usize).wrapping_sub(self.as_ptr() as usize);
             match start.checked_add(part.len()) {
-                Some(end) if end <= self.len() && !part.is_empty() => {
-                    let mut slice = self.clone();
-                    slice.advance(start);
-                    slice.truncate(part.len());
-                    slice
-                }
+                Some(end) if end <= self.len() && !part.is_empty() => self.slice(start..end),
                 _ => Bytes::new(),
             }
         }
