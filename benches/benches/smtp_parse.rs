@@ -6,7 +6,9 @@
 //! Ours runs twice: `smtp-proto-borrowed` parses into values that borrow the input
 //! (`Command<&[u8]>`, `Reply<&[u8]>`: no reference count, like Stalwart's borrowed parse, the
 //! like-for-like comparison), `smtp-proto-bytes` into values holding `Bytes` slices (a
-//! reference count per slice, values that may outlive the read buffer).
+//! reference count per slice, values that may outlive the read buffer), and a third time as
+//! the server machine parses (`smtp-proto-server`): borrowed, then only what an event hands
+//! to the application (MAIL's and RCPT's paths and parameters) made a slice of the line.
 //!
 //! `cargo bench -p benches --bench smtp_parse`
 
@@ -33,6 +35,27 @@ fn commands_borrowed(lines: &[Bytes], opts: &ParseOptions) -> usize {
         let (command, used) =
             Command::parse_borrowed(black_box(&line[..]), opts).expect("valid command");
         black_box(&command);
+        consumed += used;
+    }
+    consumed
+}
+
+fn commands_server(lines: &[Bytes], opts: &ParseOptions) -> usize {
+    let mut consumed = 0;
+    for line in lines {
+        let line = black_box(line);
+        let (command, used) = Command::parse_borrowed(&line[..], opts).expect("valid command");
+        match command {
+            Command::Mail { from, params } => {
+                black_box((from.to_shared(line), params.to_shared(line)));
+            }
+            Command::Rcpt { to, params } => {
+                black_box((to.to_shared(line), params.to_shared(line)));
+            }
+            command => {
+                black_box(&command);
+            }
+        }
         consumed += used;
     }
     consumed
@@ -110,6 +133,9 @@ fn bench_commands(c: &mut Criterion) {
     });
     group.bench_function("smtp-proto-bytes", |b| {
         b.iter(|| commands_ours(&lines, &opts))
+    });
+    group.bench_function("smtp-proto-server", |b| {
+        b.iter(|| commands_server(&lines, &opts))
     });
     group.bench_function("stalwart-smtp-proto", |b| {
         b.iter(|| commands_stalwart(smtp_mix::COMMANDS))

@@ -5,8 +5,6 @@
 //!
 //! `cargo bench -p benches --bench smtp_session`
 
-use std::collections::VecDeque;
-
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use smtp_proto::client::{self, Envelope};
@@ -31,13 +29,14 @@ fn message() -> Bytes {
     Bytes::from(body)
 }
 
+/// Two adapters joined by an in-memory pipe. A transmit is handed to the peer's `receive` at
+/// once and dropped, as a socket adapter writes it and drops it: the only copy is the one a
+/// socket makes. (Queueing transmits until the peer reads kept each machine's output buffer
+/// referenced, so the machine could not reuse it: +2.5% instructions and more cache misses
+/// per transaction in the harness, not in the machines.)
 struct Session {
     client: client::Connection,
     server: server::Connection,
-    /// What the client wrote and the server has not read yet, one transmit per read.
-    to_server: VecDeque<Bytes>,
-    /// What the server wrote and the client has not read yet.
-    to_client: VecDeque<Bytes>,
     envelope: Envelope,
     body: Bytes,
     received: usize,
@@ -54,8 +53,6 @@ impl Session {
         let mut session = Session {
             client: client::Connection::new(client_config),
             server: server::Connection::new(server_config),
-            to_server: VecDeque::new(),
-            to_client: VecDeque::new(),
             envelope: Envelope::new(
                 ReversePath::Mailbox(Mailbox::parse("jane@example.com").unwrap()),
                 vec![ForwardPath::Mailbox(
@@ -81,14 +78,10 @@ impl Session {
     fn step(&mut self) -> Option<client::Event> {
         loop {
             match self.client.poll() {
-                Next::Transmit(bytes) => self.to_server.push_back(bytes),
+                Next::Transmit(bytes) => self.server.receive(&bytes),
                 Next::Event(event) => return Some(event),
-                Next::Read(_) => match self.to_client.pop_front() {
-                    Some(bytes) => self.client.receive(&bytes),
-                    None if self.run_server() => {}
-                    None => return None,
-                },
-                Next::AwaitApp => return None,
+                Next::Read(_) if self.run_server() => {}
+                Next::Read(_) | Next::AwaitApp => return None,
                 Next::UpgradeTls(_) => panic!("TLS is disabled"),
                 Next::Closed(reason) => panic!("session closed: {reason}"),
             }
@@ -102,7 +95,7 @@ impl Session {
         loop {
             match self.server.poll() {
                 Next::Transmit(bytes) => {
-                    self.to_client.push_back(bytes);
+                    self.client.receive(&bytes);
                     return true;
                 }
                 Next::Event(server::Event::Mail { .. } | server::Event::Rcpt { .. }) => {
@@ -113,10 +106,7 @@ impl Session {
                     self.server.accept_message("Q1").unwrap()
                 }
                 Next::Event(other) => panic!("unexpected server event {other:?}"),
-                Next::Read(_) => match self.to_server.pop_front() {
-                    Some(bytes) => self.server.receive(&bytes),
-                    None => return false,
-                },
+                Next::Read(_) => return false,
                 other => panic!("unexpected from the server: {other:?}"),
             }
         }

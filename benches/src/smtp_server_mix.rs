@@ -21,14 +21,33 @@ pub fn body() -> Vec<u8> {
     body
 }
 
-/// What the client writes: its greeting, the envelope (pipelined), the body with the
-/// terminator and, when `quit`, QUIT.
-pub fn client_writes(quit: bool) -> [Bytes; 3] {
-    let envelope = b"MAIL FROM:<john.doe@example.org> SIZE=10240 BODY=8BITMIME\r\n\
+/// The envelope, pipelined: MAIL with SIZE and BODY, 3 RCPT, DATA.
+const ENVELOPE: &[u8] = b"MAIL FROM:<john.doe@example.org> SIZE=10240 BODY=8BITMIME\r\n\
 RCPT TO:<alice@example.com>\r\n\
 RCPT TO:<bob.smith@mail.example.net>\r\n\
 RCPT TO:<carol+newsletter@example.co.uk>\r\n\
 DATA\r\n";
+
+/// The same without SIZE=, for a peer whose MAIL takes BODY= alone (mailin 0.6 answers any
+/// other parameter with 500).
+const ENVELOPE_WITHOUT_SIZE: &[u8] = b"MAIL FROM:<john.doe@example.org> BODY=8BITMIME\r\n\
+RCPT TO:<alice@example.com>\r\n\
+RCPT TO:<bob.smith@mail.example.net>\r\n\
+RCPT TO:<carol+newsletter@example.co.uk>\r\n\
+DATA\r\n";
+
+/// What the client writes: its greeting, the envelope (pipelined), the body with the
+/// terminator and, when `quit`, QUIT.
+pub fn client_writes(quit: bool) -> [Bytes; 3] {
+    writes(ENVELOPE, quit)
+}
+
+/// [`client_writes`] with MAIL FROM without SIZE=.
+pub fn client_writes_without_size(quit: bool) -> [Bytes; 3] {
+    writes(ENVELOPE_WITHOUT_SIZE, quit)
+}
+
+fn writes(envelope: &'static [u8], quit: bool) -> [Bytes; 3] {
     let mut message = body();
     message.extend_from_slice(b".\r\n");
     if quit {

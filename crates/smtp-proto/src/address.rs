@@ -123,12 +123,7 @@ fn simple_mailbox(bytes: &[u8]) -> Option<(usize, usize)> {
     let mut i = 0;
     loop {
         let start = i;
-        while bytes
-            .get(i)
-            .is_some_and(|&b| syntax::is_or_utf8(b, ATEXT, true))
-        {
-            i += 1;
-        }
+        i += run(&bytes[i..], ATEXT);
         if i == start {
             return None;
         }
@@ -142,6 +137,17 @@ fn simple_mailbox(bytes: &[u8]) -> Option<(usize, usize)> {
     Some((i + 1 + domain, i))
 }
 
+/// How many octets at the front of `bytes` are in `class`, ASCII only (a non-ASCII octet
+/// sends the fast paths' callers to the full grammar, so what the fast paths accept needs no
+/// `check_8bit`): an iterator, so no bounds check per octet.
+#[inline(always)]
+fn run(bytes: &[u8], class: u16) -> usize {
+    bytes
+        .iter()
+        .position(|&b| !syntax::is(b, class))
+        .unwrap_or(bytes.len())
+}
+
 /// Length of the domain name at the front of `bytes` when its labels are well formed
 /// (`sub-domain = Let-dig [Ldh-str]`); `None` otherwise.
 #[inline(always)]
@@ -149,12 +155,7 @@ fn simple_domain(bytes: &[u8]) -> Option<usize> {
     let mut i = 0;
     loop {
         let start = i;
-        while bytes
-            .get(i)
-            .is_some_and(|&b| syntax::is_or_utf8(b, LDH, true))
-        {
-            i += 1;
-        }
+        i += run(&bytes[i..], LDH);
         if i == start || bytes[start] == b'-' || bytes[i - 1] == b'-' {
             return None;
         }
@@ -263,6 +264,7 @@ impl<B: Storage> Domain<B> {
                 limit: limits::DOMAIN,
             });
         }
+        // The fast path takes ASCII only: what it accepts needs no 8-bit check.
         if simple_domain(text) != Some(text.len()) {
             match domain(text) {
                 Ok(([], _)) => {}
@@ -270,8 +272,8 @@ impl<B: Storage> Domain<B> {
                 Err(_) if text[0] == b'[' => return Err(AddressError::AddressLiteral),
                 Err(_) => return Err(AddressError::Domain),
             }
+            check_8bit(text, utf8)?;
         }
-        check_8bit(text, utf8)?;
         Ok(Domain(bytes))
     }
 
@@ -399,15 +401,17 @@ impl<B: Storage> Mailbox<B> {
         local_limit: usize,
     ) -> Result<Mailbox<B>, AddressError> {
         if let Some((len, at)) = simple_mailbox(bytes).filter(|&(len, _)| len == bytes.len()) {
-            return Mailbox::checked(source, &bytes[..len], at, utf8, local_limit);
+            return Mailbox::checked(source, &bytes[..len], at, utf8, local_limit, true);
         }
         match mailbox(bytes) {
-            Ok(([], (raw, at))) => Mailbox::checked(source, raw, at, utf8, local_limit),
+            Ok(([], (raw, at))) => Mailbox::checked(source, raw, at, utf8, local_limit, false),
             Ok(_) => Err(AddressError::Trailing),
             Err(_) => Err(mailbox_error(bytes)),
         }
     }
 
+    /// The mailbox `raw` (a part of `source`, its `@` at `at`) once its lengths and 8-bit
+    /// octets are checked; `ascii` when the fast path read it (ASCII only, see [`run`]).
     #[inline(always)]
     fn checked(
         source: &B,
@@ -415,6 +419,7 @@ impl<B: Storage> Mailbox<B> {
         at: usize,
         utf8: bool,
         local_limit: usize,
+        ascii: bool,
     ) -> Result<Mailbox<B>, AddressError> {
         if at > local_limit {
             return Err(AddressError::TooLong { limit: local_limit });
@@ -424,7 +429,9 @@ impl<B: Storage> Mailbox<B> {
                 limit: limits::DOMAIN,
             });
         }
-        check_8bit(raw, utf8)?;
+        if !ascii {
+            check_8bit(raw, utf8)?;
+        }
         Ok(Mailbox {
             raw: source.slice_of(raw),
             at,
@@ -745,6 +752,7 @@ pub(crate) fn parse_path<'a, B: Storage>(
                 at,
                 rules.utf8,
                 rules.local_part_limit,
+                true,
             )?;
             return Ok((ParsedPath::Mailbox(mailbox), &bytes[len + 2..]));
         }
@@ -759,7 +767,8 @@ pub(crate) fn parse_path<'a, B: Storage>(
                     limit: limits::PATH,
                 });
             }
-            let mailbox = Mailbox::checked(source, raw, at, rules.utf8, rules.local_part_limit)?;
+            let mailbox =
+                Mailbox::checked(source, raw, at, rules.utf8, rules.local_part_limit, false)?;
             Ok((ParsedPath::Mailbox(mailbox), rest))
         }
         Err(_) => Err(path_error(&bytes[1..])),

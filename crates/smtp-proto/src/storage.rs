@@ -45,7 +45,14 @@ pub(crate) mod sealed {
 
         #[inline(always)]
         fn slice_of(&self, part: &[u8]) -> Bytes {
-            self.slice_ref(part)
+            // Not `Bytes::slice_ref`: an out-of-line call that checks the bounds twice and
+            // then calls `slice`. The parsers' slices lie inside, so one check and one
+            // `slice` (one reference count); an empty part takes none.
+            let start = (part.as_ptr() as usize).wrapping_sub(self.as_ptr() as usize);
+            match start.checked_add(part.len()) {
+                Some(end) if end <= self.len() && !part.is_empty() => self.slice(start..end),
+                _ => Bytes::new(),
+            }
         }
 
         #[inline(always)]

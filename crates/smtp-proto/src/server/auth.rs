@@ -3,7 +3,7 @@
 use super::*;
 
 impl Connection {
-    pub(super) fn on_auth(&mut self, mechanism: Mechanism, initial: Option<SaslData>) {
+    pub(super) fn on_auth(&mut self, mechanism: Mechanism, initial: Option<SaslData<&[u8]>>) {
         if !matches!(
             self.session.greeted,
             Some(HelloVerb::Ehlo | HelloVerb::Lhlo)

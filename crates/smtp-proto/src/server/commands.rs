@@ -53,14 +53,18 @@ impl Connection {
             smtputf8: self.tx.smtputf8,
             leniency: self.config.leniency,
         };
-        match Command::parse_line(line, &opts) {
-            Ok(command) => self.on_command(command),
+        // Parsed borrowed: only what outlives the line (what an event hands over) becomes a
+        // slice of it, so a command whose fields are used and dropped here (EHLO's domain,
+        // AUTH's initial response) takes no reference count.
+        match Command::parse_framed(&line, &opts) {
+            Ok(command) => self.on_command(command, &line),
             Err(error) => self.protocol_error(&error.reply()),
         }
         true
     }
 
-    pub(super) fn on_command(&mut self, command: Command) {
+    /// Acts on `command`, parsed from `line`.
+    pub(super) fn on_command(&mut self, command: Command<&[u8]>, line: &Bytes) {
         if self.session.refused {
             match command {
                 Command::Quit => self.quit(),
@@ -69,11 +73,11 @@ impl Connection {
             return;
         }
         match command {
-            Command::Helo(domain) => self.on_hello(HelloVerb::Helo, domain),
-            Command::Ehlo(domain) => self.on_hello(HelloVerb::Ehlo, domain),
-            Command::Lhlo(domain) => self.on_hello(HelloVerb::Lhlo, domain),
-            Command::Mail { from, params } => self.on_mail(from, params),
-            Command::Rcpt { to, params } => self.on_rcpt(to, params),
+            Command::Helo(domain) => self.on_hello(HelloVerb::Helo, domain, line),
+            Command::Ehlo(domain) => self.on_hello(HelloVerb::Ehlo, domain, line),
+            Command::Lhlo(domain) => self.on_hello(HelloVerb::Lhlo, domain, line),
+            Command::Mail { from, params } => self.on_mail(from, params, line),
+            Command::Rcpt { to, params } => self.on_rcpt(to, params, line),
             Command::Data => self.on_data(),
             Command::Bdat { size, last } => self.on_bdat(size, last),
             Command::Rset => {
@@ -82,14 +86,14 @@ impl Connection {
             }
             Command::Vrfy(arg) => {
                 if self.config.decisions.vrfy {
-                    self.decide(Event::Vrfy(arg), Pending::Vrfy);
+                    self.decide(Event::Vrfy(arg.to_shared(line)), Pending::Vrfy);
                 } else {
                     self.send_reply(&Reply::cannot_verify());
                 }
             }
             Command::Expn(arg) => {
                 if self.config.decisions.expn {
-                    self.decide(Event::Expn(arg), Pending::Expn);
+                    self.decide(Event::Expn(arg.to_shared(line)), Pending::Expn);
                 } else {
                     self.send_reply(&Reply::not_implemented());
                 }
@@ -105,7 +109,12 @@ impl Connection {
         }
     }
 
-    pub(super) fn on_mail(&mut self, from: ReversePath, params: MailParams) {
+    pub(super) fn on_mail(
+        &mut self,
+        from: ReversePath<&[u8]>,
+        params: MailParams<&[u8]>,
+        line: &Bytes,
+    ) {
         if self.session.greeted.is_none() {
             return self.protocol_error(&Reply::hello_first());
         }
@@ -129,12 +138,13 @@ impl Connection {
             smtputf8: params.smtputf8(),
             binary: params.body() == Some(BodyType::BinaryMime),
         };
+        let (from, params) = (from.to_shared(line), params.to_shared(line));
         self.decide(Event::Mail { from, params }, pending);
     }
 
     /// Whether every MAIL parameter belongs to an advertised extension (RFC 5321 section
     /// 4.1.1.11: others get 555).
-    pub(super) fn mail_params_offered(&self, params: &MailParams) -> bool {
+    pub(super) fn mail_params_offered(&self, params: &MailParams<&[u8]>) -> bool {
         let body_ok = match params.body() {
             None | Some(BodyType::SevenBit) => true,
             Some(BodyType::EightBitMime) => self.offers(Extension::EightBitMime),
@@ -149,7 +159,12 @@ impl Connection {
             && params.extensions().next().is_none()
     }
 
-    pub(super) fn on_rcpt(&mut self, to: ForwardPath, params: RcptParams) {
+    pub(super) fn on_rcpt(
+        &mut self,
+        to: ForwardPath<&[u8]>,
+        params: RcptParams<&[u8]>,
+        line: &Bytes,
+    ) {
         if !self.tx.mail || self.tx.chunking {
             return self.protocol_error(&Reply::mail_first());
         }
@@ -160,6 +175,7 @@ impl Connection {
         if self.tx.recipients >= self.config.max_recipients {
             return self.send_reply(&Reply::too_many_recipients());
         }
+        let (to, params) = (to.to_shared(line), params.to_shared(line));
         self.decide(Event::Rcpt { to, params }, Pending::Rcpt);
     }
 

@@ -3,7 +3,7 @@
 use super::*;
 
 impl Connection {
-    pub(super) fn on_hello(&mut self, verb: HelloVerb, domain: Domain) {
+    pub(super) fn on_hello(&mut self, verb: HelloVerb, domain: Domain<&[u8]>, line: &Bytes) {
         if (verb == HelloVerb::Lhlo) != self.config.lmtp {
             self.protocol_error(&Reply::wrong_hello_verb());
             return;
@@ -11,6 +11,7 @@ impl Connection {
         // RFC 5321 section 4.1.4: EHLO/HELO in a session resets it like RSET.
         self.reset_transaction();
         if self.config.decisions.hello {
+            let domain = domain.to_shared(line);
             self.decide(Event::Hello { verb, domain }, Pending::Hello(verb));
         } else {
             self.session.greeted = Some(verb);
