@@ -278,14 +278,7 @@ impl Slot {
         implicit_tls: bool,
         refusal: Refusal,
     ) -> bool {
-        match self.charge_client(client.ip()) {
-            Ok(()) => true,
-            Err(why) => {
-                self.shared.log_refusal(client, why);
-                refusal.send_tokio(socket, implicit_tls);
-                false
-            }
-        }
+        self.admit_client(client, || refusal.send_tokio(socket, implicit_tls))
     }
 
     /// [`admit_client_tokio`](Self::admit_client_tokio) for a blocking socket.
@@ -296,11 +289,17 @@ impl Slot {
         implicit_tls: bool,
         refusal: Refusal,
     ) -> bool {
+        self.admit_client(client, || refusal.send_blocking(socket, implicit_tls))
+    }
+
+    /// What both `admit_client_*` do: the client charged, or the refusal logged and `refuse`
+    /// called.
+    fn admit_client(&mut self, client: SocketAddr, refuse: impl FnOnce()) -> bool {
         match self.charge_client(client.ip()) {
             Ok(()) => true,
             Err(why) => {
                 self.shared.log_refusal(client, why);
-                refusal.send_blocking(socket, implicit_tls);
+                refuse();
                 false
             }
         }
