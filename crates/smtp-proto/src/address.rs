@@ -733,6 +733,13 @@ pub(crate) fn parse_path<'a, B: Storage>(
         [] => return Err(AddressError::Empty),
         _ if rules.bare_address => {
             let end = memchr::memchr(b' ', bytes).unwrap_or(bytes.len());
+            // The limit counts the brackets the path is written with (RFC 5321 section
+            // 4.5.3.1.3): the same address must not pass bare and fail bracketed.
+            if end + 2 > limits::PATH {
+                return Err(AddressError::TooLong {
+                    limit: limits::PATH,
+                });
+            }
             let mailbox = Mailbox::parse_with(source, &bytes[..end], true, rules.local_part_limit)?;
             check_8bit(mailbox.as_bytes(), rules.utf8)?;
             return Ok((ParsedPath::Mailbox(mailbox), &bytes[end..]));

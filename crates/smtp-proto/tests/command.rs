@@ -276,6 +276,37 @@ fn unknown_parameters_are_kept() {
     );
 }
 
+/// RFC 5321 section 4.5.3.1.3: a path is at most 256 octets with its brackets. A bare
+/// address (a leniency) counts the brackets it is written back with, so that what parses
+/// bare also parses once written (found by the `smtp_command` fuzz target).
+#[test]
+fn a_bare_address_keeps_the_path_limit_with_its_brackets() {
+    let lax = ParseOptions {
+        leniency: Leniency::LAX,
+        ..ParseOptions::default()
+    };
+    // A 64-octet local part and a domain of 63-octet labels, `len` octets in all.
+    let address = |len: usize| {
+        let labels = format!("{}.", "d".repeat(62)).repeat(4);
+        format!("{}@{}d", "l".repeat(64), &labels[..len - 66])
+    };
+    for verb in ["MAIL FROM:", "RCPT TO:"] {
+        let fits = parse_with(&format!("{verb}{}", address(254)), &lax).unwrap();
+        assert_eq!(fits, parse(&format!("{verb}<{}>", address(254))).unwrap());
+        let error = parse_with(&format!("{verb}{}", address(255)), &lax).unwrap_err();
+        let bracketed = parse(&format!("{verb}<{}>", address(255))).unwrap_err();
+        assert_eq!(error, bracketed, "{verb}");
+        assert!(
+            matches!(
+                error,
+                CommandError::BadSender(AddressError::TooLong { limit: 256 })
+                    | CommandError::BadRecipient(AddressError::TooLong { limit: 256 })
+            ),
+            "{error:?}"
+        );
+    }
+}
+
 #[test]
 fn leniency_is_named_and_off_by_default() {
     let lax = ParseOptions {
