@@ -169,20 +169,10 @@ fn upgraded(protocol: Protocol, tls: &Arc<ClientConfig>, addr: SocketAddr, hello
     Idle::Tls(Box::new(stream))
 }
 
-/// The process's resident set, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 /// Reads RSS once the server has settled (its sessions all back to waiting on the peer).
 fn settled_rss(pid: u32) -> u64 {
     std::thread::sleep(Duration::from_millis(500));
-    rss_kib(pid)
+    load_support::rss_kib(pid)
 }
 
 /// Opens `n` connections with `open` (index given), keeping them in `held`; gives the RSS

@@ -11,7 +11,7 @@
 mod load_support;
 mod smtp_support;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -63,22 +63,9 @@ fn smtp_source_2000_messages_to_maildir_smtp_sink_and_sink_mode() {
     }
 
     // 2. postfix's smtp-sink.
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut c = Command::new(sink);
-    if Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout == b"0\n")
-    {
-        c.args(["-u", "nobody"]); // smtp-sink refuses to run as root without it
-    }
-    c.arg(addr.to_string()).arg("100");
-    let mut sink_proc = Proc::spawn(c, dir.path().join("sink.log"), "smtp-sink");
-    wait_for_greeting(addr, &mut sink_proc);
-    let sink_rate = blast(&source, addr, "load@localhost");
-    drop(sink_proc);
+    let smtp_sink = start_sink(sink, &[]);
+    let sink_rate = blast(&source, smtp_sink.addr, "load@localhost");
+    drop(smtp_sink);
 
     // 3. The tokio server in sink mode: counts every message (logged when it stops).
     let mut counting = Server::start("smtp_server_tokio", false, &[]);

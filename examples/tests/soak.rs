@@ -83,16 +83,6 @@ impl Protocol {
     }
 }
 
-/// The process's resident set, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 fn connect(addr: SocketAddr) -> io::Result<BufReader<TcpStream>> {
     let tcp = TcpStream::connect_timeout(&addr, SOCKET_TIMEOUT)?;
     tcp.set_read_timeout(Some(SOCKET_TIMEOUT))?;
@@ -477,7 +467,7 @@ fn soak(
     check_normal: impl FnOnce(Normal) -> u64,
 ) -> Figures {
     std::thread::sleep(Duration::from_millis(500));
-    let rss_start = rss_kib(pid);
+    let rss_start = load_support::rss_kib(pid);
     let began = Instant::now();
     let stop_sampling = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(rss_start));
@@ -515,7 +505,7 @@ fn soak(
     let opened_at = Instant::now();
     println!(
         "{server}: {IDLE} idle connections open, RSS {} KiB",
-        rss_kib(pid)
+        load_support::rss_kib(pid)
     );
 
     let deadline = opened_at + LOAD;
@@ -545,11 +535,11 @@ fn soak(
             idle_failures += 1;
         }
     }
-    let rss_loaded = rss_kib(pid);
+    let rss_loaded = load_support::rss_kib(pid);
     let idle_held = held.len();
     drop(held);
     std::thread::sleep(Duration::from_secs(2));
-    let rss_end = rss_kib(pid);
+    let rss_end = load_support::rss_kib(pid);
     let wall = began.elapsed();
     stop_sampling.store(true, Ordering::Relaxed);
     sampler.join().expect("the sampler");

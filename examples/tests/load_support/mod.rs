@@ -1,5 +1,6 @@
 //! What the load tests print beside their figures: how long creating a file takes on the
-//! file system they write to, at the moment they run, and the open-files limit they run under.
+//! file system they write to, at the moment they run, the open-files limit they run under, and
+//! a process's resident memory.
 //!
 //! Storing mail creates a file per message, so the Maildir figures follow that cost, and it
 //! is not constant. On ext4 without a journal (the disks these tests were measured on) a new
@@ -42,4 +43,14 @@ pub(crate) fn open_files_limit() -> String {
         .output()
         .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
         .unwrap_or_default()
+}
+
+/// A process's resident set, in KiB (`VmRSS` of `/proc/PID/status`).
+pub(crate) fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
 }
